@@ -1,0 +1,36 @@
+// Label and annotation names, and the built-in defaults, that users and both components share.
+
+const PREFIX = 'vduse.kubevirt.io/';
+
+export const LABEL_NAMESPACE_POLICY = `${PREFIX}policy`;
+export const LABEL_VM_ENABLED = `${PREFIX}enabled`;
+
+export const ANNOTATION_NETWORKS = `${PREFIX}networks`;
+export const ANNOTATION_RX_QUEUE_SIZE = `${PREFIX}rx-queue-size`;
+export const ANNOTATION_TX_QUEUE_SIZE = `${PREFIX}tx-queue-size`;
+export const ANNOTATION_QUEUES = `${PREFIX}queues`;
+export const ANNOTATION_COALESCE = `${PREFIX}coalesce`;
+/** Annotation-hook mode only: JSON map of VMI network name to device path. */
+export const ANNOTATION_DEVICES = `${PREFIX}devices`;
+/** What the webhook added to `addedOverhead`, so a re-invocation adjusts instead of adding twice. */
+export const ANNOTATION_MEMLOCK_OVERHEAD = `${PREFIX}memlock-overhead`;
+
+export const NAMESPACE_POLICY_VALUES = ['enabled', 'disabled'] as const;
+export type NamespacePolicy = (typeof NAMESPACE_POLICY_VALUES)[number];
+
+export const DEFAULT_BINDING_PLUGIN_NAME = 'vduse';
+export const DEFAULT_VDUSE_RESOURCE_NAME = 'vduse.io/vduse';
+/** The NetworkAttachmentDefinition annotation that names the device-plugin resource behind a network. */
+export const NAD_RESOURCE_NAME_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
+
+export const DEFAULT_HOOK_SOCKET_DIR = '/var/run/kubevirt-hooks';
+export const HOOK_SOCKET_NAME = 'vduse.sock';
+/** Below the socket dir; a folder, because virt-launcher treats every other entry there as a socket. */
+export const DEVICE_LINK_DIR_NAME = 'vduse';
+export const DEFAULT_NETWORK_INFO_PATH = '/etc/podinfo/network-info';
+export const DEFAULT_NETWORK_INFO_TIMEOUT_SECONDS = 30;
+
+/** Where the compute container sees the sidecar's device links: the hooks dir, per sidecar container. */
+export function computeViewOfDeviceLink(containerName: string, podInterfaceName: string): string {
+  return `${DEFAULT_HOOK_SOCKET_DIR}/${containerName}/${DEVICE_LINK_DIR_NAME}/${podInterfaceName}`;
+}

@@ -1,0 +1,51 @@
+// libvirt's own verdict on a domain: `virsh -c qemu:///system define` runs the qemu driver's
+// validation (not only the RNG schema), then the domain is undefined again.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const CONNECTION = 'qemu:///system';
+/** The first define after libvirtd starts probes QEMU's capabilities, which can take a minute. */
+const DEFINE_TIMEOUT_MS = 180_000;
+
+export interface LibvirtVerdict {
+  accepted: boolean;
+  /** virsh's message: libvirt's error when refused. */
+  message: string;
+}
+
+export async function libvirtAvailable(): Promise<boolean> {
+  try {
+    await run('virsh', ['-c', CONNECTION, 'version'], { timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let checks = 0;
+
+/** Defines the domain under a unique name, so that checks may run in parallel, and undefines it. */
+export async function defineWithQemuDriver(domainXml: string): Promise<LibvirtVerdict> {
+  const name = `vduse-check-${process.pid}-${++checks}`;
+  const renamed = domainXml.replace(/<name>[^<]*<\/name>/, `<name>${name}</name>`);
+  const dir = await mkdtemp(join(tmpdir(), 'vduse-libvirt-'));
+  const file = join(dir, 'domain.xml');
+  try {
+    await writeFile(file, renamed);
+    try {
+      const { stdout } = await run('virsh', ['-c', CONNECTION, 'define', file], { timeout: DEFINE_TIMEOUT_MS });
+      return { accepted: true, message: stdout.trim() };
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
+      return { accepted: false, message: stderr.trim().replace(/^error: Failed to define domain from \S+\nerror: /, '') };
+    } finally {
+      await run('virsh', ['-c', CONNECTION, 'undefine', name], { timeout: 30_000 }).catch(() => undefined);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
