@@ -30,7 +30,9 @@ function describeValue(value: unknown): string {
 
 function safeStringify(value: unknown): string {
   try {
-    return JSON.stringify(value) ?? String(value);
+    // JSON.stringify answers undefined for functions and symbols, whatever its declared type says.
+    const text = JSON.stringify(value) as string | undefined;
+    return typeof text === 'string' ? text : String(value);
   } catch {
     return String(value);
   }

@@ -31,12 +31,12 @@ export function parseVmiObject(document: unknown, source: string): VirtualMachin
     throw new InvalidInputError(source, 'apiVersion', document.apiVersion, `"${KUBEVIRT_API_VERSION}"`);
   }
   const subject = isObject(document.metadata)
-    ? describeObject('VirtualMachineInstance', document.metadata as { name?: string; namespace?: string })
+    ? describeObject('VirtualMachineInstance', document.metadata)
     : source;
   if (document.metadata !== undefined && !isObject(document.metadata)) {
     throw new InvalidInputError(subject, 'metadata', document.metadata, 'an object');
   }
-  const annotations = (document.metadata as Record<string, unknown> | undefined)?.annotations;
+  const annotations = document.metadata?.annotations;
   if (annotations !== undefined && (!isObject(annotations) || !Object.values(annotations).every((v) => typeof v === 'string'))) {
     throw new InvalidInputError(subject, 'metadata.annotations', annotations, 'a map of strings');
   }

@@ -28,7 +28,7 @@ export const MAX_QUEUES = 128;
 export const DEFAULT_QUEUE_SIZE = 1024;
 
 function parseQueueSize(text: string): number | undefined {
-  if (!/^\d{1,5}$/.test(text)) return undefined;
+  if (!/^[1-9]\d{0,4}$/.test(text)) return undefined;
   const size = Number(text);
   const powerOfTwo = (size & (size - 1)) === 0;
   return powerOfTwo && size >= MIN_QUEUE_SIZE && size <= MAX_QUEUE_SIZE ? size : undefined;

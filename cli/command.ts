@@ -33,7 +33,8 @@ export function commandHelp(binary: string, command: Command): string {
   const lines = [`Usage: ${binary} ${command.name} [flags]${command.positionals ? ` ${command.positionals}` : ''}`, '', command.summary];
   if (command.description) lines.push('', command.description);
   lines.push('', 'Flags:');
-  const entries = Object.entries({ ...command.options, help: { type: 'boolean', description: 'show this help' } as OptionSpec });
+  const helpOption: OptionSpec = { type: 'boolean', description: 'show this help' };
+  const entries = Object.entries({ ...command.options, help: helpOption });
   const labels = entries.map(([name, spec]) => `  --${name}${spec.type === 'string' ? ` ${spec.placeholder ?? 'VALUE'}` : ''}`);
   const width = Math.max(...labels.map((label) => label.length)) + 2;
   entries.forEach(([, spec], index) => {

@@ -1,0 +1,11 @@
+// npm run bench: every benchmark, each against a baseline measured in the same run.
+import * as domainRewrite from './domain-rewrite.bench.ts';
+
+const benchmarks = [domainRewrite];
+console.log(`node ${process.version}, ${process.arch}`);
+let allMet = true;
+for (const benchmark of benchmarks) {
+  allMet = benchmark.run() && allMet;
+  console.log('');
+}
+console.log(allMet ? 'all targets met' : 'some targets MISSED');

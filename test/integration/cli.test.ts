@@ -1,0 +1,106 @@
+// The kubevirt-vduse binary, run as a user runs it: a separate process, files and stdin in,
+// stdout and exit code out.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { stringify } from 'yaml';
+import { interfaceByAlias, parseXmlIndependently } from '../helpers/canonical-xml.ts';
+import { projectFile, sharedFixture } from '../helpers/fixtures.ts';
+import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
+
+const MAIN = projectFile('cli', 'main.ts');
+const environment = { ...process.env, CONTAINER_NAME: '', NETWORK_BINDING_PLUGIN_NAME: '' };
+
+function cli(args: string[], input?: string) {
+  const result = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', input, env: environment, timeout: 120_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'vduse-cli-'));
+const file = (name: string, content: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+};
+const networkInfo = file(
+  'network-info.json',
+  JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: '/dev/vhost-vdpa-7' } }, mac: macFor(1) }] }),
+);
+const vmiYaml = stringify(vmiWith([masqueradeDefault, vduseInterface('net1', { pciAddress: '0000:0a:00.0' })]));
+const domain = sharedFixture('domain_x86_64.xml');
+
+describe('kubevirt-vduse render', () => {
+  it('prints the rewritten domain for a YAML VMI, with the device link under the container name', () => {
+    const result = cli(['render', '--vmi', file('vmi.yaml', vmiYaml), '--domain', domain, '--network-info', networkInfo, '--container-name', 'hook-sidecar-1']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const iface = interfaceByAlias(result.stdout, 'ua-net1');
+    expect(iface?.getAttribute('type')).toBe('vdpa');
+    expect(iface?.getElementsByTagName('source').item(0)?.getAttribute('dev')).toBe('/var/run/kubevirt-hooks/hook-sidecar-1/vduse/pod6c270ef2f25');
+    expect(iface?.getElementsByTagName('mac').item(0)?.getAttribute('address')).toBe(macFor(1));
+  });
+
+  it('reads the VMI from stdin as JSON and defaults the container name to hook-sidecar-0', () => {
+    const vmi = vmiWith([vduseInterface('net1', { macAddress: macFor(0) })]);
+    const result = cli(['render', '--vmi', '-', '--domain', domain, '--network-info', networkInfo], JSON.stringify(vmi));
+    expect(result.status).toBe(0);
+    expect(parseXmlIndependently(result.stdout).tagName).toBe('domain');
+    expect(result.stdout).toContain('/var/run/kubevirt-hooks/hook-sidecar-0/vduse/pod6c270ef2f25');
+  });
+
+  it('follows --binding-name', () => {
+    const vmi = vmiWith([vduseInterface('net1', { macAddress: macFor(0) })]);
+    const result = cli(['render', '--vmi', '-', '--domain', domain, '--network-info', networkInfo, '--binding-name', 'other'], JSON.stringify(vmi));
+    expect(result.status).toBe(0);
+    expect(result.stdout).not.toContain('type="vdpa"');
+  });
+
+  it.each([
+    ['a missing flag', ['render', '--domain', domain, '--network-info', networkInfo], '--vmi: missing'],
+    ['an unknown flag', ['render', '--vmi', 'x', '--domain', domain, '--network-info', networkInfo, '--bogus'], "Unknown option '--bogus'"],
+    ['a missing file', ['render', '--vmi', '/nonexistent.yaml', '--domain', domain, '--network-info', networkInfo], 'ENOENT'],
+    ['an e1000 interface', ['render', '--vmi', file('e1000.yaml', stringify(vmiWith([vduseInterface('net1', { model: 'e1000' })]))), '--domain', domain, '--network-info', networkInfo], 'interfaces[net1].model: got "e1000"'],
+    ['a VirtualMachine instead of a VMI', ['render', '--vmi', file('vm.yaml', 'kind: VirtualMachine\nspec: {}\n'), '--domain', domain, '--network-info', networkInfo], 'kind: got "VirtualMachine"'],
+    ['malformed YAML', ['render', '--vmi', file('bad.yaml', 'spec: [\n'), '--domain', domain, '--network-info', networkInfo], 'a JSON or YAML document'],
+    ['a missing device', ['render', '--vmi', file('net2.yaml', stringify(vmiWith([vduseInterface('net2', { macAddress: macFor(0) })]))), '--domain', domain, '--network-info', networkInfo], 'k8s.v1.cni.cncf.io/resourceName'],
+  ])('exits 1 with a JSON diagnostic on stderr for %s, printing nothing on stdout', (_title, args, message) => {
+    const result = cli(args);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    const diagnostic = JSON.parse(result.stderr.trim().split('\n').at(-1)!) as { level: number; msg: string; command: string };
+    expect(diagnostic).toMatchObject({ level: 50, command: 'render' });
+    expect(diagnostic.msg).toContain(message);
+  });
+});
+
+describe('kubevirt-vduse help', () => {
+  it('lists the commands', () => {
+    const result = cli(['--help']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/Commands:\n\s+render\s+Print the domain XML/);
+    expect(result.stdout).toMatch(/\s+demo\s+Run the end-to-end demo/);
+  });
+  it('shows each flag of a command with its default', () => {
+    const result = cli(['render', '--help']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/--vmi FILE\s+.*\(required\)/);
+    expect(result.stdout).toMatch(/--binding-name NAME\s+.*else vduse/);
+  });
+  it('refuses an unknown command with exit 1', () => {
+    const result = cli(['frobnicate']);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('unknown command "frobnicate"');
+  });
+});
+
+describe('kubevirt-vduse demo', () => {
+  it('converts the example VM\'s VDUSE interface and, with libvirt, gets libvirt\'s acceptance', () => {
+    const result = cli(['demo']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('<interface type="vdpa">');
+    expect(result.stdout).toContain('<driver rx_queue_size="1024" tx_queue_size="1024"/>');
+    if (inject('libvirtStatus') === 'ready') expect(result.stdout).toContain("libvirt's qemu driver accepts the domain");
+  });
+});

@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { COALESCE_OFF, coalesceEthtoolArguments, formatCoalesce, isCoalesceOff, parseCoalesce } from '../../api/coalesce.ts';
+import { InvalidInputError } from '../../api/errors.ts';
+import {
+  ANNOTATION_COALESCE,
+  ANNOTATION_NETWORKS,
+  ANNOTATION_QUEUES,
+  ANNOTATION_RX_QUEUE_SIZE,
+  ANNOTATION_TX_QUEUE_SIZE,
+} from '../../api/names.ts';
+import { resolveTuning } from '../../api/resolve.ts';
+import {
+  BUILT_IN_TUNING,
+  formatTuningAnnotations,
+  formatTuningValue,
+  parseTuningAnnotations,
+  parseTuningValue,
+  TUNING_KEYS,
+  type TuningKey,
+} from '../../api/tuning.ts';
+
+const SUBJECT = 'VirtualMachine ns/vm';
+
+describe('annotation names', () => {
+  it('are the ones DESIGN.md lists', () => {
+    expect([ANNOTATION_NETWORKS, ANNOTATION_RX_QUEUE_SIZE, ANNOTATION_TX_QUEUE_SIZE, ANNOTATION_QUEUES, ANNOTATION_COALESCE]).toEqual([
+      'vduse.kubevirt.io/networks',
+      'vduse.kubevirt.io/rx-queue-size',
+      'vduse.kubevirt.io/tx-queue-size',
+      'vduse.kubevirt.io/queues',
+      'vduse.kubevirt.io/coalesce',
+    ]);
+  });
+});
+
+describe('built-in defaults', () => {
+  it('are 1024-descriptor rings, one queue pair, coalescing off and NAD-chosen networks', () => {
+    expect(BUILT_IN_TUNING).toEqual({ rxQueueSize: 1024, txQueueSize: 1024, queues: 1, coalesce: COALESCE_OFF, networks: undefined });
+  });
+});
+
+describe('queue sizes', () => {
+  it.each(['256', '512', '1024', ' 512 '])('accepts %j', (text) => {
+    expect(parseTuningValue('rxQueueSize', text, SUBJECT)).toBe(Number(text));
+    expect(parseTuningValue('txQueueSize', text, SUBJECT)).toBe(Number(text));
+  });
+  it.each(['128', '2048', '300', '0', '-256', '1e3', '0x100', '', 'big', '1024.0', '00256'])('refuses %j naming annotation, value and range', (text) => {
+    expect(() => parseTuningValue('rxQueueSize', text, SUBJECT)).toThrow(
+      `${SUBJECT}: annotation vduse.kubevirt.io/rx-queue-size: got ${JSON.stringify(text)}; expected a power of two from 256 to 1024 (256, 512 or 1024)`,
+    );
+  });
+});
+
+describe('queues', () => {
+  it.each([['1', 1], ['4', 4], ['128', 128], ['auto', 'auto']])('accepts %j', (text, value) => {
+    expect(parseTuningValue('queues', text, SUBJECT)).toBe(value);
+  });
+  it.each(['0', '129', '01', 'AUTO', '1.5', '', '-1'])('refuses %j', (text) => {
+    expect(() => parseTuningValue('queues', text, SUBJECT)).toThrow(/annotation vduse\.kubevirt\.io\/queues: .*expected an integer from 1 to 128, or "auto"/);
+  });
+});
+
+describe('coalesce', () => {
+  it.each([
+    ['off', { adaptiveRx: false, values: {} }],
+    ['adaptive-rx', { adaptiveRx: true, values: {} }],
+    ['rx-usecs=64', { adaptiveRx: false, values: { 'rx-usecs': 64 } }],
+    ['tx-frames=8,adaptive-rx, rx-usecs=0', { adaptiveRx: true, values: { 'tx-frames': 8, 'rx-usecs': 0 } }],
+    ['rx-usecs=1,rx-frames=2,tx-usecs=3,tx-frames=4294967295', { adaptiveRx: false, values: { 'rx-usecs': 1, 'rx-frames': 2, 'tx-usecs': 3, 'tx-frames': 4294967295 } }],
+  ])('parses %j', (text, expected) => {
+    expect(parseCoalesce(text)).toEqual(expected);
+  });
+  it.each(['', 'on', 'off,adaptive-rx', 'adaptive-rx,adaptive-rx', 'rx-usecs=1,rx-usecs=2', 'rx-usecs=', 'rx-usecs=-1', 'rx-usecs=4294967296', 'adaptive-tx', 'rx_usecs=3', 'rx-usecs=1,'])(
+    'refuses %j with the grammar in the message',
+    (text) => {
+      expect(parseCoalesce(text)).toBeUndefined();
+      expect(() => parseTuningValue('coalesce', text, SUBJECT)).toThrow(/annotation vduse\.kubevirt\.io\/coalesce: got .*; expected "off", "adaptive-rx", or a comma list of rx-usecs=N/);
+    },
+  );
+  it('formats canonically, in a fixed key order', () => {
+    expect(formatCoalesce(parseCoalesce('tx-frames=8, rx-usecs=64 ,adaptive-rx')!)).toBe('adaptive-rx,rx-usecs=64,tx-frames=8');
+    expect(formatCoalesce(COALESCE_OFF)).toBe('off');
+    expect(isCoalesceOff(parseCoalesce('rx-usecs=0')!)).toBe(false);
+  });
+  it('turns into ethtool -C arguments', () => {
+    expect(coalesceEthtoolArguments(parseCoalesce('rx-frames=32,adaptive-rx,tx-usecs=10')!)).toEqual([
+      'adaptive-rx', 'on', 'rx-frames', '32', 'tx-usecs', '10',
+    ]);
+    expect(coalesceEthtoolArguments(COALESCE_OFF)).toEqual([]);
+  });
+});
+
+describe('networks', () => {
+  it('parses a comma list, trimming spaces', () => {
+    expect(parseTuningValue('networks', 'net1, dataplane ,default', SUBJECT)).toEqual(['net1', 'dataplane', 'default']);
+  });
+  it.each(['', 'net1,,net2', 'net1,net1', 'has space', '-lead', 'a'.repeat(64), 'net/1'])('refuses %j', (text) => {
+    expect(() => parseTuningValue('networks', text, SUBJECT)).toThrow(InvalidInputError);
+  });
+});
+
+describe('round trip: format(parse(x)) is canonical and parse(format(v)) = v', () => {
+  const samples: Record<TuningKey, string[]> = {
+    rxQueueSize: ['256', '512', '1024'],
+    txQueueSize: ['256', '1024'],
+    queues: ['1', '7', '128', 'auto'],
+    coalesce: ['off', 'adaptive-rx', 'adaptive-rx,rx-usecs=64', 'rx-usecs=1,rx-frames=2,tx-usecs=3,tx-frames=4'],
+    networks: ['net1', 'net1,net2,default'],
+  };
+  for (const key of TUNING_KEYS) {
+    it.each(samples[key])(`${key}: %j`, (text) => {
+      const value = parseTuningValue(key, text, SUBJECT);
+      const formatted = formatTuningValue(key, value);
+      expect(formatted).toBe(text);
+      expect(parseTuningValue(key, formatted, SUBJECT)).toEqual(value);
+    });
+  }
+  it('covers every field of the schema', () => {
+    expect(Object.keys(samples).sort()).toEqual([...TUNING_KEYS].sort());
+  });
+});
+
+describe('annotations', () => {
+  it('reads only the annotations present and ignores unrelated ones', () => {
+    expect(parseTuningAnnotations({ [ANNOTATION_QUEUES]: '2', 'other.io/x': 'y' }, SUBJECT)).toEqual({ queues: 2 });
+    expect(parseTuningAnnotations(undefined, SUBJECT)).toEqual({});
+  });
+  it('names the offending annotation', () => {
+    expect(() => parseTuningAnnotations({ [ANNOTATION_QUEUES]: '2', [ANNOTATION_TX_QUEUE_SIZE]: '4096' }, SUBJECT)).toThrow(
+      'annotation vduse.kubevirt.io/tx-queue-size: got "4096"',
+    );
+  });
+  it('formats a resolved tuning back into annotations that parse to the same tuning', () => {
+    const tuning = { ...BUILT_IN_TUNING, queues: 'auto' as const, networks: ['net1'], coalesce: parseCoalesce('adaptive-rx')! };
+    const annotations = formatTuningAnnotations(tuning);
+    expect(annotations).toEqual({
+      [ANNOTATION_RX_QUEUE_SIZE]: '1024',
+      [ANNOTATION_TX_QUEUE_SIZE]: '1024',
+      [ANNOTATION_QUEUES]: 'auto',
+      [ANNOTATION_COALESCE]: 'adaptive-rx',
+      [ANNOTATION_NETWORKS]: 'net1',
+    });
+    expect({ ...BUILT_IN_TUNING, ...parseTuningAnnotations(annotations, SUBJECT) }).toEqual(tuning);
+    expect(formatTuningAnnotations(BUILT_IN_TUNING)).not.toHaveProperty(ANNOTATION_NETWORKS);
+  });
+});
+
+describe('resolution', () => {
+  it('uses built-in defaults when nothing is set', () => {
+    const resolved = resolveTuning({});
+    expect(resolved.tuning).toEqual(BUILT_IN_TUNING);
+    expect(new Set(Object.values(resolved.sources))).toEqual(new Set(['built-in']));
+  });
+  it('applies cluster, then namespace, then VM, and says where each value came from', () => {
+    const resolved = resolveTuning({
+      cluster: { rxQueueSize: 512, txQueueSize: 512, queues: 2 },
+      namespace: { txQueueSize: 256, queues: 4 },
+      vm: { queues: 8 },
+    });
+    expect(resolved.tuning).toMatchObject({ rxQueueSize: 512, txQueueSize: 256, queues: 8, networks: undefined });
+    expect(resolved.sources).toEqual({ rxQueueSize: 'cluster', txQueueSize: 'namespace', queues: 'vm', coalesce: 'built-in', networks: 'built-in' });
+  });
+  it('does not let an absent value in a higher layer erase a lower one', () => {
+    expect(resolveTuning({ namespace: { networks: ['a'] }, vm: { networks: undefined } }).tuning.networks).toEqual(['a']);
+  });
+});
