@@ -43,3 +43,11 @@ export function describeObject(kind: string, metadata: { namespace?: string; nam
   const name = metadata?.name ?? '<unnamed>';
   return metadata?.namespace ? `${kind} ${metadata.namespace}/${name}` : `${kind} ${name}`;
 }
+
+/**
+ * The input is fine but the world is not ready: a device that never appeared, a missing
+ * environment variable. The message says what to check.
+ */
+export class PreconditionError extends Error {
+  override readonly name = 'PreconditionError';
+}

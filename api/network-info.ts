@@ -103,3 +103,25 @@ export function vdpaDeviceFor(info: NetworkInfo, network: string): VdpaDevice | 
   }
   return { network, path: vdpa.path, ...(entry.mac ? { mac: entry.mac } : {}) };
 }
+
+/**
+ * Annotation-hook mode has no network-info: the devices come from the VMI annotation
+ * vduse.kubevirt.io/devices, a JSON map of VMI network name to device path.
+ */
+export function parseDevicesAnnotation(text: string, subject: string, annotation: string): Map<string, VdpaDevice> {
+  const field = `annotation ${annotation}`;
+  const expected = 'a JSON object mapping VMI network names to device paths under /dev, such as {"net1":"/dev/vhost-vdpa-0"}';
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    throw new InvalidInputError(subject, field, text, expected);
+  }
+  if (!isObject(document)) throw new InvalidInputError(subject, field, text, expected);
+  const devices = new Map<string, VdpaDevice>();
+  for (const [network, path] of Object.entries(document)) {
+    if (typeof path !== 'string' || !path.startsWith('/dev/')) throw new InvalidInputError(subject, `${field} network ${network}`, path, expected);
+    devices.set(network, { network, path });
+  }
+  return devices;
+}

@@ -84,3 +84,11 @@ export function optionOrEnvironment(values: OptionValues, name: string, variable
   if (typeof value === 'string' && value !== '') return value;
   return process.env[variable] || fallback;
 }
+
+/** A duration flag: plain seconds ("30"), or with an "s" or "ms" suffix. Returns milliseconds. */
+export function durationOption(values: OptionValues, name: string): number {
+  const text = stringOption(values, name);
+  const match = /^(\d+(?:\.\d+)?)(s|ms)?$/.exec(text.trim());
+  if (!match) throw new InvalidInputError('arguments', `--${name}`, text, 'a duration in seconds, such as 30, 30s or 500ms');
+  return match[2] === 'ms' ? Number(match[1]) : Number(match[1]) * 1000;
+}

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // kubevirt-vduse: one binary, one subcommand per job.
+import { basename } from 'node:path';
 import { type Command, commandHelp, EXIT_ERROR, parseInvocation } from './command.ts';
+import { checkMigrationCommand } from './check-migration.ts';
 import { demoCommand } from './demo.ts';
 import { reportError } from './diagnostics.ts';
 import { renderCommand } from './render.ts';
+import { onDefineDomainCommand, preCloudInitIsoCommand, sidecarCommand } from './sidecar.ts';
 
 const BINARY = 'kubevirt-vduse';
-const COMMANDS: Command[] = [renderCommand, demoCommand];
+const COMMANDS: Command[] = [sidecarCommand, renderCommand, onDefineDomainCommand, preCloudInitIsoCommand, checkMigrationCommand, demoCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length)) + 2;
@@ -22,6 +25,13 @@ function overview(): string {
     'Exit codes: 0 success, 1 error (bad input, missing device), 2 admission denied.',
     '',
   ].join('\n');
+}
+
+/** Installed under the shim's names (onDefineDomain, preCloudInitIso), the binary is that command. */
+function invocation(): string[] {
+  const invokedAs = basename(process.argv[1] ?? '').replace(/\.(js|ts)$/, '');
+  const args = process.argv.slice(2);
+  return COMMANDS.some((command) => command.name === invokedAs) ? [invokedAs, ...args] : args;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -49,4 +59,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(invocation());

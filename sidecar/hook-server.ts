@@ -1,0 +1,119 @@
+// The gRPC transport: KubeVirt's hook services on a unix socket, calls served one at a time.
+import { type handleUnaryCall, Server, ServerCredentials, status, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { describeObject, InvalidInputError, PreconditionError } from '../api/errors.ts';
+import { HOOK_SOCKET_NAME } from '../api/names.ts';
+import type { HookCallbacks } from './callbacks.ts';
+import { HOOK_POINTS, HOOK_VERSIONS, type HookVersion, loadHookServices } from './hook-protocol.ts';
+
+export interface HookServer {
+  socketPath: string;
+  /** Stops serving and removes the socket. */
+  close(): Promise<void>;
+}
+
+export interface HookServerOptions {
+  socketDir: string;
+  pluginName: string;
+  callbacks: HookCallbacks;
+  log: Logger;
+  /** Called after a Shutdown call has been answered and the server closed. */
+  onShutdown: () => void;
+}
+
+function grpcStatusOf(error: unknown): status {
+  if (error instanceof InvalidInputError) return status.INVALID_ARGUMENT;
+  if (error instanceof PreconditionError) return status.FAILED_PRECONDITION;
+  return status.INTERNAL;
+}
+
+/** Which VMI a call is about, for the log line; never the body. */
+function vmiName(vmi: Buffer | undefined): string | undefined {
+  try {
+    const metadata = (JSON.parse(vmi?.toString() ?? 'null') as { metadata?: { name?: string; namespace?: string } } | null)?.metadata;
+    return metadata ? describeObject('VirtualMachineInstance', metadata) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startHookServer(options: HookServerOptions): Promise<HookServer> {
+  const { callbacks, log } = options;
+  const services = loadHookServices();
+  const socketPath = join(options.socketDir, HOOK_SOCKET_NAME);
+  let queue: Promise<unknown> = Promise.resolve();
+  const server = new Server();
+
+  /** One call at a time: callbacks share device links and KubeVirt calls in sequence anyway. */
+  const serial = <Request, Response>(method: string, version: HookVersion | 'info', work: (request: Request) => Promise<Response>): handleUnaryCall<Request, Response> =>
+    (call, respond) => {
+      const run = async () => {
+        const started = performance.now();
+        const vmi = vmiName((call.request as { vmi?: Buffer }).vmi);
+        try {
+          const response = await work(call.request);
+          log.info({ method, version, vmi, ms: Math.round(performance.now() - started) }, 'hook call served');
+          respond(null, response);
+        } catch (error) {
+          const code = grpcStatusOf(error);
+          const message = error instanceof Error ? error.message : String(error);
+          log.error({ method, version, vmi, code: status[code], ms: Math.round(performance.now() - started) }, message);
+          respond({ code, details: message });
+        }
+      };
+      const next = queue.then(run, run);
+      queue = next;
+    };
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      server.tryShutdown(() => resolve());
+      // A client that never finishes must not hold the process past KubeVirt's grace period.
+      setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 500).unref();
+    }).then(() => rm(socketPath, { force: true }));
+    return closing;
+  };
+
+  server.addService(services.info, {
+    Info: serial('Info', 'info', () =>
+      Promise.resolve({ name: options.pluginName, hookPoints: HOOK_POINTS.map((name) => ({ name, priority: 0 })), versions: [...HOOK_VERSIONS] }),
+    ),
+  } as UntypedServiceImplementation);
+
+  for (const version of HOOK_VERSIONS) {
+    const implementation: UntypedServiceImplementation = {
+      OnDefineDomain: serial<{ domainXML: Buffer; vmi: Buffer }, { domainXML: Buffer }>('OnDefineDomain', version, async (request) => ({
+        domainXML: Buffer.from(await callbacks.onDefineDomain(request.domainXML.toString(), request.vmi)),
+      })),
+    };
+    if (version !== 'v1alpha1') {
+      implementation.PreCloudInitIso = serial<
+        { vmi: Buffer; cloudInitData: Buffer; cloudInitNoCloudSource: Buffer },
+        { cloudInitData: Buffer; cloudInitNoCloudSource: Buffer }
+      >('PreCloudInitIso', version, (request) => callbacks.preCloudInitIso(request));
+    }
+    if (version === 'v1alpha3') {
+      implementation.Shutdown = (_call: unknown, respond: (error: null, response: object) => void) => {
+        log.info({ method: 'Shutdown', version }, 'shutting down');
+        respond(null, {});
+        // Let the answer leave before the server closes.
+        setImmediate(() => void close().then(options.onShutdown));
+      };
+    }
+    server.addService(services.callbacks[version], implementation);
+  }
+
+  await mkdir(options.socketDir, { recursive: true });
+  // A socket left by a crashed process would make the bind fail.
+  await rm(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve()));
+  });
+  return { socketPath, close };
+}

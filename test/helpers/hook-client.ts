@@ -1,0 +1,64 @@
+// Plays virt-launcher: starts the real sidecar process and calls it over its unix socket, with
+// stubs built from the project's protos.
+import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadHookPackage } from '../../sidecar/hook-protocol.ts';
+import { projectFile } from './fixtures.ts';
+
+type Unary = (request: object, options: { deadline: number }, callback: (error: ServiceError | null, response: Record<string, Buffer>) => void) => void;
+
+export interface SidecarProcess {
+  process: ChildProcess;
+  socketPath: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  call(service: 'info' | 'v1alpha1' | 'v1alpha2' | 'v1alpha3', method: string, request: object, deadlineMs?: number): Promise<Record<string, Buffer>>;
+  stop(): Promise<void>;
+}
+
+export async function startSidecar(socketDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<SidecarProcess> {
+  const child = spawn(process.execPath, [projectFile('cli', 'main.ts'), 'sidecar', '--socket-dir', socketDir, ...args], {
+    env: { ...process.env, CONTAINER_NAME: 'hook-sidecar-0', NETWORK_BINDING_PLUGIN_NAME: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const socketPath = join(socketDir, 'vduse.sock');
+  // The socket file alone proves nothing: a crashed predecessor may have left it.
+  for (let waited = 0; !existsSync(socketPath) || !stderr.includes('"msg":"serving"'); waited += 20) {
+    if (waited > 10_000 || child.exitCode !== null) throw new Error(`sidecar did not create ${socketPath}: ${stderr}`);
+    await sleep(20);
+  }
+  const hooks = loadHookPackage();
+  const clients = new Map<string, Client>();
+  const client = (service: string): Client => {
+    let existing = clients.get(service);
+    if (!existing) {
+      const constructor = service === 'info' ? hooks.info!.Info! : hooks[service]!.Callbacks!;
+      existing = new constructor(`unix:${socketPath}`, credentials.createInsecure()) as Client;
+      clients.set(service, existing);
+    }
+    return existing;
+  };
+  return {
+    process: child,
+    socketPath,
+    stderr: () => stderr,
+    exited,
+    call(service, method, request, deadlineMs = 60_000) {
+      const stub = client(service) as unknown as Record<string, Unary>;
+      return new Promise((resolve, reject) => {
+        stub[method]!.call(stub, request, { deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response)));
+      });
+    },
+    async stop() {
+      for (const existing of clients.values()) existing.close();
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
