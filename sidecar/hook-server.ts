@@ -84,7 +84,7 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
     Info: serial('Info', 'info', () =>
       Promise.resolve({ name: options.pluginName, hookPoints: HOOK_POINTS.map((name) => ({ name, priority: 0 })), versions: [...HOOK_VERSIONS] }),
     ),
-  } as UntypedServiceImplementation);
+  });
 
   for (const version of HOOK_VERSIONS) {
     const implementation: UntypedServiceImplementation = {

@@ -2,7 +2,7 @@
 // #cloud-config YAML is merged in place (keys and comments kept); any other user data is wrapped
 // into a MIME multipart with the original kept byte-for-byte. Applying it twice changes nothing.
 import { createHash } from 'node:crypto';
-import { Document, isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
+import { Document, isMap, isSeq, parseDocument } from 'yaml';
 import { InvalidInputError } from '../../api/errors.ts';
 import type { CoalesceCloudConfig } from './coalesce-config.ts';
 
@@ -41,7 +41,7 @@ function mergeCloudConfig(userData: string, ours: CoalesceCloudConfig, subject: 
   if (document.errors.length > 0) {
     throw new InvalidInputError(subject, field, document.errors[0]!.message.split('\n')[0], 'valid #cloud-config YAML');
   }
-  if (document.contents === null) document.contents = document.createNode({}) as YAMLMap;
+  if (document.contents === null) document.contents = document.createNode({});
   if (!isMap(document.contents)) throw new InvalidInputError(subject, field, 'a YAML document that is not a map', '#cloud-config YAML whose top level is a map');
 
   const writeFiles = document.get('write_files');

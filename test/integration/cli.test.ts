@@ -1,7 +1,7 @@
 // The kubevirt-vduse binary, run as a user runs it: a separate process, files and stdin in,
 // stdout and exit code out.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -79,7 +79,9 @@ describe('kubevirt-vduse help', () => {
   it('lists the commands', () => {
     const result = cli(['--help']);
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/Commands:\n\s+render\s+Print the domain XML/);
+    expect(result.stdout).toMatch(/Commands:\n\s+sidecar\s+Serve KubeVirt/);
+    expect(result.stdout).toMatch(/\n\s+render\s+Print the domain XML/);
+    expect(result.stdout).toMatch(/\n\s+check-migration\s+Compare/);
     expect(result.stdout).toMatch(/\s+demo\s+Run the end-to-end demo/);
   });
   it('shows each flag of a command with its default', () => {
@@ -102,5 +104,38 @@ describe('kubevirt-vduse demo', () => {
     expect(result.stdout).toContain('<interface type="vdpa">');
     expect(result.stdout).toContain('<driver rx_queue_size="1024" tx_queue_size="1024"/>');
     if (inject('libvirtStatus') === 'ready') expect(result.stdout).toContain("libvirt's qemu driver accepts the domain");
+  });
+});
+
+describe('sidecar-shim entry points', () => {
+  const vmi = vmiWith([vduseInterface('net1', { macAddress: macFor(0) })], {
+    annotations: { 'vduse.kubevirt.io/devices': '{"net1":"/dev/vhost-vdpa-5"}', 'vduse.kubevirt.io/coalesce': 'rx-usecs=32' },
+  });
+  const shim = (args: string[]) =>
+    spawnSync(process.execPath, [MAIN, ...args, '--socket-dir', join(dir, 'shim-hooks')], {
+      encoding: 'utf8',
+      env: { ...environment, CONTAINER_NAME: 'hook-sidecar-0' },
+    });
+
+  it('onDefineDomain takes the VMI and domain as text and prints the domain, devices from the annotation', () => {
+    const result = shim(['onDefineDomain', '--vmi', JSON.stringify(vmi), '--domain', readFileSync(domain, 'utf8')]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(interfaceByAlias(result.stdout, 'ua-net1')?.getAttribute('type')).toBe('vdpa');
+    expect(readlinkSync(join(dir, 'shim-hooks', 'vduse', 'pod6c270ef2f25'))).toBe('/dev/vhost-vdpa-5');
+  });
+
+  it('preCloudInitIso prints the cloud-init data with the coalescing rule', () => {
+    const cloudInit = JSON.stringify({ DataSource: 'noCloud', UserData: '', VolumeName: 'cloudinitdisk' });
+    const result = shim(['preCloudInitIso', '--vmi', JSON.stringify(vmi), '--cloud-init', cloudInit]);
+    expect(result.status).toBe(0);
+    expect((JSON.parse(result.stdout) as { UserData: string }).UserData).toContain('ethtool -C %k rx-usecs 32 || true');
+  });
+
+  it('fails with exit 1 and the reason on stderr', () => {
+    const result = shim(['onDefineDomain', '--vmi', '{', '--domain', '<domain/>']);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('VMI from virt-launcher: JSON');
   });
 });
