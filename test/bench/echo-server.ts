@@ -1,0 +1,14 @@
+// The baseline for the sidecar benchmark: a bare grpc-js server on the same protos and a unix
+// socket, whose OnDefineDomain echoes the domain back without any work.
+import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { loadHookServices } from '../../sidecar/hook-protocol.ts';
+
+const socketPath = process.argv[2]!;
+const services = loadHookServices();
+const server = new Server();
+server.addService(services.info, { Info: (_call: unknown, respond: (e: null, r: object) => void) => respond(null, { name: 'echo', hookPoints: [], versions: ['v1alpha3'] }) } as UntypedServiceImplementation);
+server.addService(services.callbacks.v1alpha3, {
+  OnDefineDomain: (call: { request: { domainXML: Buffer } }, respond: (e: null, r: object) => void) => respond(null, { domainXML: call.request.domainXML }),
+} as UntypedServiceImplementation);
+server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), () => console.error('"msg":"serving"'));
+process.on('SIGTERM', () => server.forceShutdown());
