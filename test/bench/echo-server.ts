@@ -6,9 +6,9 @@ import { loadHookServices } from '../../sidecar/hook-protocol.ts';
 const socketPath = process.argv[2]!;
 const services = loadHookServices();
 const server = new Server();
-server.addService(services.info, { Info: (_call: unknown, respond: (e: null, r: object) => void) => respond(null, { name: 'echo', hookPoints: [], versions: ['v1alpha3'] }) } as UntypedServiceImplementation);
+server.addService(services.info, { Info: (_call: unknown, respond: (e: null, r: object) => void) => respond(null, { name: 'echo', hookPoints: [], versions: ['v1alpha3'] }) });
 server.addService(services.callbacks.v1alpha3, {
   OnDefineDomain: (call: { request: { domainXML: Buffer } }, respond: (e: null, r: object) => void) => respond(null, { domainXML: call.request.domainXML }),
-} as UntypedServiceImplementation);
+});
 server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), () => console.error('"msg":"serving"'));
 process.on('SIGTERM', () => server.forceShutdown());
