@@ -1,6 +1,6 @@
 // The baseline for the sidecar benchmark: a bare grpc-js server on the same protos and a unix
 // socket, whose OnDefineDomain echoes the domain back without any work.
-import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { loadHookServices } from '../../sidecar/hook-protocol.ts';
 
 const socketPath = process.argv[2]!;
