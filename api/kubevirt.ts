@@ -1,5 +1,6 @@
 // The KubeVirt objects the project reads and writes. The types come from KubeVirt's OpenAPI
 // document (kubevirt.generated.ts); this file only adds the small readers both components share.
+import { isObject } from './json.ts';
 import { describeObject, InvalidInputError } from './errors.ts';
 import type { Interface, Network, VirtualMachineInstance } from './kubevirt.generated.ts';
 
@@ -15,8 +16,6 @@ export function vmiNetworks(vmi: VirtualMachineInstance): Network[] {
   return vmi.spec.networks ?? [];
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Checks the parts of a VMI the project relies on, so later code can trust the type. The rest of

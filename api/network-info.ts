@@ -1,5 +1,6 @@
 // The network-info file KubeVirt's downward API gives binding sidecars (/etc/podinfo/network-info):
 // one entry per binding-plugin network, with the device-info that the device plugin published.
+import { isObject } from './json.ts';
 import { InvalidInputError } from './errors.ts';
 
 /** Device-info spec 1.x, the vDPA part: https://github.com/k8snetworkplumbingwg/device-info-spec */
@@ -41,8 +42,6 @@ export const ACCEPTED_VDPA_DRIVERS = ['vhost', 'vhost_vdpa'] as const;
 
 const SOURCE = 'network-info';
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Parses and structurally checks network-info. Per-network device problems are reported by vdpaDeviceFor. */
 export function parseNetworkInfo(text: string): NetworkInfo {
