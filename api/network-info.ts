@@ -103,6 +103,16 @@ export function vdpaDeviceFor(info: NetworkInfo, network: string): VdpaDevice | 
   return { network, path: vdpa.path, ...(entry.mac ? { mac: entry.mac } : {}) };
 }
 
+/** The devices network-info lists for these networks; a network without an entry (yet) is left out. */
+export function vdpaDevicesFor(info: NetworkInfo, networks: readonly string[]): Map<string, VdpaDevice> {
+  const devices = new Map<string, VdpaDevice>();
+  for (const network of networks) {
+    const device = vdpaDeviceFor(info, network);
+    if (device) devices.set(network, device);
+  }
+  return devices;
+}
+
 /**
  * Annotation-hook mode has no network-info: the devices come from the VMI annotation
  * vduse.kubevirt.io/devices, a JSON map of VMI network name to device path.

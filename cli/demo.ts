@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import type { VirtualMachine, VirtualMachineInstance } from '../api/kubevirt.ts';
 import { parseVmiObject } from '../api/kubevirt.ts';
 import { DEFAULT_BINDING_PLUGIN_NAME } from '../api/names.ts';
-import { parseNetworkInfo, type VdpaDevice, vdpaDeviceFor } from '../api/network-info.ts';
+import { parseNetworkInfo, vdpaDevicesFor } from '../api/network-info.ts';
 import { ALIAS_PREFIX } from '../sidecar/domain/vdpa-interface.ts';
 import { attribute, buildElementXml, childElements, parseDomainXml } from '../sidecar/domain/xml.ts';
 import { domainForVmi, planConversion } from '../sidecar/domain-for-vmi.ts';
@@ -42,12 +42,8 @@ export const demoCommand: Command = {
     say(`1. VirtualMachine ${vm.metadata?.namespace}/${vm.metadata?.name} (${vmPath}) starts a VMI.`);
     const plan = planConversion(vmi, { bindingName: DEFAULT_BINDING_PLUGIN_NAME, annotationHook: false });
     say(`2. Interfaces bound to the "${DEFAULT_BINDING_PLUGIN_NAME}" plugin: ${plan.interfaces.map((i) => `${i.name} (pod interface ${i.podInterface})`).join(', ')}`);
-    const devices = new Map<string, VdpaDevice>();
-    for (const { name } of plan.interfaces) {
-      const device = vdpaDeviceFor(networkInfo, name);
-      if (device) devices.set(name, device);
-      say(`   network-info gives ${name} the device ${device?.path ?? '(none)'}`);
-    }
+    const devices = vdpaDevicesFor(networkInfo, plan.interfaces.map(({ name }) => name));
+    for (const { name } of plan.interfaces) say(`   network-info gives ${name} the device ${devices.get(name)?.path ?? '(none)'}`);
     const xml = domainForVmi({ vmi, domainXml, plan, containerName: 'hook-sidecar-0', devices });
     say('3. The sidecar rewrites the domain. Converted interfaces:');
     const converted = new Set(plan.interfaces.map(({ name }) => `${ALIAS_PREFIX}${name}`));

@@ -1,6 +1,6 @@
 import { parseVmiObject } from '../api/kubevirt.ts';
 import { DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_NETWORK_INFO_PATH } from '../api/names.ts';
-import { parseNetworkInfo, type VdpaDevice, vdpaDeviceFor } from '../api/network-info.ts';
+import { parseNetworkInfo, vdpaDevicesFor } from '../api/network-info.ts';
 import { domainForVmi, planConversion } from '../sidecar/domain-for-vmi.ts';
 import { type Command, EXIT_OK, optionOrEnvironment, stringOption } from './command.ts';
 import { readDocument, readInput } from './input.ts';
@@ -42,11 +42,7 @@ export const renderCommand: Command = {
     const bindingName = optionOrEnvironment(values, 'binding-name', 'NETWORK_BINDING_PLUGIN_NAME', DEFAULT_BINDING_PLUGIN_NAME);
     const containerName = optionOrEnvironment(values, 'container-name', 'CONTAINER_NAME', DEFAULT_CONTAINER_NAME);
     const plan = planConversion(vmi, { bindingName, annotationHook: false });
-    const devices = new Map<string, VdpaDevice>();
-    for (const { name } of plan.interfaces) {
-      const device = vdpaDeviceFor(networkInfo, name);
-      if (device) devices.set(name, device);
-    }
+    const devices = vdpaDevicesFor(networkInfo, plan.interfaces.map(({ name }) => name));
     const xml = domainForVmi({ vmi, domainXml, plan, containerName, devices });
     process.stdout.write(xml + '\n');
     return EXIT_OK;

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PreconditionError } from '../api/errors.ts';
-import { parseNetworkInfo, type VdpaDevice, vdpaDeviceFor } from '../api/network-info.ts';
+import { parseNetworkInfo, type VdpaDevice, vdpaDevicesFor } from '../api/network-info.ts';
 
 const POLL_INTERVAL_MS = 100;
 
@@ -22,7 +22,6 @@ export async function waitForDevices(networks: readonly string[], wait: DeviceWa
   const deadline = Date.now() + wait.timeoutMs;
   let lastProblem = 'not read yet';
   for (;;) {
-    const devices = new Map<string, VdpaDevice>();
     let text: string | undefined;
     try {
       text = await readFile(wait.path, 'utf8');
@@ -31,11 +30,7 @@ export async function waitForDevices(networks: readonly string[], wait: DeviceWa
     }
     // An empty file is how the downward API looks before KubeVirt writes it.
     if (text !== undefined && text.trim() !== '') {
-      const info = parseNetworkInfo(text);
-      for (const network of networks) {
-        const device = vdpaDeviceFor(info, network);
-        if (device) devices.set(network, device);
-      }
+      const devices = vdpaDevicesFor(parseNetworkInfo(text), networks);
       if (devices.size === networks.length) return devices;
       lastProblem = `no entry for ${networks.filter((network) => !devices.has(network)).join(', ')}`;
     }

@@ -9,20 +9,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadHookPackage } from '../../sidecar/hook-protocol.ts';
 import { projectFile, sharedFixture } from '../helpers/fixtures.ts';
+import { unaryCall } from '../helpers/hook-client.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 import { formatMicros } from './measure.ts';
 
 const CALLS = 1000;
 const CLOCK_TICKS_PER_SECOND = 100;
-
-type Unary = (request: object, options: { deadline: number }, callback: (error: Error | null, response: unknown) => void) => void;
-
-function unary(client: Client, method: string, request: object): Promise<unknown> {
-  const stub = client as unknown as Record<string, Unary>;
-  return new Promise((resolve, reject) => {
-    stub[method]!.call(stub, request, { deadline: Date.now() + 60_000 }, (error, response) => (error ? reject(error) : resolve(response)));
-  });
-}
 
 function procStatus(pid: number): { cpuMs: number; peakRssMiB: number; rssMiB: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -43,7 +35,7 @@ async function startServer(args: string[], socketPath: string, env: NodeJS.Proce
     await sleep(1);
   }
   const info = new hooks.info!.Info!(`unix:${socketPath}`, credentials.createInsecure()) as Client;
-  await unary(info, 'Info', {});
+  await unaryCall(info, 'Info', {});
   const firstInfoMs = performance.now() - started;
   const atFirstInfo = procStatus(child.pid!);
   info.close();
@@ -52,11 +44,11 @@ async function startServer(args: string[], socketPath: string, env: NodeJS.Proce
 }
 
 async function roundTrips(client: Client, request: object): Promise<number[]> {
-  for (let i = 0; i < 100; i++) await unary(client, 'OnDefineDomain', request);
+  for (let i = 0; i < 100; i++) await unaryCall(client, 'OnDefineDomain', request);
   const samples: number[] = [];
   for (let i = 0; i < CALLS; i++) {
     const started = process.hrtime.bigint();
-    await unary(client, 'OnDefineDomain', request);
+    await unaryCall(client, 'OnDefineDomain', request);
     samples.push(Number(process.hrtime.bigint() - started) / 1000);
   }
   return samples.sort((a, b) => a - b);

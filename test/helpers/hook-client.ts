@@ -10,6 +10,14 @@ import { projectFile } from './fixtures.ts';
 
 type Unary = (request: object, options: { deadline: number }, callback: (error: ServiceError | null, response: Record<string, Buffer>) => void) => void;
 
+/** One unary call on a stub made from the project's protos, as a promise. */
+export function unaryCall(client: Client, method: string, request: object, deadlineMs = 60_000): Promise<Record<string, Buffer>> {
+  const stub = client as unknown as Record<string, Unary>;
+  return new Promise((resolve, reject) => {
+    stub[method]!.call(stub, request, { deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response)));
+  });
+}
+
 export interface SidecarProcess {
   process: ChildProcess;
   socketPath: string;
@@ -49,11 +57,8 @@ export async function startSidecar(socketDir: string, args: string[] = [], env: 
     socketPath,
     stderr: () => stderr,
     exited,
-    call(service, method, request, deadlineMs = 60_000) {
-      const stub = client(service) as unknown as Record<string, Unary>;
-      return new Promise((resolve, reject) => {
-        stub[method]!.call(stub, request, { deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response)));
-      });
+    call(service, method, request, deadlineMs) {
+      return unaryCall(client(service), method, request, deadlineMs);
     },
     async stop() {
       for (const existing of clients.values()) existing.close();
