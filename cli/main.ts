@@ -2,24 +2,37 @@
 // kubevirt-vduse: one binary, one subcommand per job.
 import { basename } from 'node:path';
 import { type Command, commandHelp, EXIT_ERROR, parseInvocation } from './command.ts';
-import { checkMigrationCommand } from './check-migration.ts';
-import { demoCommand } from './demo.ts';
 import { reportError } from './diagnostics.ts';
-import { renderCommand } from './render.ts';
-import { onDefineDomainCommand, preCloudInitIsoCommand, sidecarCommand } from './sidecar.ts';
 
 const BINARY = 'kubevirt-vduse';
-const COMMANDS: Command[] = [sidecarCommand, renderCommand, onDefineDomainCommand, preCloudInitIsoCommand, checkMigrationCommand, demoCommand];
 
-function overview(): string {
-  const width = Math.max(...COMMANDS.map((command) => command.name.length)) + 2;
+/**
+ * Each command's module is loaded only when it runs: the sidecar must fit KubeVirt's 64 MiB
+ * sidecar limit and answer Info fast, so it must not load the webhook's libraries, nor they its.
+ */
+const COMMAND_LOADERS: Record<string, () => Promise<Command>> = {
+  sidecar: async () => (await import('./sidecar.ts')).sidecarCommand,
+  render: async () => (await import('./render.ts')).renderCommand,
+  onDefineDomain: async () => (await import('./sidecar.ts')).onDefineDomainCommand,
+  preCloudInitIso: async () => (await import('./sidecar.ts')).preCloudInitIsoCommand,
+  'check-migration': async () => (await import('./check-migration.ts')).checkMigrationCommand,
+  demo: async () => (await import('./demo.ts')).demoCommand,
+};
+
+async function loadCommand(name: string | undefined): Promise<Command | undefined> {
+  return name !== undefined && Object.hasOwn(COMMAND_LOADERS, name) ? COMMAND_LOADERS[name]!() : undefined;
+}
+
+async function overview(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMAND_LOADERS).map((load) => load()));
+  const width = Math.max(...commands.map((command) => command.name.length)) + 2;
   return [
     `Usage: ${BINARY} <command> [flags]`,
     '',
     'VDUSE / vhost-vDPA networking for KubeVirt virtual machines.',
     '',
     'Commands:',
-    ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}${command.summary}`),
+    ...commands.map((command) => `  ${command.name.padEnd(width)}${command.summary}`),
     '',
     `Run "${BINARY} <command> --help" for a command's flags and defaults.`,
     'Exit codes: 0 success, 1 error (bad input, missing device), 2 admission denied.',
@@ -31,19 +44,19 @@ function overview(): string {
 function invocation(): string[] {
   const invokedAs = basename(process.argv[1] ?? '').replace(/\.(js|ts)$/, '');
   const args = process.argv.slice(2);
-  return COMMANDS.some((command) => command.name === invokedAs) ? [invokedAs, ...args] : args;
+  return Object.hasOwn(COMMAND_LOADERS, invokedAs) ? [invokedAs, ...args] : args;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const command = COMMANDS.find((candidate) => candidate.name === rest[0]);
-    process.stdout.write(command ? commandHelp(BINARY, command) : overview());
+    const command = await loadCommand(rest[0]);
+    process.stdout.write(command ? commandHelp(BINARY, command) : await overview());
     return name === undefined ? EXIT_ERROR : 0;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
+  const command = await loadCommand(name);
   if (!command) {
-    process.stderr.write(`${BINARY}: unknown command ${JSON.stringify(name)}\n\n${overview()}`);
+    process.stderr.write(`${BINARY}: unknown command ${JSON.stringify(name)}\n\n${await overview()}`);
     return EXIT_ERROR;
   }
   try {

@@ -8,8 +8,7 @@ import { parseDevicesAnnotation, type VdpaDevice } from '../api/network-info.ts'
 import { normalizeMac } from './domain/addresses.ts';
 import { linkDevice } from './device-links.ts';
 import { type ConversionPlan, domainForVmi, planConversion } from './domain-for-vmi.ts';
-import { coalesceCloudConfig, type CoalescedInterface } from './cloud-init/coalesce-config.ts';
-import { mergeCloudInitData, mergeNoCloudSource } from './cloud-init/cloud-init-data.ts';
+import type { CoalescedInterface } from './cloud-init/coalesce-config.ts';
 import { waitForDevices } from './network-info-source.ts';
 
 export interface SidecarConfig {
@@ -58,7 +57,7 @@ export class HookCallbacks {
     if (plan.interfaces.length === 0) return domainXml;
     const devices = await this.devicesFor(vmi, plan);
     // Link on every call, the migration target's included: the target's XML came from the source.
-    for (const { name, podInterface } of plan.interfaces) await linkDevice(this.config.socketDir, podInterface, devices.get(name)!.path);
+    for (const { name, podInterface } of plan.interfaces) linkDevice(this.config.socketDir, podInterface, devices.get(name)!.path);
     return domainForVmi({ vmi, domainXml, plan, containerName: this.config.containerName, devices });
   }
 
@@ -68,6 +67,11 @@ export class HookCallbacks {
     if (plan.interfaces.length === 0 || isCoalesceOff(plan.tuning.coalesce)) return input;
     const subject = describeObject('VirtualMachineInstance', vmi.metadata);
     const interfaces = await this.coalescedInterfaces(vmi, plan);
+    // Loaded here, not at start-up: only VMIs that ask for coalescing need the YAML library.
+    const [{ coalesceCloudConfig }, { mergeCloudInitData, mergeNoCloudSource }] = await Promise.all([
+      import('./cloud-init/coalesce-config.ts'),
+      import('./cloud-init/cloud-init-data.ts'),
+    ]);
     const ours = coalesceCloudConfig(interfaces, plan.tuning.coalesce);
     return {
       cloudInitData: input.cloudInitData.length ? Buffer.from(mergeCloudInitData(input.cloudInitData.toString(), ours, subject)) : input.cloudInitData,

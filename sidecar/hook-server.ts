@@ -3,10 +3,10 @@ import { type handleUnaryCall, Server, ServerCredentials, status, type UntypedSe
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { describeObject, InvalidInputError, PreconditionError } from '../api/errors.ts';
+import { InvalidInputError, PreconditionError } from '../api/errors.ts';
 import { HOOK_SOCKET_NAME } from '../api/names.ts';
 import type { HookCallbacks } from './callbacks.ts';
-import { HOOK_POINTS, HOOK_VERSIONS, type HookVersion, loadHookServices } from './hook-protocol.ts';
+import { HOOK_POINTS, HOOK_SERVICES, HOOK_VERSIONS, type HookMessage, type HookMessageInput, type HookVersion } from './hook-protocol.ts';
 
 export interface HookServer {
   socketPath: string;
@@ -29,19 +29,8 @@ function grpcStatusOf(error: unknown): status {
   return status.INTERNAL;
 }
 
-/** Which VMI a call is about, for the log line; never the body. */
-function vmiName(vmi: Buffer | undefined): string | undefined {
-  try {
-    const metadata = (JSON.parse(vmi?.toString() ?? 'null') as { metadata?: { name?: string; namespace?: string } } | null)?.metadata;
-    return metadata ? describeObject('VirtualMachineInstance', metadata) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export async function startHookServer(options: HookServerOptions): Promise<HookServer> {
   const { callbacks, log } = options;
-  const services = loadHookServices();
   const socketPath = join(options.socketDir, HOOK_SOCKET_NAME);
   let queue: Promise<unknown> = Promise.resolve();
   const server = new Server();
@@ -51,15 +40,14 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
     (call, respond) => {
       const run = async () => {
         const started = performance.now();
-        const vmi = vmiName((call.request as { vmi?: Buffer }).vmi);
         try {
           const response = await work(call.request);
-          log.info({ method, version, vmi, ms: Math.round(performance.now() - started) }, 'hook call served');
+          log.info({ method, version, ms: Math.round(performance.now() - started) }, 'hook call served');
           respond(null, response);
         } catch (error) {
           const code = grpcStatusOf(error);
           const message = error instanceof Error ? error.message : String(error);
-          log.error({ method, version, vmi, code: status[code], ms: Math.round(performance.now() - started) }, message);
+          log.error({ method, version, code: status[code], ms: Math.round(performance.now() - started) }, message);
           respond({ code, details: message });
         }
       };
@@ -80,33 +68,29 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
     return closing;
   };
 
-  server.addService(services.info, {
+  server.addService(HOOK_SERVICES.info, {
     Info: serial('Info', 'info', () =>
       Promise.resolve({ name: options.pluginName, hookPoints: HOOK_POINTS.map((name) => ({ name, priority: 0 })), versions: [...HOOK_VERSIONS] }),
     ),
   });
 
   for (const version of HOOK_VERSIONS) {
+    // Each version's service definition picks the callbacks it has; grpc-js ignores the rest.
     const implementation: UntypedServiceImplementation = {
-      OnDefineDomain: serial<{ domainXML: Buffer; vmi: Buffer }, { domainXML: Buffer }>('OnDefineDomain', version, async (request) => ({
+      OnDefineDomain: serial<HookMessage<'OnDefineDomainParams'>, HookMessageInput<'OnDefineDomainResult'>>('OnDefineDomain', version, async (request) => ({
         domainXML: Buffer.from(await callbacks.onDefineDomain(request.domainXML.toString(), request.vmi)),
       })),
-    };
-    if (version !== 'v1alpha1') {
-      implementation.PreCloudInitIso = serial<
-        { vmi: Buffer; cloudInitData: Buffer; cloudInitNoCloudSource: Buffer },
-        { cloudInitData: Buffer; cloudInitNoCloudSource: Buffer }
-      >('PreCloudInitIso', version, (request) => callbacks.preCloudInitIso(request));
-    }
-    if (version === 'v1alpha3') {
-      implementation.Shutdown = (_call: unknown, respond: (error: null, response: object) => void) => {
+      PreCloudInitIso: serial<HookMessage<'PreCloudInitIsoParams'>, HookMessageInput<'PreCloudInitIsoResult'>>('PreCloudInitIso', version, (request) =>
+        callbacks.preCloudInitIso(request),
+      ),
+      Shutdown: (_call: unknown, respond: (error: null, response: object) => void) => {
         log.info({ method: 'Shutdown', version }, 'shutting down');
         respond(null, {});
         // Let the answer leave before the server closes.
         setImmediate(() => void close().then(options.onShutdown));
-      };
-    }
-    server.addService(services.callbacks[version], implementation);
+      },
+    };
+    server.addService(HOOK_SERVICES.callbacks[version], implementation);
   }
 
   await mkdir(options.socketDir, { recursive: true });

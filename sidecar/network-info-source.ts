@@ -1,6 +1,6 @@
 // Waits for network-info to list the devices of the converted interfaces: KubeVirt fills the file
 // in after the pod starts.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PreconditionError } from '../api/errors.ts';
 import { parseNetworkInfo, type VdpaDevice, vdpaDevicesFor } from '../api/network-info.ts';
@@ -24,7 +24,7 @@ export async function waitForDevices(networks: readonly string[], wait: DeviceWa
   for (;;) {
     let text: string | undefined;
     try {
-      text = await readFile(wait.path, 'utf8');
+      text = readFileSync(wait.path, 'utf8');
     } catch (error) {
       lastProblem = `${wait.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
     }

@@ -1,12 +1,12 @@
 // Plays virt-launcher: starts the real sidecar process and calls it over its unix socket, with
-// stubs built from the project's protos.
+// stubs built from the project's .proto files by proto-loader.
 import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadHookPackage } from '../../sidecar/hook-protocol.ts';
 import { projectFile } from './fixtures.ts';
+import { protoClients } from './hook-protos.ts';
 
 type Unary = (request: object, options: { deadline: number }, callback: (error: ServiceError | null, response: Record<string, Buffer>) => void) => void;
 
@@ -41,13 +41,12 @@ export async function startSidecar(socketDir: string, args: string[] = [], env: 
     if (waited > 10_000 || child.exitCode !== null) throw new Error(`sidecar did not create ${socketPath}: ${stderr}`);
     await sleep(20);
   }
-  const hooks = loadHookPackage();
+  const constructors = protoClients();
   const clients = new Map<string, Client>();
-  const client = (service: string): Client => {
+  const client = (service: keyof typeof constructors): Client => {
     let existing = clients.get(service);
     if (!existing) {
-      const constructor = service === 'info' ? hooks.info!.Info! : hooks[service]!.Callbacks!;
-      existing = new constructor(`unix:${socketPath}`, credentials.createInsecure()) as Client;
+      existing = new constructors[service](`unix:${socketPath}`, credentials.createInsecure());
       clients.set(service, existing);
     }
     return existing;
