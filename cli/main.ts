@@ -11,6 +11,8 @@ const BINARY = 'kubevirt-vduse';
  * sidecar limit and answer Info fast, so it must not load the webhook's libraries, nor they its.
  */
 const COMMAND_LOADERS: Record<string, () => Promise<Command>> = {
+  webhook: async () => (await import('./webhook.ts')).webhookCommand,
+  mutate: async () => (await import('./mutate.ts')).mutateCommand,
   sidecar: async () => (await import('./sidecar.ts')).sidecarCommand,
   render: async () => (await import('./render.ts')).renderCommand,
   onDefineDomain: async () => (await import('./sidecar.ts')).onDefineDomainCommand,

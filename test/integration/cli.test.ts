@@ -79,7 +79,9 @@ describe('kubevirt-vduse help', () => {
   it('lists the commands', () => {
     const result = cli(['--help']);
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/Commands:\n\s+sidecar\s+Serve KubeVirt/);
+    expect(result.stdout).toMatch(/Commands:\n\s+webhook\s+Serve the mutating admission webhook/);
+    expect(result.stdout).toMatch(/\n\s+mutate\s+Print what the webhook does/);
+    expect(result.stdout).toMatch(/\n\s+sidecar\s+Serve KubeVirt/);
     expect(result.stdout).toMatch(/\n\s+render\s+Print the domain XML/);
     expect(result.stdout).toMatch(/\n\s+check-migration\s+Compare/);
     expect(result.stdout).toMatch(/\s+demo\s+Run the end-to-end demo/);

@@ -1,0 +1,49 @@
+// Driving the webhook's decision in tests: facts about the cluster in a few words, and patches
+// applied by a second RFC 6902 implementation (rfc6902), not the fast-json-patch that made them.
+import { applyPatch } from 'rfc6902';
+import type { Operation } from 'fast-json-patch';
+import { DEFAULT_CONFIG, type WebhookConfig } from '../../webhook/config.ts';
+import { ABSENT, failed, found, type Lookup, type NadFacts, type NamespaceFacts } from '../../webhook/lookup.ts';
+import { decideAdmission, type Decision, lookupsFor, type MutatedKind } from '../../webhook/mutation.ts';
+import { NAMESPACE, VDUSE_RESOURCE } from './vms.ts';
+
+export interface Scenario {
+  kind?: MutatedKind;
+  operation?: string;
+  namespace?: string;
+  namespaceLabels?: Record<string, string>;
+  namespaceAnnotations?: Record<string, string>;
+  /** Namespace lookup failed with this reason. */
+  namespaceUnreadable?: string;
+  /** NAD name (same namespace, or "namespace/name") -> resourceName, or null for a lookup that failed. */
+  nads?: Record<string, string | null>;
+  config?: Partial<WebhookConfig>;
+}
+
+export const POLICY_ENABLED = { 'vduse.kubevirt.io/policy': 'enabled' };
+/** Two NADs: one on the VDUSE device plugin, one on SR-IOV. */
+export const NADS = { 'ovs-vduse-a': VDUSE_RESOURCE, 'ovs-vduse-b': VDUSE_RESOURCE, 'sriov-net': 'intel.com/sriov' };
+
+export function decideFor(object: unknown, scenario: Scenario = {}): Decision {
+  const namespace = scenario.namespace ?? NAMESPACE;
+  const namespaceLookup: Lookup<NamespaceFacts> =
+    scenario.namespaceUnreadable !== undefined
+      ? failed(scenario.namespaceUnreadable)
+      : found({ labels: scenario.namespaceLabels ?? {}, annotations: scenario.namespaceAnnotations ?? {} });
+  const known = new Map<string, Lookup<NadFacts>>(
+    Object.entries(scenario.nads ?? NADS).map(([name, resourceName]) => [name.includes('/') ? name : `${namespace}/${name}`, resourceName === null ? failed('HTTP 500') : found({ resourceName })]),
+  );
+  const subject = { kind: scenario.kind ?? 'VirtualMachine', operation: scenario.operation ?? 'CREATE', namespace, object };
+  // As admit() does: every referenced NetworkAttachmentDefinition is looked up; unknown ones are absent.
+  const nads = new Map(lookupsFor(subject).nads.map((key) => [key, known.get(key) ?? ABSENT]));
+  return decideAdmission(subject, { namespace: namespaceLookup, nads }, { ...DEFAULT_CONFIG, ...scenario.config });
+}
+
+/** The object with the patch applied by rfc6902; throws on any operation that does not apply. */
+export function applyIndependently<T>(object: T, patch: readonly Operation[]): T {
+  const copy = structuredClone(object);
+  const results = applyPatch(copy, structuredClone(patch) as Parameters<typeof applyPatch>[1]);
+  const failures = results.map((result, index) => (result ? `${patch[index]!.op} ${patch[index]!.path}: ${result.name}` : undefined)).filter(Boolean);
+  if (failures.length > 0) throw new Error(`patch does not apply: ${failures.join('; ')}`);
+  return copy;
+}

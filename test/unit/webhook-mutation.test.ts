@@ -1,0 +1,346 @@
+// The admission decision, without a server: who is mutated, what the patch does (applied with an
+// independent RFC 6902 implementation and checked against KubeVirt's schema), what is denied.
+import { describe, expect, it } from 'vitest';
+import type { VirtualMachine } from '../../api/kubevirt.ts';
+import { applyIndependently, decideFor, NADS, POLICY_ENABLED, type Scenario } from '../helpers/admission.ts';
+import { schemaErrors } from '../helpers/kubevirt-schema.ts';
+import { NAMESPACE, roundTripVm, VDUSE_RESOURCE, vmWith } from '../helpers/vms.ts';
+
+const TEMPLATE = '/spec/template';
+
+function mutate(object: VirtualMachine | Record<string, unknown>, scenario: Scenario = {}) {
+  const decision = decideFor(object, scenario);
+  expect(decision.allowed, decision.reason).toBe(true);
+  const result = applyIndependently(object, decision.patch);
+  return { decision, result: result as VirtualMachine };
+}
+
+const template = (vm: VirtualMachine) => vm.spec.template;
+const iface = (vm: VirtualMachine, name: string) => template(vm).spec!.domain.devices.interfaces!.find((i) => i.name === name)!;
+
+describe('who is mutated', () => {
+  const twoNetworks = () => vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'sriov-net' } });
+
+  it.each([
+    ['the Namespace has policy=enabled', { namespaceLabels: POLICY_ENABLED }, {}, true],
+    ['the VM has enabled=true, no Namespace policy', {}, { 'vduse.kubevirt.io/enabled': 'true' }, true],
+    ['the VM opts out in an enabled Namespace', { namespaceLabels: POLICY_ENABLED }, { 'vduse.kubevirt.io/enabled': 'false' }, false],
+    ['neither says anything', {}, {}, false],
+    ['the Namespace has policy=disabled and the VM says nothing', { namespaceLabels: { 'vduse.kubevirt.io/policy': 'disabled' } }, {}, false],
+  ] as const)('%s', (_title, scenario, labels, wanted) => {
+    const decision = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, labels }), scenario);
+    expect(decision.allowed).toBe(true);
+    expect(decision.outcome).toBe(wanted ? 'mutated' : 'skipped');
+    expect(decision.patch.length > 0).toBe(wanted);
+  });
+
+  it('denies a VM that asks for VDUSE in a disabled Namespace, saying so', () => {
+    const decision = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, labels: { 'vduse.kubevirt.io/enabled': 'true' } }), {
+      namespaceLabels: { 'vduse.kubevirt.io/policy': 'disabled' },
+    });
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).toContain(`Namespace ${NAMESPACE} has vduse.kubevirt.io/policy=disabled`);
+    expect(decision.reason).toContain('VirtualMachine telco/vm-cirros');
+  });
+
+  it.each([
+    ['a VM label', { labels: { 'vduse.kubevirt.io/enabled': 'yes' } }, {}, 'label vduse.kubevirt.io/enabled: got "yes"; expected "true" or "false"'],
+    ['a Namespace label', {}, { namespaceLabels: { 'vduse.kubevirt.io/policy': 'on' } }, 'Namespace telco: label vduse.kubevirt.io/policy: got "on"; expected one of enabled, disabled'],
+  ])('denies an invalid value of %s, naming it', (_title, shape, scenario, message) => {
+    const decision = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, ...shape }), scenario);
+    expect(decision).toMatchObject({ allowed: false });
+    expect(decision.reason).toContain(message);
+  });
+
+  it('skips objects being deleted, Namespaces the config excludes, and other operations', () => {
+    const vm = twoNetworks();
+    expect(decideFor({ ...vm, metadata: { ...vm.metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } }, { namespaceLabels: POLICY_ENABLED }).outcome).toBe('skipped');
+    expect(decideFor(vm, { namespaceLabels: POLICY_ENABLED, config: { excludedNamespaces: [NAMESPACE] } }).outcome).toBe('skipped');
+    expect(decideFor(vm, { namespaceLabels: POLICY_ENABLED, operation: 'DELETE' }).outcome).toBe('skipped');
+  });
+
+  it('leaves alone an UPDATE of a mutated VM whose policy has since gone, stripping nothing', () => {
+    const { result } = mutate(twoNetworks(), { namespaceLabels: POLICY_ENABLED });
+    const decision = decideFor(result, { operation: 'UPDATE' });
+    expect(decision).toMatchObject({ allowed: true, outcome: 'skipped', patch: [] });
+  });
+
+  describe('when the Namespace cannot be read', () => {
+    it('denies by default, naming the Namespace and the reason', () => {
+      const decision = decideFor(twoNetworks(), { namespaceUnreadable: 'HTTP 503' });
+      expect(decision.allowed).toBe(false);
+      expect(decision.reason).toContain('cannot read Namespace telco');
+      expect(decision.reason).toContain('HTTP 503');
+    });
+
+    it('goes on with per-VM opt-in only when the config says allow', () => {
+      const config = { onLookupFailure: 'allow' as const };
+      expect(decideFor(twoNetworks(), { namespaceUnreadable: 'timeout', config }).outcome).toBe('skipped');
+      const optedIn = vmWith({ multus: { dataplane: 'ovs-vduse-a' }, labels: { 'vduse.kubevirt.io/enabled': 'true' } });
+      expect(decideFor(optedIn, { namespaceUnreadable: 'timeout', config }).outcome).toBe('mutated');
+    });
+  });
+});
+
+describe('which interfaces', () => {
+  it('takes the Multus networks whose NetworkAttachmentDefinition names the VDUSE resource', () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'sriov-net', mgmt: 'no-such-nad' } });
+    const { decision, result } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(decision.interfaces).toEqual(['dataplane']);
+    expect(iface(result, 'dataplane')).toEqual({ name: 'dataplane', binding: { name: 'vduse' } });
+    expect(iface(result, 'storage')).toEqual({ name: 'storage', bridge: {} });
+    expect(iface(result, 'default')).toEqual({ name: 'default', masquerade: {} });
+  });
+
+  it('resolves "namespace/name" Multus references in another Namespace', () => {
+    const vm = vmWith({ multus: { dataplane: 'shared/ovs-vduse' } });
+    const decision = decideFor(vm, { namespaceLabels: POLICY_ENABLED, nads: {} });
+    expect(decision.outcome).toBe('skipped');
+    const shared = decideFor(vm, { namespaceLabels: POLICY_ENABLED, nads: { 'shared/ovs-vduse': VDUSE_RESOURCE, 'ovs-vduse': 'other.io/net' } });
+    expect(shared.interfaces).toEqual(['dataplane']);
+  });
+
+  it('keeps macAddress, pciAddress, bootOrder, acpiIndex and the rest, dropping every other binding method', () => {
+    const fields = { macAddress: '02:00:00:00:00:10', pciAddress: '0000:0a:00.0', bootOrder: 2, acpiIndex: 3, tag: 'fast', dhcpOptions: { bootFileName: 'pxe' } };
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: { dataplane: { ...fields, sriov: {} } } });
+    const { result } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(iface(result, 'dataplane')).toEqual({ name: 'dataplane', ...fields, binding: { name: 'vduse' } });
+  });
+
+  it('converts the pod network only when named, from the VM or else the Namespace', () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/networks': 'default' } });
+    const { result, decision } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(decision.interfaces).toEqual(['default']);
+    expect(iface(result, 'default')).toEqual({ name: 'default', binding: { name: 'vduse' } });
+    expect(iface(result, 'dataplane')).toEqual({ name: 'dataplane', bridge: {} });
+
+    const byNamespace = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'sriov-net' } }), {
+      namespaceLabels: POLICY_ENABLED,
+      namespaceAnnotations: { 'vduse.kubevirt.io/networks': 'storage' },
+    });
+    expect(byNamespace.interfaces).toEqual(['storage']);
+  });
+
+  it('denies a networks annotation that names a network the VM does not have', () => {
+    const decision = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/networks': 'dataplane,missing' } }), {
+      namespaceLabels: POLICY_ENABLED,
+    });
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).toContain('annotation vduse.kubevirt.io/networks names "missing", which spec.template.spec.networks does not have (it has default, dataplane)');
+  });
+
+  it('denies a non-virtio model, naming the interface', () => {
+    const decision = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: { dataplane: { model: 'e1000e' } } }), { namespaceLabels: POLICY_ENABLED });
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).toContain('spec.template.spec.domain.devices.interfaces[1].model: interface "dataplane" has model "e1000e"');
+  });
+
+  it('keeps a virtio model', () => {
+    const { result } = mutate(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: { dataplane: { model: 'virtio' } } }), { namespaceLabels: POLICY_ENABLED });
+    expect(iface(result, 'dataplane')).toEqual({ name: 'dataplane', model: 'virtio', binding: { name: 'vduse' } });
+  });
+
+  it('denies when a NetworkAttachmentDefinition cannot be read, or warns and skips the network when the config says allow', () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'broken' } });
+    const nads = { ...NADS, broken: null };
+    const denied = decideFor(vm, { namespaceLabels: POLICY_ENABLED, nads });
+    expect(denied.allowed).toBe(false);
+    expect(denied.reason).toContain('storage (HTTP 500)');
+    const allowed = decideFor(vm, { namespaceLabels: POLICY_ENABLED, nads, config: { onLookupFailure: 'allow' } });
+    expect(allowed.interfaces).toEqual(['dataplane']);
+    expect(allowed.warnings).toContain('vduse: left unconverted, NetworkAttachmentDefinition unreadable: storage');
+  });
+
+  it('admits a wanted VM with no VDUSE network unchanged', () => {
+    const decision = decideFor(vmWith({ multus: { storage: 'sriov-net' } }), { namespaceLabels: POLICY_ENABLED });
+    expect(decision).toMatchObject({ allowed: true, outcome: 'skipped', patch: [] });
+  });
+});
+
+describe('tuning annotations', () => {
+  const vm = (shape: Parameters<typeof vmWith>[0] = {}) => vmWith({ multus: { dataplane: 'ovs-vduse-a' }, ...shape });
+  const annotations = (result: VirtualMachine) => template(result).metadata!.annotations!;
+
+  it('writes the resolved values on the template, keeping the other annotations', () => {
+    const { result } = mutate(vm({ templateAnnotations: { 'example.com/keep': 'me' } }), { namespaceLabels: POLICY_ENABLED });
+    expect(annotations(result)).toEqual({
+      'example.com/keep': 'me',
+      'vduse.kubevirt.io/rx-queue-size': '1024',
+      'vduse.kubevirt.io/tx-queue-size': '1024',
+      'vduse.kubevirt.io/queues': '1',
+      'vduse.kubevirt.io/coalesce': 'off',
+      'vduse.kubevirt.io/memlock-overhead': '1Gi',
+    });
+  });
+
+  it('resolves VM over template over Namespace over cluster config', () => {
+    const { result } = mutate(
+      vm({
+        annotations: { 'vduse.kubevirt.io/rx-queue-size': '256' },
+        templateAnnotations: { 'vduse.kubevirt.io/rx-queue-size': '1024', 'vduse.kubevirt.io/tx-queue-size': '512' },
+      }),
+      {
+        namespaceLabels: POLICY_ENABLED,
+        namespaceAnnotations: { 'vduse.kubevirt.io/tx-queue-size': '256', 'vduse.kubevirt.io/queues': '4' },
+        config: { defaultTuning: { queues: 2, rxQueueSize: 512 } },
+      },
+    );
+    expect(annotations(result)).toMatchObject({
+      'vduse.kubevirt.io/rx-queue-size': '256',
+      'vduse.kubevirt.io/tx-queue-size': '512',
+      'vduse.kubevirt.io/queues': '4',
+    });
+  });
+
+  it.each([
+    ['the VM', { annotations: { 'vduse.kubevirt.io/rx-queue-size': '300' } }, {}, 'VirtualMachine telco/vm-cirros: annotation vduse.kubevirt.io/rx-queue-size: got "300"; expected a power of two from 256 to 1024'],
+    ['the Namespace', {}, { namespaceAnnotations: { 'vduse.kubevirt.io/queues': '0' } }, 'Namespace telco: annotation vduse.kubevirt.io/queues: got "0"; expected an integer from 1 to 128'],
+    ['the template', { templateAnnotations: { 'vduse.kubevirt.io/coalesce': 'rx-usecs=fast' } }, {}, 'annotation vduse.kubevirt.io/coalesce: got "rx-usecs=fast"'],
+  ])('denies a bad value on %s with the annotation, the value and the range', (_title, shape, scenario, message) => {
+    const decision = decideFor(vm(shape), { namespaceLabels: POLICY_ENABLED, ...scenario });
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).toContain(message);
+  });
+
+  it('warns when coalescing is asked of a VM without a cloud-init volume', () => {
+    const decision = decideFor(vm({ withoutCloudInit: true, annotations: { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' } }), { namespaceLabels: POLICY_ENABLED });
+    expect(decision.warnings).toContain('vduse: coalescing needs a cloud-init volume; without one, set it in the guest (ethtool -C)');
+    expect(decideFor(vm({ annotations: { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' } }), { namespaceLabels: POLICY_ENABLED }).warnings.join()).not.toContain('cloud-init');
+  });
+
+  it('keeps every warning within 120 characters', () => {
+    const many = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`dataplane-network-${i}`, 'ovs-vduse-a']));
+    const decision = decideFor(vmWith({ multus: many }), { namespaceLabels: POLICY_ENABLED });
+    expect(decision.interfaces).toHaveLength(12);
+    expect(decision.warnings.length).toBeGreaterThan(0);
+    for (const warning of decision.warnings) expect(warning.length).toBeLessThanOrEqual(120);
+  });
+});
+
+describe('memory lock overhead', () => {
+  const memory = (result: VirtualMachine) => template(result).spec!.domain.memory!;
+  const memlock = (result: VirtualMachine) => template(result).metadata!.annotations!['vduse.kubevirt.io/memlock-overhead'];
+
+  it.each([
+    ['one interface, 128Mi guest', { dataplane: 'ovs-vduse-a' }, { guest: '128Mi' }, '1Gi'],
+    ['two interfaces, 2Gi guest: 1Gi + 1 x 2Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi' }, '3Gi'],
+    ['three interfaces, 1.5G guest: 1Gi + 2 x 1.5G, exactly', { a: 'ovs-vduse-a', b: 'ovs-vduse-b', c: 'ovs-vduse-a' }, { guest: '1.5G' }, '4073741824'],
+  ])('%s', (_title, multus, guestMemory, added) => {
+    const { result } = mutate(vmWith({ multus, memory: guestMemory }), { namespaceLabels: POLICY_ENABLED });
+    expect(memory(result).reservedOverhead).toEqual({ memLock: 'Required', addedOverhead: added });
+    expect(memlock(result)).toBe(added);
+  });
+
+  it('takes guest memory from resources.requests.memory when memory.guest is absent', () => {
+    const { result } = mutate(vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: null, requestsMemory: '4Gi' }), { namespaceLabels: POLICY_ENABLED });
+    expect(memory(result).reservedOverhead!.addedOverhead).toBe('5Gi');
+  });
+
+  it("keeps the user's own overhead and adjusts, never adds twice, when the interface count changes", () => {
+    const vm = vmWith({ multus: { a: 'ovs-vduse-a' }, memory: { guest: '2Gi', reservedOverhead: { addedOverhead: '512Mi' } } });
+    const first = mutate(vm, { namespaceLabels: POLICY_ENABLED }).result;
+    expect(memory(first).reservedOverhead!.addedOverhead).toBe('1536Mi');
+    expect(decideFor(first, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' }).patch).toEqual([]);
+
+    // The user adds a second VDUSE network: 512Mi + 1Gi + 2Gi.
+    const edited = structuredClone(first);
+    template(edited).spec!.domain.devices.interfaces!.push({ name: 'b', bridge: {} });
+    template(edited).spec!.networks!.push({ name: 'b', multus: { networkName: 'ovs-vduse-b' } });
+    const second = mutate(edited, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' }).result;
+    expect(memory(second).reservedOverhead!.addedOverhead).toBe('3584Mi');
+    expect(memlock(second)).toBe('3Gi');
+  });
+
+  it('sets memLock but warns, naming the field, when guest memory comes from an instancetype', () => {
+    const { decision, result } = mutate(vmWith({ multus: { a: 'ovs-vduse-a' }, memory: null }), { namespaceLabels: POLICY_ENABLED });
+    expect(memory(result)).toEqual({ reservedOverhead: { memLock: 'Required' } });
+    expect(decision.warnings).toContain('vduse: set spec.template.spec.domain.memory.guest: without it the memlock overhead for vDPA cannot be sized');
+  });
+
+  it('denies an unreadable guest memory quantity, naming the field', () => {
+    const decision = decideFor(vmWith({ multus: { a: 'ovs-vduse-a' }, memory: { guest: 'lots' } }), { namespaceLabels: POLICY_ENABLED });
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).toContain('spec.template.spec.domain.memory.guest: got "lots"; expected a Kubernetes quantity');
+  });
+});
+
+describe('the patch', () => {
+  it('touches only the chosen interfaces, the template annotations and domain.memory', () => {
+    const { decision } = mutate(vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'sriov-net' } }), { namespaceLabels: POLICY_ENABLED });
+    const allowed = [`${TEMPLATE}/spec/domain/devices/interfaces/1`, `${TEMPLATE}/metadata/annotations`, `${TEMPLATE}/spec/domain/memory`];
+    for (const operation of decision.patch) expect(allowed.some((prefix) => operation.path === prefix || operation.path.startsWith(`${prefix}/`)), operation.path).toBe(true);
+  });
+
+  it('creates template metadata when the template has none', () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' } });
+    delete vm.spec.template.metadata;
+    const { result } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(template(result).metadata!.annotations!['vduse.kubevirt.io/rx-queue-size']).toBe('1024');
+  });
+
+  it("on KubeVirt's round-trip VM, never touches status or managedFields and adds no schema error", () => {
+    const vm = roundTripVm();
+    const templateSpec = vm.spec.template.spec as unknown as VirtualMachine['spec']['template']['spec'] & object;
+    templateSpec.domain.devices.interfaces![0]!.model = 'virtio';
+    const { decision, result } = mutate(vm, { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/networks': 'nameValue' } });
+    expect(decision.outcome).toBe('mutated');
+    expect(decision.patch.map((operation) => operation.path).filter((path) => path.startsWith('/status') || path.includes('managedFields'))).toEqual([]);
+    expect((result as unknown as { status: unknown }).status).toEqual(vm.status);
+    const before = new Set(schemaErrors('v1.VirtualMachine', vm));
+    expect(schemaErrors('v1.VirtualMachine', result).filter((error) => !before.has(error))).toEqual([]);
+  });
+
+  it("denies KubeVirt's round-trip VM as it is, because its model is not virtio", () => {
+    const decision = decideFor(roundTripVm(), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/networks': 'nameValue' } });
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).toContain('has model "modelValue"');
+  });
+
+  it('validates against KubeVirt\'s schema, with nothing invented, for a plain VM', () => {
+    const vm = vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, interfaceFields: { a: { macAddress: '02:00:00:00:00:10' } } });
+    expect(schemaErrors('v1.VirtualMachine', vm)).toEqual([]);
+    const { result } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(schemaErrors('v1.VirtualMachine', result)).toEqual([]);
+  });
+
+  it('is a no-op the second time', () => {
+    const { result } = mutate(vmWith({ multus: { a: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/coalesce': 'rx-usecs=64,adaptive-rx' } }), { namespaceLabels: POLICY_ENABLED });
+    expect(decideFor(result, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' })).toMatchObject({ outcome: 'unchanged', patch: [] });
+  });
+});
+
+describe('bare VirtualMachineInstances', () => {
+  const bareVmi = () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' } });
+    return { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: 'bare', namespace: NAMESPACE, labels: { 'vduse.kubevirt.io/enabled': 'true' } }, spec: vm.spec.template.spec };
+  };
+
+  it('are mutated on themselves', () => {
+    const decision = decideFor(bareVmi(), { kind: 'VirtualMachineInstance' });
+    expect(decision.outcome).toBe('mutated');
+    expect(decision.patch.map((operation) => operation.path.split('/').slice(0, 3).join('/'))).toEqual(
+      expect.arrayContaining(['/metadata/annotations', '/spec/domain']),
+    );
+    const result = applyIndependently(bareVmi(), decision.patch);
+    expect(schemaErrors('v1.VirtualMachineInstance', result)).toEqual([]);
+  });
+
+  it('are left to their VirtualMachine when one owns them', () => {
+    const owned = bareVmi();
+    (owned.metadata as Record<string, unknown>).ownerReferences = [{ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', name: 'vm', uid: 'u', controller: true }];
+    expect(decideFor(owned, { kind: 'VirtualMachineInstance' }).outcome).toBe('skipped');
+  });
+});
+
+describe('objects that are not what they say', () => {
+  it.each([
+    ['another kind in the object', { ...vmWith(), kind: 'VirtualMachineInstance' }, 'apiVersion/kind: got "kubevirt.io/v1/VirtualMachineInstance"'],
+    ['another apiVersion', { ...vmWith(), apiVersion: 'kubevirt.io/v1alpha3' }, 'expected kubevirt.io/v1/VirtualMachine'],
+    ['no template', { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'x' }, spec: {} }, 'spec.template: missing'],
+    ['annotations that are not strings', { ...vmWith(), metadata: { name: 'x', annotations: { a: 1 } } }, 'metadata.annotations'],
+  ])('denies %s with the field named', (_title, object, message) => {
+    const decision = decideFor(object, { namespaceLabels: POLICY_ENABLED });
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).toContain(message);
+  });
+});

@@ -1,0 +1,67 @@
+// Which interfaces get VDUSE, and what each becomes: binding {name: <plugin>}, with the other
+// binding methods removed and everything else the user set (MAC, PCI address, boot order, ACPI
+// index, ...) kept.
+import type { Interface, Network } from '../api/kubevirt.ts';
+import { ANNOTATION_NETWORKS } from '../api/names.ts';
+import { type Lookup, type NadFacts, nadKey } from './lookup.ts';
+
+/** The binding methods an interface can have; KubeVirt accepts exactly one. */
+const BINDING_METHODS = ['bridge', 'masquerade', 'sriov', 'passt', 'slirp', 'macvtap', 'passtBinding', 'binding'] as const;
+
+export type NetworkChoice =
+  | { chosen: string[]; unreadable: { network: string; reason: string }[] }
+  | { denied: string };
+
+export interface ChoiceInput {
+  subject: string;
+  /** Where the networks are, for messages: "spec.template.spec.networks" or "spec.networks". */
+  networksPath: string;
+  objectNamespace: string;
+  networks: readonly Network[];
+  /** From vduse.kubevirt.io/networks on the VM or the Namespace; undefined when neither names any. */
+  named: readonly string[] | undefined;
+  resourceName: string;
+  nads: ReadonlyMap<string, Lookup<NadFacts>>;
+}
+
+/** The NetworkAttachmentDefinitions the choice may need, as "namespace/name". */
+export function referencedNads(networks: readonly Network[], objectNamespace: string): string[] {
+  return [...new Set(networks.flatMap((network) => (network.multus?.networkName ? [nadKey(network.multus.networkName, objectNamespace)] : [])))];
+}
+
+export function chooseNetworks(input: ChoiceInput): NetworkChoice {
+  if (input.named !== undefined) {
+    const known = new Set(input.networks.map((network) => network.name));
+    const missing = input.named.filter((name) => !known.has(name));
+    if (missing.length > 0) {
+      return {
+        denied: `${input.subject}: annotation ${ANNOTATION_NETWORKS} names ${missing.map((name) => JSON.stringify(name)).join(', ')}, which ${input.networksPath} does not have (it has ${[...known].join(', ') || 'none'})`,
+      };
+    }
+    return { chosen: [...input.named], unreadable: [] };
+  }
+  const chosen: string[] = [];
+  const unreadable: { network: string; reason: string }[] = [];
+  for (const network of input.networks) {
+    const reference = network.multus?.networkName;
+    if (!reference) continue;
+    const lookup = input.nads.get(nadKey(reference, input.objectNamespace));
+    if (lookup === undefined || lookup.state === 'failed') {
+      unreadable.push({ network: network.name, reason: lookup?.state === 'failed' ? lookup.reason : 'not looked up' });
+    } else if (lookup.state === 'found' && lookup.value.resourceName === input.resourceName) {
+      chosen.push(network.name);
+    }
+  }
+  return { chosen, unreadable };
+}
+
+/** The interface with VDUSE binding, or a reason it cannot have it. */
+export function convertInterface(iface: Interface, pluginName: string, subject: string, path: string): Interface | { denied: string } {
+  if (iface.model !== undefined && iface.model !== 'virtio') {
+    return {
+      denied: `${subject}: ${path}.model: interface ${JSON.stringify(iface.name)} has model ${JSON.stringify(iface.model)}; VDUSE needs "virtio" (or no model): remove the model or take the interface out of ${ANNOTATION_NETWORKS}`,
+    };
+  }
+  const kept = Object.fromEntries(Object.entries(iface).filter(([field]) => !(BINDING_METHODS as readonly string[]).includes(field)));
+  return { ...kept, name: iface.name, binding: { name: pluginName } };
+}

@@ -1,0 +1,242 @@
+// The admission decision for one VirtualMachine or bare VirtualMachineInstance: pure, given what
+// the cluster said about its Namespace and NetworkAttachmentDefinitions. The mutation is made on
+// a deep clone and the patch is the difference, checked against the webhook's scope.
+import jsonpatch, { type Operation } from 'fast-json-patch';
+import { isCoalesceOff } from '../api/coalesce.ts';
+import { describeObject, InvalidInputError } from '../api/errors.ts';
+import { isObject } from '../api/json.ts';
+import { KUBEVIRT_API_VERSION, parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
+import { ANNOTATION_MEMLOCK_OVERHEAD } from '../api/names.ts';
+import { resolveTuning } from '../api/resolve.ts';
+import { formatTuningValue, parseTuningAnnotations, TUNING_SCHEMA } from '../api/tuning.ts';
+import { CLUSTER_TUNING_KEYS, type WebhookConfig } from './config.ts';
+import { chooseNetworks, convertInterface, referencedNads } from './interface-choice.ts';
+import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
+import { planMemlock } from './memlock.ts';
+import { decideOptIn } from './opt-in.ts';
+import { assertPatchInScope } from './patch-scope.ts';
+import { limitWarning } from './warnings.ts';
+
+export const MUTATED_KINDS = ['VirtualMachine', 'VirtualMachineInstance'] as const;
+export type MutatedKind = (typeof MUTATED_KINDS)[number];
+
+export interface AdmissionSubject {
+  kind: MutatedKind;
+  operation: string;
+  /** The request's namespace, which is the object's. */
+  namespace: string;
+  object: unknown;
+}
+
+export interface ClusterFacts {
+  namespace: Lookup<NamespaceFacts>;
+  /** By "namespace/name". */
+  nads: ReadonlyMap<string, Lookup<NadFacts>>;
+}
+
+export type Outcome = 'mutated' | 'unchanged' | 'skipped' | 'denied';
+
+export interface Decision {
+  allowed: boolean;
+  outcome: Outcome;
+  /** Why, in one line: the denial message, or what was done. */
+  reason: string;
+  patch: Operation[];
+  warnings: string[];
+  /** The VMI networks now bound to the plugin. */
+  interfaces: string[];
+}
+
+const skip = (reason: string): Decision => ({ allowed: true, outcome: 'skipped', reason, patch: [], warnings: [], interfaces: [] });
+const deny = (reason: string, warnings: string[] = []): Decision => ({ allowed: false, outcome: 'denied', reason, patch: [], warnings, interfaces: [] });
+
+/** The VMI spec the mutation works on: a VM's template, or a bare VMI itself. */
+interface Target {
+  subject: string;
+  /** JSON pointer of the template ("" for a VMI), and its dotted form for messages. */
+  pointer: string;
+  path: string;
+  vmi: VirtualMachineInstance;
+  /** The VM's own labels and annotations over the template's; a VMI's own. */
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): Target {
+  const metadata = isObject(object.metadata) ? object.metadata : {};
+  const name = describeObject(subject.kind, { namespace: subject.namespace, name: typeof metadata.name === 'string' ? metadata.name : undefined });
+  if (object.apiVersion !== KUBEVIRT_API_VERSION || object.kind !== subject.kind) {
+    throw new InvalidInputError(name, 'apiVersion/kind', `${String(object.apiVersion)}/${String(object.kind)}`, `${KUBEVIRT_API_VERSION}/${subject.kind}, as the request says`);
+  }
+  const stringMap = (value: unknown, field: string): Record<string, string> => {
+    if (value === undefined) return {};
+    if (!isObject(value) || !Object.values(value).every((v) => typeof v === 'string')) throw new InvalidInputError(name, field, value, 'a map of strings');
+    return value as Record<string, string>;
+  };
+  if (subject.kind === 'VirtualMachineInstance') {
+    const vmi = parseVmiObject(object, name);
+    return { subject: name, pointer: '', path: '', vmi, labels: stringMap(metadata.labels, 'metadata.labels'), annotations: stringMap(metadata.annotations, 'metadata.annotations') };
+  }
+  const spec = object.spec;
+  if (!isObject(spec) || !isObject(spec.template)) throw new InvalidInputError(name, 'spec.template', isObject(spec) ? spec.template : spec, 'an object');
+  const template = spec.template;
+  const templateMetadata = template.metadata ?? {};
+  if (!isObject(templateMetadata)) throw new InvalidInputError(name, 'spec.template.metadata', templateMetadata, 'an object');
+  const vmi = parseVmiObject({ metadata: templateMetadata, spec: template.spec }, `${name} spec.template`);
+  return {
+    subject: name,
+    pointer: '/spec/template',
+    path: 'spec.template.',
+    vmi,
+    // The VM's own metadata wins over its template's: the webhook writes onto the template.
+    labels: { ...stringMap(templateMetadata.labels, 'spec.template.metadata.labels'), ...stringMap(metadata.labels, 'metadata.labels') },
+    annotations: {
+      ...stringMap(templateMetadata.annotations, 'spec.template.metadata.annotations'),
+      ...stringMap(metadata.annotations, 'metadata.annotations'),
+    },
+  };
+}
+
+const ownedByVirtualMachine = (metadata: unknown): boolean =>
+  isObject(metadata) &&
+  Array.isArray(metadata.ownerReferences) &&
+  metadata.ownerReferences.some((owner) => isObject(owner) && owner.kind === 'VirtualMachine' && String(owner.apiVersion).startsWith('kubevirt.io/'));
+
+/** The Namespace and NetworkAttachmentDefinitions a decision on this object reads. */
+export function lookupsFor(subject: AdmissionSubject): { namespace: string; nads: string[] } {
+  const object = subject.object;
+  const template = isObject(object) && isObject(object.spec) && subject.kind === 'VirtualMachine' ? object.spec.template : object;
+  const spec = isObject(template) ? template.spec : undefined;
+  const networks = isObject(spec) && Array.isArray(spec.networks) ? spec.networks.filter(isObject) : [];
+  return { namespace: subject.namespace, nads: referencedNads(networks as { name: string; multus?: { networkName: string } }[], subject.namespace) };
+}
+
+function hasCloudInit(vmi: VirtualMachineInstance): boolean {
+  return (vmi.spec.volumes ?? []).some((volume) => volume.cloudInitNoCloud !== undefined || volume.cloudInitConfigDrive !== undefined);
+}
+
+export function decideAdmission(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookConfig): Decision {
+  try {
+    return decide(subject, facts, config);
+  } catch (error) {
+    if (error instanceof InvalidInputError) return deny(error.message);
+    throw error;
+  }
+}
+
+function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookConfig): Decision {
+  if (!isObject(subject.object)) throw new InvalidInputError(`${subject.kind} in ${subject.namespace}`, 'object', subject.object, 'an object');
+  const original = subject.object;
+  const metadata = original.metadata;
+  if (isObject(metadata) && metadata.deletionTimestamp) return skip('being deleted');
+  if (subject.operation !== 'CREATE' && subject.operation !== 'UPDATE') return skip(`operation ${subject.operation}`);
+  if (subject.kind === 'VirtualMachineInstance' && (subject.operation !== 'CREATE' || ownedByVirtualMachine(metadata))) {
+    return skip('a VirtualMachineInstance that a VirtualMachine owns is mutated through its VirtualMachine');
+  }
+  if (config.excludedNamespaces.includes(subject.namespace)) return skip(`Namespace ${subject.namespace} is excluded in the webhook config`);
+
+  const target = targetOf(subject, original);
+  let namespace: NamespaceFacts | undefined;
+  if (facts.namespace.state === 'found') {
+    namespace = facts.namespace.value;
+  } else {
+    const reason = facts.namespace.state === 'failed' ? facts.namespace.reason : 'not found';
+    if (config.onLookupFailure === 'deny') {
+      return deny(`${target.subject}: cannot read Namespace ${subject.namespace} to apply its VDUSE policy (${reason}); the webhook config says onLookupFailure: deny, so retry shortly`);
+    }
+  }
+
+  const optIn = decideOptIn(target.subject, subject.namespace, target.labels, namespace);
+  if ('denied' in optIn) return deny(optIn.denied);
+  if (!optIn.wanted) return skip(optIn.because);
+
+  const vmLayer = parseTuningAnnotations(target.annotations, target.subject);
+  const namespaceLayer = namespace ? parseTuningAnnotations(namespace.annotations, `Namespace ${subject.namespace}`) : {};
+  const { tuning } = resolveTuning({ cluster: config.defaultTuning, namespace: namespaceLayer, vm: vmLayer });
+
+  const networksPath = `${target.path}spec.networks`;
+  const choice = chooseNetworks({
+    subject: target.subject,
+    networksPath,
+    objectNamespace: subject.namespace,
+    networks: target.vmi.spec.networks ?? [],
+    named: tuning.networks,
+    resourceName: config.resourceName,
+    nads: facts.nads,
+  });
+  if ('denied' in choice) return deny(choice.denied);
+  const warnings: string[] = [];
+  if (choice.unreadable.length > 0) {
+    const detail = choice.unreadable.map(({ network, reason }) => `${network} (${reason})`).join(', ');
+    if (config.onLookupFailure === 'deny') {
+      return deny(`${target.subject}: cannot read the NetworkAttachmentDefinition of network(s) ${detail}; the webhook config says onLookupFailure: deny, so retry shortly`);
+    }
+    warnings.push(limitWarning(`vduse: left unconverted, NetworkAttachmentDefinition unreadable: ${choice.unreadable.map(({ network }) => network).join(', ')}`));
+  }
+
+  const mutated = structuredClone(original);
+  const mutatedTarget = (subject.kind === 'VirtualMachine' ? (mutated.spec as { template: unknown }).template : mutated) as {
+    metadata?: { annotations?: Record<string, string> };
+    spec: VirtualMachineInstance['spec'];
+  };
+  const interfacesPath = `${target.path}spec.domain.devices.interfaces`;
+  const interfaces = mutatedTarget.spec.domain.devices.interfaces ?? [];
+  const scope: string[] = [];
+  const converted: string[] = [];
+  for (const network of choice.chosen) {
+    const index = interfaces.findIndex((iface) => iface.name === network);
+    if (index < 0) {
+      return deny(`${target.subject}: network ${JSON.stringify(network)} has no interface in ${interfacesPath}; add one with the same name`);
+    }
+    const iface = interfaces[index]!;
+    if (iface.binding?.name === config.pluginName) continue;
+    const result = convertInterface(iface, config.pluginName, target.subject, `${interfacesPath}[${index}]`);
+    if ('denied' in result) return deny(result.denied);
+    interfaces[index] = result;
+    converted.push(network);
+    scope.push(`${target.pointer}/spec/domain/devices/interfaces/${index}`);
+  }
+  const bound = interfaces.filter((iface) => iface.binding?.name === config.pluginName).map((iface) => iface.name);
+  if (bound.length === 0) {
+    return { ...skip(`wanted (${optIn.because}), but no interface is on a VDUSE network`), warnings };
+  }
+
+  // The resolved tuning goes on the template, so the VMI carries explicit values.
+  const annotations = (mutatedTarget.metadata ??= {}).annotations ??= {};
+  for (const key of CLUSTER_TUNING_KEYS) annotations[TUNING_SCHEMA[key].annotation] = formatTuningValue(key, tuning[key] as never);
+  scope.push(`${target.pointer}/metadata/annotations`);
+
+  const domainPath = `${target.path}spec.domain`;
+  const memlock = planMemlock({
+    subject: target.subject,
+    domainPath,
+    memory: mutatedTarget.spec.domain.memory,
+    resources: mutatedTarget.spec.domain.resources,
+    vdpaInterfaces: bound.length,
+    previouslyAdded: mutatedTarget.metadata.annotations[ANNOTATION_MEMLOCK_OVERHEAD],
+    annotation: ANNOTATION_MEMLOCK_OVERHEAD,
+  });
+  mutatedTarget.spec.domain.memory = memlock.memory;
+  scope.push(`${target.pointer}/spec/domain/memory`);
+  if (memlock.kind === 'sized') {
+    annotations[ANNOTATION_MEMLOCK_OVERHEAD] = memlock.added;
+  } else {
+    warnings.push(limitWarning(`vduse: set ${memlock.missingField}: without it the memlock overhead for vDPA cannot be sized`));
+  }
+
+  if (converted.length > 0) warnings.push(limitWarning(`vduse: interfaces ${converted.join(', ')} now use binding ${config.pluginName}`));
+  if (!isCoalesceOff(tuning.coalesce) && !hasCloudInit(target.vmi)) {
+    warnings.push(limitWarning('vduse: coalescing needs a cloud-init volume; without one, set it in the guest (ethtool -C)'));
+  }
+
+  const patch = jsonpatch.compare(original, mutated);
+  assertPatchInScope(patch, scope, original);
+  return {
+    allowed: true,
+    outcome: patch.length > 0 ? 'mutated' : 'unchanged',
+    reason: converted.length > 0 ? `converted ${converted.join(', ')} (${optIn.because})` : `already converted (${optIn.because})`,
+    patch,
+    warnings,
+    interfaces: bound,
+  };
+}
