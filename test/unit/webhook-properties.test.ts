@@ -30,7 +30,7 @@ const annotations = fc
     },
     { requiredKeys: [] },
   )
-  .map((record) => Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as Record<string, string>);
+  .map((record): Record<string, string> => ({ ...record }));
 
 const interfaceFields: fc.Arbitrary<Partial<Interface>> = fc.record(
   {
