@@ -100,9 +100,13 @@ describe('kubevirt-vduse help', () => {
 });
 
 describe('kubevirt-vduse demo', () => {
-  it('converts the example VM\'s VDUSE interface and, with libvirt, gets libvirt\'s acceptance', () => {
+  it('passes the plain example VM through the HTTPS webhook, converts its VDUSE interface and, with libvirt, gets libvirt\'s acceptance', () => {
     const result = cli(['demo']);
     expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/The webhook serves HTTPS on 127\.0\.0\.1:\d+\/mutate/);
+    expect(result.stdout).toMatch(/the webhook admits it with [1-9]\d* patch operations/);
+    expect(result.stdout).toContain('Warning: vduse: interfaces dataplane now use binding vduse');
+    expect(result.stdout).toContain('"reservedOverhead":{"memLock":"Required","addedOverhead":"1Gi"}');
     expect(result.stdout).toContain('<interface type="vdpa">');
     expect(result.stdout).toContain('<driver rx_queue_size="1024" tx_queue_size="1024"/>');
     if (inject('libvirtStatus') === 'ready') expect(result.stdout).toContain("libvirt's qemu driver accepts the domain");

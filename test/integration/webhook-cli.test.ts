@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import type { VirtualMachine } from '../../api/kubevirt.ts';
-import { createTestPki } from '../helpers/certificates.ts';
+import { createLoopbackPki } from '../../cli/loopback-pki.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 import { schemaErrors } from '../helpers/kubevirt-schema.ts';
@@ -76,7 +76,7 @@ describe('kubevirt-vduse mutate', () => {
 
 describe('kubevirt-vduse webhook', () => {
   let api: FakeApiServer;
-  const pki = createTestPki();
+  const pki = createLoopbackPki();
   const leaf = pki.issue('webhook-cli');
 
   beforeAll(async () => {

@@ -10,7 +10,7 @@ import { DEFAULT_CONFIG } from '../../webhook/config.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
 import { startWebhookServer, type WebhookServer } from '../../webhook/server.ts';
 import { applyIndependently } from '../helpers/admission.ts';
-import { createTestPki, type TestPki } from '../helpers/certificates.ts';
+import { createLoopbackPki, type LoopbackPki } from '../../cli/loopback-pki.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { schemaErrors } from '../helpers/kubevirt-schema.ts';
 import { NAMESPACE, roundTripVm, VDUSE_RESOURCE, vmWith } from '../helpers/vms.ts';
@@ -30,7 +30,7 @@ const healthGet = async (port: number, path: string) => {
 };
 
 describe('webhook server', () => {
-  let pki: TestPki;
+  let pki: LoopbackPki;
   let api: FakeApiServer;
   let server: WebhookServer;
   let cluster: InformerClusterView;
@@ -38,7 +38,7 @@ describe('webhook server', () => {
   const post = (body: unknown, options?: Parameters<typeof postJson>[3]) => postJson(server.port, pki.ca, typeof body === 'string' ? body : JSON.stringify(body), options);
 
   beforeAll(async () => {
-    pki = createTestPki();
+    pki = createLoopbackPki();
     api = await new FakeApiServer().start();
     api.setNamespace(NAMESPACE, { 'vduse.kubevirt.io/policy': 'enabled' });
     api.setNamespace('plain');

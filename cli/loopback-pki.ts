@@ -1,20 +1,27 @@
-// Serving certificates made by openssl for the tests: a CA, and leaf certificates it signs for
-// 127.0.0.1 and localhost, so clients can verify the server for real.
+// A throwaway CA and loopback serving certificates made by openssl, for the demo and the tests:
+// leaf certificates for 127.0.0.1 and localhost, so clients verify the webhook for real.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export interface TestPki {
+export interface LoopbackPki {
   ca: Buffer;
   dir: string;
   /** A fresh key and certificate for the loopback server, signed by the CA. */
   issue(name: string, days?: number): { certPath: string; keyPath: string; cert: Buffer; key: Buffer };
 }
 
-const openssl = (args: string[], cwd: string) => execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+function openssl(args: string[], cwd: string): void {
+  try {
+    execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'openssl is not installed' : String((error as { stderr?: Buffer }).stderr ?? error);
+    throw new Error(`cannot make a loopback certificate: ${reason}`);
+  }
+}
 
-export function createTestPki(): TestPki {
+export function createLoopbackPki(): LoopbackPki {
   const dir = mkdtempSync(join(tmpdir(), 'vduse-pki-'));
   openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=vduse-test-ca'], dir);
   writeFileSync(join(dir, 'leaf.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n');
