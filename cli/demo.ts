@@ -40,7 +40,7 @@ function postReview(port: number, ca: Buffer, review: unknown): Promise<Admissio
           if (response.statusCode !== 200) throw new Error(`webhook answered HTTP ${String(response.statusCode)}: ${text}`);
           resolve((JSON.parse(text) as { response: AdmissionResponse }).response);
         } catch (error) {
-          reject(error as Error);
+          reject(error instanceof Error ? error : new Error(String(error)));
         }
       });
     });

@@ -17,7 +17,7 @@ function openssl(args: string[], cwd: string): void {
     execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'openssl is not installed' : String((error as { stderr?: Buffer }).stderr ?? error);
-    throw new Error(`cannot make a loopback certificate: ${reason}`);
+    throw new Error(`cannot make a loopback certificate: ${reason}`, { cause: error });
   }
 }
 
