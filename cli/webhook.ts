@@ -55,7 +55,8 @@ export const webhookCommand: Command = {
     },
   },
   async run(values) {
-    const log = pino({ base: { component: 'webhook' } });
+    // Asynchronous: a review does not wait for its log line to reach the pipe. Flushed on exit.
+    const log = pino({ base: { component: 'webhook' } }, pino.destination({ sync: false }));
     const reloadMs = durationOption(values, 'reload-interval');
     const configPath = typeof values.config === 'string' ? values.config : undefined;
     // Bad config or certificate at start-up: exit with the error, before anything listens.
@@ -128,6 +129,7 @@ export const webhookCommand: Command = {
       process.once('SIGINT', stop);
     });
     log.info('stopped');
+    log.flush();
     return EXIT_OK;
   },
 };

@@ -2,7 +2,7 @@
 // interfaces. KubeVirt's own accounting (reservedOverhead.memLock: Required) already covers one
 // guest RAM; addedOverhead must bring the rest: 1 GiB + (N - 1) x guest RAM.
 import { InvalidInputError } from '../api/errors.ts';
-import type { Memory, ResourceRequirements } from '../api/kubevirt.ts';
+import type { Memory, ReservedOverhead, ResourceRequirements } from '../api/kubevirt.ts';
 import {
   addQuantities,
   compareQuantities,
@@ -45,26 +45,22 @@ function quantityField(subject: string, field: string, text: unknown): Quantity 
 
 export function planMemlock(input: MemlockInput): MemlockPlan {
   const { subject, domainPath } = input;
-  const memory: Memory = structuredClone(input.memory ?? {});
-  memory.reservedOverhead = { ...memory.reservedOverhead, memLock: MEMLOCK_REQUIRED };
+  const overhead: ReservedOverhead = { ...input.memory?.reservedOverhead, memLock: MEMLOCK_REQUIRED };
+  const memory: Memory = { ...input.memory, reservedOverhead: overhead };
 
   const guestText = memory.guest ?? input.resources?.requests?.memory;
   if (guestText === undefined) return { kind: 'unsized', memory, missingField: `${domainPath}.memory.guest` };
   const guest = quantityField(subject, memory.guest !== undefined ? `${domainPath}.memory.guest` : `${domainPath}.resources.requests.memory`, guestText);
 
-  const current = memory.reservedOverhead.addedOverhead === undefined
-    ? quantityOf(0n)
-    : quantityField(subject, `${domainPath}.memory.reservedOverhead.addedOverhead`, memory.reservedOverhead.addedOverhead);
+  const current =
+    overhead.addedOverhead === undefined ? quantityOf(0n) : quantityField(subject, `${domainPath}.memory.reservedOverhead.addedOverhead`, overhead.addedOverhead);
   const previous = input.previouslyAdded === undefined ? quantityOf(0n) : quantityField(subject, `annotation ${input.annotation}`, input.previouslyAdded);
   // Someone lowered addedOverhead below what was recorded: all of what is there is theirs.
   const usersPart = compareQuantities(current, previous) >= 0 ? subtractQuantities(current, previous) : current;
 
   const wanted = input.vdpaInterfaces === 0 ? quantityOf(0n) : addQuantities(GiB, multiplyQuantity(guest, BigInt(input.vdpaInterfaces - 1)));
   const total = addQuantities(usersPart, wanted);
-  if (compareQuantities(total, quantityOf(0n)) === 0 && memory.reservedOverhead.addedOverhead === undefined) {
-    delete memory.reservedOverhead.addedOverhead;
-  } else if (compareQuantities(total, current) !== 0 || memory.reservedOverhead.addedOverhead === undefined) {
-    memory.reservedOverhead.addedOverhead = formatQuantity(total);
-  }
+  // Numerically equal keeps the user's spelling ("1024Mi" stays), so a second pass changes nothing.
+  if (compareQuantities(total, current) !== 0) overhead.addedOverhead = formatQuantity(total);
   return { kind: 'sized', memory, added: formatQuantity(wanted) };
 }

@@ -80,8 +80,8 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
   const spec = object.spec;
   if (!isObject(spec) || !isObject(spec.template)) throw new InvalidInputError(name, 'spec.template', isObject(spec) ? spec.template : spec, 'an object');
   const template = spec.template;
-  const templateMetadata = template.metadata ?? {};
-  if (!isObject(templateMetadata)) throw new InvalidInputError(name, 'spec.template.metadata', templateMetadata, 'an object');
+  const templateMetadata = template.metadata;
+  if (templateMetadata !== undefined && !isObject(templateMetadata)) throw new InvalidInputError(name, 'spec.template.metadata', templateMetadata, 'an object');
   const vmi = parseVmiObject({ metadata: templateMetadata, spec: template.spec }, `${name} spec.template`);
   return {
     subject: name,
@@ -89,9 +89,9 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
     path: 'spec.template.',
     vmi,
     // The VM's own metadata wins over its template's: the webhook writes onto the template.
-    labels: { ...stringMap(templateMetadata.labels, 'spec.template.metadata.labels'), ...stringMap(metadata.labels, 'metadata.labels') },
+    labels: { ...stringMap(templateMetadata?.labels, 'spec.template.metadata.labels'), ...stringMap(metadata.labels, 'metadata.labels') },
     annotations: {
-      ...stringMap(templateMetadata.annotations, 'spec.template.metadata.annotations'),
+      ...stringMap(templateMetadata?.annotations, 'spec.template.metadata.annotations'),
       ...stringMap(metadata.annotations, 'metadata.annotations'),
     },
   };
@@ -109,6 +109,12 @@ export function lookupsFor(subject: AdmissionSubject): { namespace: string; nads
   const spec = isObject(template) ? template.spec : undefined;
   const networks = isObject(spec) && Array.isArray(spec.networks) ? spec.networks.filter(isObject) : [];
   return { namespace: subject.namespace, nads: referencedNads(networks as { name: string; multus?: { networkName: string } }[], subject.namespace) };
+}
+
+/** The operations that turn `before` into `after` at a JSON pointer; an "add" when nothing was there. */
+function diff(pointer: string, before: object | undefined, after: object): Operation[] {
+  if (before === undefined) return [{ op: 'add', path: pointer, value: after }];
+  return jsonpatch.compare(before, after).map((operation) => ({ ...operation, path: `${pointer}${operation.path}` }));
 }
 
 function hasCloudInit(vmi: VirtualMachineInstance): boolean {
@@ -174,13 +180,12 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     warnings.push(limitWarning(`vduse: left unconverted, NetworkAttachmentDefinition unreadable: ${choice.unreadable.map(({ network }) => network).join(', ')}`));
   }
 
-  const mutated = structuredClone(original);
-  const mutatedTarget = (subject.kind === 'VirtualMachine' ? (mutated.spec as { template: unknown }).template : mutated) as {
-    metadata?: { annotations?: Record<string, string> };
-    spec: VirtualMachineInstance['spec'];
-  };
+  // The three parts the webhook writes are copied and diffed; nothing else is touched, so
+  // status, managedFields and the rest of a large VM cost nothing.
+  const spec = target.vmi.spec;
+  const templateMetadata = target.vmi.metadata;
   const interfacesPath = `${target.path}spec.domain.devices.interfaces`;
-  const interfaces = mutatedTarget.spec.domain.devices.interfaces ?? [];
+  const interfaces = [...(spec.domain.devices.interfaces ?? [])];
   const scope: string[] = [];
   const converted: string[] = [];
   for (const network of choice.chosen) {
@@ -202,21 +207,19 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   }
 
   // The resolved tuning goes on the template, so the VMI carries explicit values.
-  const annotations = (mutatedTarget.metadata ??= {}).annotations ??= {};
+  const annotations: Record<string, string> = { ...templateMetadata?.annotations };
   for (const key of CLUSTER_TUNING_KEYS) annotations[TUNING_SCHEMA[key].annotation] = formatTuningValue(key, tuning[key] as never);
   scope.push(`${target.pointer}/metadata/annotations`);
 
-  const domainPath = `${target.path}spec.domain`;
   const memlock = planMemlock({
     subject: target.subject,
-    domainPath,
-    memory: mutatedTarget.spec.domain.memory,
-    resources: mutatedTarget.spec.domain.resources,
+    domainPath: `${target.path}spec.domain`,
+    memory: spec.domain.memory,
+    resources: spec.domain.resources,
     vdpaInterfaces: bound.length,
-    previouslyAdded: mutatedTarget.metadata.annotations[ANNOTATION_MEMLOCK_OVERHEAD],
+    previouslyAdded: templateMetadata?.annotations?.[ANNOTATION_MEMLOCK_OVERHEAD],
     annotation: ANNOTATION_MEMLOCK_OVERHEAD,
   });
-  mutatedTarget.spec.domain.memory = memlock.memory;
   scope.push(`${target.pointer}/spec/domain/memory`);
   if (memlock.kind === 'sized') {
     annotations[ANNOTATION_MEMLOCK_OVERHEAD] = memlock.added;
@@ -229,7 +232,13 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     warnings.push(limitWarning('vduse: coalescing needs a cloud-init volume; without one, set it in the guest (ethtool -C)'));
   }
 
-  const patch = jsonpatch.compare(original, mutated);
+  const patch = [
+    ...diff(`${target.pointer}/spec/domain/devices/interfaces`, spec.domain.devices.interfaces, interfaces),
+    ...(templateMetadata === undefined
+      ? [{ op: 'add' as const, path: `${target.pointer}/metadata`, value: { annotations } }]
+      : diff(`${target.pointer}/metadata/annotations`, templateMetadata.annotations, annotations)),
+    ...diff(`${target.pointer}/spec/domain/memory`, spec.domain.memory, memlock.memory),
+  ];
   assertPatchInScope(patch, scope, original);
   return {
     allowed: true,

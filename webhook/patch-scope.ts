@@ -28,9 +28,9 @@ export class PatchScopeError extends Error {
  */
 export function assertPatchInScope(operations: readonly Operation[], scope: PatchScope, original: unknown): void {
   for (const operation of operations) {
-    const inside = scope.some((prefix) => isWithin(operation.path, prefix));
+    if (scope.some((prefix) => isWithin(operation.path, prefix))) continue;
     const createsParent = operation.op === 'add' && scope.some((prefix) => isWithin(prefix, operation.path)) && valueAt(original, operation.path) === undefined;
-    if (!inside && !createsParent) {
+    if (!createsParent) {
       throw new PatchScopeError(`refusing to write ${operation.op} ${operation.path}: outside what the webhook may change (${scope.join(', ')})`);
     }
   }

@@ -70,6 +70,14 @@ export function compareQuantities(a: Quantity, b: Quantity): number {
 
 export const isNegative = (q: Quantity): boolean => q.numerator < 0n;
 
+const UNITS_LARGEST_FIRST = [
+  BINARY_SUFFIXES.map((suffix, power) => ({ suffix, unit: 1024n ** BigInt(power) })).reverse(),
+  Object.entries(DECIMAL_SUFFIXES)
+    .filter(([, exponent]) => exponent > 0)
+    .map(([suffix, exponent]) => ({ suffix, unit: 10n ** BigInt(exponent) }))
+    .reverse(),
+];
+
 /**
  * The shortest exact text for whole numbers, with the largest binary or decimal suffix that
  * divides them (binary on a tie); fractions in milli-units, rounded up when finer than that, as
@@ -80,9 +88,7 @@ export function formatQuantity(quantity: Quantity): string {
   if (scale === 0) {
     if (numerator === 0n) return '0';
     const candidates = [String(numerator)];
-    const binary = BINARY_SUFFIXES.map((suffix, power) => ({ suffix, unit: 1024n ** BigInt(power) })).reverse();
-    const decimal = Object.entries(DECIMAL_SUFFIXES).filter(([, e]) => e > 0).map(([suffix, e]) => ({ suffix, unit: 10n ** BigInt(e) })).reverse();
-    for (const family of [binary, decimal]) {
+    for (const family of UNITS_LARGEST_FIRST) {
       const largest = family.find(({ unit }) => numerator % unit === 0n);
       if (largest) candidates.push(`${numerator / largest.unit}${largest.suffix}`);
     }

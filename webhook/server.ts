@@ -56,6 +56,8 @@ function reviewApp(options: WebhookServerOptions): express.Express {
   const { log, metrics } = options;
   const app = express();
   app.disable('x-powered-by');
+  // An ETag is a hash of every response body; the API server never revalidates a review.
+  app.set('etag', false);
   app.post(
     MUTATE_PATH,
     (request: Request, response: Response, next: NextFunction) => {

@@ -1,8 +1,9 @@
 // npm run bench: every benchmark, each against a baseline measured in the same run.
 import * as domainRewrite from './domain-rewrite.bench.ts';
 import * as sidecar from './sidecar.bench.ts';
+import * as webhook from './webhook.bench.ts';
 
-const benchmarks = [domainRewrite, sidecar];
+const benchmarks = [domainRewrite, sidecar, webhook];
 console.log(`node ${process.version}, ${process.arch}`);
 let allMet = true;
 for (const benchmark of benchmarks) {

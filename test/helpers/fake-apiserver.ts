@@ -75,8 +75,25 @@ export class FakeApiServer {
     return path;
   }
 
+  /** A Namespace as a real API server returns it: managedFields, spec and status included. */
   setNamespace(name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): void {
-    this.store('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels, annotations } });
+    const managedFields = [
+      {
+        manager: 'kubectl-client-side-apply',
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: '2026-01-01T00:00:00Z',
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:metadata': { 'f:labels': Object.fromEntries(Object.keys(labels).map((key) => [`f:${key}`, {}])), 'f:annotations': Object.fromEntries(Object.keys(annotations).map((key) => [`f:${key}`, {}])) } },
+      },
+    ];
+    this.store('namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, uid: `uid-${name}`, creationTimestamp: '2026-01-01T00:00:00Z', labels: { 'kubernetes.io/metadata.name': name, ...labels }, annotations, managedFields },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    } as StoredObject);
   }
 
   setNad(namespace: string, name: string, resourceName: string | undefined): void {

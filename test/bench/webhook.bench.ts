@@ -1,0 +1,137 @@
+// The webhook as the API server meets it: the image's entry point (bin/, dist/) in its own process, serving
+// keep-alive HTTPS, its informers holding 10,000 Namespaces from a local list/watch server; load
+// from autocannon in a third process; a bare HTTPS JSON echo on the same Node as the baseline.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLoopbackPki } from '../../cli/loopback-pki.ts';
+import { FakeApiServer } from '../helpers/fake-apiserver.ts';
+import { projectFile } from '../helpers/fixtures.ts';
+import { NAMESPACE, VDUSE_RESOURCE, vmWith } from '../helpers/vms.ts';
+import { reviewOf } from '../helpers/webhook-client.ts';
+
+const NAMESPACES = 10_000;
+const DURATION_SECONDS = 10;
+const CONNECTIONS = 16;
+const FIXED_RATE = 500;
+
+interface LoadResult {
+  requestsPerSecond: number;
+  total: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+/** A realistic VM: KubeVirt's example with 4 VDUSE networks, MACs and a cloud-config, about 10 KB. */
+function realisticReview(): string {
+  const networks = Object.fromEntries(['dataplane-0', 'dataplane-1', 'dataplane-2', 'dataplane-3'].map((name) => [name, 'ovs-vduse']));
+  const vm = vmWith({
+    multus: networks,
+    interfaceFields: Object.fromEntries(Object.keys(networks).map((name, index) => [name, { macAddress: `02:00:00:00:01:1${index}`, pciAddress: `0000:0${index + 1}:00.0` }])),
+    memory: { guest: '8Gi' },
+    templateAnnotations: { 'vduse.kubevirt.io/coalesce': 'rx-usecs=64,adaptive-rx' },
+  });
+  const volume = vm.spec.template.spec!.volumes!.find((candidate) => candidate.cloudInitNoCloud)!;
+  volume.cloudInitNoCloud!.userData = `#cloud-config\nusers:\n${Array.from({ length: 70 }, (_, i) => `  - name: operator${i}\n    ssh_authorized_keys: [ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${String(i).padStart(40, 'x')}]\n`).join('')}`;
+  return JSON.stringify(reviewOf(vm));
+}
+
+function procStatus(pid: number): { rssMiB: number; peakRssMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)![1]);
+  return { rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024 };
+}
+
+/** Collects a child's JSON log lines (stdout and stderr) from the moment it starts. */
+function logLines(child: ChildProcess): () => Record<string, unknown>[] {
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return () =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function waitForLine(child: ChildProcess, lines: () => Record<string, unknown>[], matches: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {
+  for (let waited = 0; waited < 60_000; waited += 20) {
+    const line = lines().find(matches);
+    if (line) return line;
+    if (child.exitCode !== null) break;
+    await sleep(20);
+  }
+  throw new Error(`${what}: ${JSON.stringify(lines())}`);
+}
+
+function runLoad(port: number, ca: string, body: string, rate?: number): Promise<LoadResult> {
+  const description = JSON.stringify({ url: `https://127.0.0.1:${port}/mutate`, ca, body, connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, rate });
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [projectFile('test', 'bench', 'load.ts'), description], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as LoadResult) : reject(new Error(`load generator exited ${String(code)}`))));
+  });
+}
+
+export async function run(): Promise<boolean> {
+  const dir = mkdtempSync(join(tmpdir(), 'vduse-webhook-bench-'));
+  const pki = createLoopbackPki();
+  const leaf = pki.issue('bench');
+  const caPath = join(dir, 'ca.crt');
+  writeFileSync(caPath, pki.ca);
+  const bodyPath = join(dir, 'review.json');
+  const body = realisticReview();
+  writeFileSync(bodyPath, body);
+
+  const api = await new FakeApiServer().start();
+  for (let i = 0; i < NAMESPACES; i++) api.setNamespace(`tenant-${i}`, i % 2 ? { 'vduse.kubevirt.io/policy': 'enabled' } : {}, { 'example.com/owner': `team-${i % 97}` });
+  api.setNamespace(NAMESPACE, { 'vduse.kubevirt.io/policy': 'enabled' });
+  api.setNad(NAMESPACE, 'ovs-vduse', VDUSE_RESOURCE);
+
+  // As the image runs it: the entry point with its V8 flags.
+  const webhook = spawn(
+    projectFile('bin', 'kubevirt-vduse-webhook'),
+    ['--tls-cert', leaf.certPath, '--tls-key', leaf.keyPath, '--port', '0', '--health-port', '0', '--kubeconfig', api.kubeconfigFile()],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } },
+  );
+  const echo = spawn(process.execPath, [projectFile('test', 'bench', 'https-echo.ts'), leaf.certPath, leaf.keyPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const webhookLog = logLines(webhook);
+  const echoLog = logLines(echo);
+  try {
+    const webhookPort = (await waitForLine(webhook, webhookLog, (line) => line.msg === 'serving', 'the webhook did not start')).port as number;
+    const echoPort = (await waitForLine(echo, echoLog, (line) => line.msg === 'serving', 'the echo did not start')).port as number;
+    await waitForLine(webhook, webhookLog, (line) => line.msg === 'cache synced' && line.resource === 'namespaces' && line.objects === NAMESPACES + 1, 'the Namespace cache did not sync');
+    const idle = procStatus(webhook.pid!);
+
+    const webhookMax = await runLoad(webhookPort, caPath, bodyPath);
+    const echoMax = await runLoad(echoPort, caPath, bodyPath);
+    const webhookFixed = await runLoad(webhookPort, caPath, bodyPath, FIXED_RATE);
+    const echoFixed = await runLoad(echoPort, caPath, bodyPath, FIXED_RATE);
+    const after = procStatus(webhook.pid!);
+
+    const ratio = webhookMax.requestsPerSecond / echoMax.requestsPerSecond;
+    console.log(`webhook over keep-alive HTTPS (bin/kubevirt-vduse-webhook), ${(body.length / 1024).toFixed(1)} KB review of a VM with 4 VDUSE interfaces, ${CONNECTIONS} connections, ${DURATION_SECONDS} s per run, ${NAMESPACES} Namespaces cached`);
+    console.log('  | run | requests/s | p50 | p99 | errors |');
+    for (const [label, result] of [['webhook, as fast as it goes (autocannon)', webhookMax], ['bare HTTPS JSON echo, as fast as it goes', echoMax], [`webhook at ${FIXED_RATE}/s, paced`, webhookFixed], [`echo at ${FIXED_RATE}/s, paced`, echoFixed]] as const) {
+      console.log(`  | ${label} | ${result.requestsPerSecond.toFixed(0)} | ${result.p50Ms} ms | ${result.p99Ms} ms | ${result.errors} |`);
+    }
+    console.log(`  webhook RSS: ${idle.rssMiB.toFixed(1)} MiB with the caches synced, peak ${after.peakRssMiB.toFixed(1)} MiB after the runs`);
+    const checks = [
+      [`throughput ${webhookMax.requestsPerSecond.toFixed(0)}/s`, webhookMax.requestsPerSecond >= 2000, '>= 2000/s'],
+      [`p99 at ${FIXED_RATE}/s: ${webhookFixed.p99Ms} ms`, webhookFixed.p99Ms <= 10, '<= 10 ms'],
+      [`throughput / echo = ${ratio.toFixed(2)}x`, ratio >= 0.5, '>= 0.5x'],
+      [`peak RSS ${after.peakRssMiB.toFixed(1)} MiB with ${NAMESPACES} Namespaces cached`, after.peakRssMiB <= 120, '<= 120 MiB'],
+      [`errors: ${webhookMax.errors + webhookFixed.errors}`, webhookMax.errors + webhookFixed.errors === 0, '0'],
+    ] as const;
+    for (const [text, met, target] of checks) console.log(`  ${text}  target ${target}: ${met ? 'met' : 'MISSED'}`);
+    return checks.every(([, met]) => met);
+  } finally {
+    webhook.kill('SIGTERM');
+    echo.kill('SIGTERM');
+    await api.stop();
+  }
+}
