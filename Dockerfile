@@ -1,24 +1,49 @@
 # syntax=docker/dockerfile:1
-# Stub until the deployment work: it builds the CLI image; the webhook and sidecar targets come later.
-# BASE_IMAGE is Red Hat's UBI 9 Node.js 24 minimal image, named through your registry or mirror.
+# kubevirt-vduse images. Two targets from one build:
+#   docker build --target webhook -t REGISTRY/kubevirt-vduse/webhook:0.1.0 .
+#   docker build --target sidecar -t REGISTRY/kubevirt-vduse/sidecar:0.1.0 .
+# BASE_IMAGE is Red Hat's UBI 9 Node.js 24 minimal image (the OpenShift convention), named
+# through your registry or mirror: --build-arg BASE_IMAGE=REGISTRY/ubi9/nodejs-24-minimal.
+# test/integration/image-layout.test.ts runs this file's RUN commands to build the same layout.
 ARG BASE_IMAGE=ubi9/nodejs-24-minimal
 
 FROM ${BASE_IMAGE} AS build
+USER 0
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+# Install scripts stay off: the node@24 devDependency would fetch a second Node the image has.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
 COPY api api
 COPY sidecar sidecar
 COPY webhook webhook
 COPY cli cli
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
+COPY scripts scripts
+RUN node scripts/build.ts
 
 FROM ${BASE_IMAGE} AS runtime
+USER 0
 WORKDIR /opt/kubevirt-vduse
-COPY --from=build /src/package.json ./
-COPY --from=build /src/node_modules node_modules
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist dist
+COPY bin bin
+LABEL org.opencontainers.image.title="kubevirt-vduse" \
+      org.opencontainers.image.description="VDUSE / vhost-vDPA networking for KubeVirt virtual machines" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.vendor="kubevirt-vduse"
+# Numeric, so that runAsNonRoot can verify it; files stay root-owned and read-only to it.
 USER 1001
-ENTRYPOINT ["node", "/opt/kubevirt-vduse/dist/cli/main.js"]
-CMD ["--help"]
+
+FROM runtime AS webhook
+LABEL org.opencontainers.image.title="kubevirt-vduse-webhook"
+EXPOSE 8443 8080
+ENTRYPOINT ["/opt/kubevirt-vduse/bin/kubevirt-vduse-webhook"]
+
+# Last, so that a build without --target gives the sidecar KubeVirt's CR names.
+FROM runtime AS sidecar
+LABEL org.opencontainers.image.title="kubevirt-vduse-sidecar"
+# onDefineDomain and preCloudInitIso, for KubeVirt's generic sidecar-shim.
+ENV PATH=/opt/kubevirt-vduse/bin:$PATH
+ENTRYPOINT ["/opt/kubevirt-vduse/bin/kubevirt-vduse-sidecar"]

@@ -1,5 +1,6 @@
 // kubevirt-vduse webhook: the admission server.
 import { KubeConfig } from '@kubernetes/client-node';
+import { accessSync, constants } from 'node:fs';
 import { pino } from 'pino';
 import { InvalidInputError } from '../api/errors.ts';
 import { InformerClusterView } from '../webhook/cluster-cache.ts';
@@ -19,8 +20,20 @@ function portOption(values: OptionValues, name: string): number {
   return port;
 }
 
+/** readFiles, with the flag named when a file cannot be read. */
+function readFlagFiles(flags: Record<string, string>): ReturnType<typeof readFiles> {
+  for (const [flag, path] of Object.entries(flags)) {
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (error) {
+      throw new InvalidInputError('arguments', `--${flag}`, path, `a readable file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+  }
+  return readFiles(Object.values(flags));
+}
+
 function readConfigFile(path: string): { config: WebhookConfig; digest: string } {
-  const { contents, digest } = readFiles([path]);
+  const { contents, digest } = readFlagFiles({ config: path });
   return { config: parseWebhookConfig(contents[0]!.toString('utf8'), path), digest };
 }
 
@@ -63,7 +76,7 @@ export const webhookCommand: Command = {
     const initialConfig = configPath ? readConfigFile(configPath) : { config: DEFAULT_CONFIG, digest: '' };
     let config = initialConfig.config;
     const tlsPaths = [stringOption(values, 'tls-cert'), stringOption(values, 'tls-key')];
-    const tls = readFiles(tlsPaths);
+    const tls = readFlagFiles({ 'tls-cert': tlsPaths[0]!, 'tls-key': tlsPaths[1]! });
 
     const metrics = createWebhookMetrics();
     const cluster = new InformerClusterView(kubeConfigFrom(typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined), log, metrics);

@@ -3,15 +3,19 @@
 // resident memory, and KubeVirt gives the sidecar 200m CPU and 64 MiB (see test/bench/).
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-rmSync(`${root}/dist`, { recursive: true, force: true });
+// --outdir DIR builds elsewhere (the image-layout test does); dist/ by default.
+const outdirFlag = process.argv.indexOf('--outdir');
+const outdir = outdirFlag > 0 ? resolve(process.argv[outdirFlag + 1] ?? '') : join(root, 'dist');
+rmSync(outdir, { recursive: true, force: true });
 
 const result = await build({
   absWorkingDir: root,
   entryPoints: { 'kubevirt-vduse': 'cli/main.ts' },
-  outdir: 'dist',
+  outdir,
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   splitting: true,
@@ -30,4 +34,4 @@ const result = await build({
 
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
 const kib = outputs.reduce((sum, [, output]) => sum + output.bytes, 0) / 1024;
-console.log(`dist/: ${outputs.length} JavaScript files, ${kib.toFixed(0)} KiB`);
+console.log(`${outdir}: ${outputs.length} JavaScript files, ${kib.toFixed(0)} KiB`);

@@ -1,4 +1,5 @@
-import { describe, inject, it } from 'vitest';
+import { inject } from 'vitest';
+import { describeRequiring } from './requirements.ts';
 
 /**
  * A suite that needs libvirt. Under CI=true a missing libvirt fails the run; elsewhere the suite
@@ -6,18 +7,5 @@ import { describe, inject, it } from 'vitest';
  */
 export function describeWithLibvirt(title: string, body: () => void): void {
   const status = inject('libvirtStatus');
-  if (status === 'ready') {
-    describe(title, body);
-    return;
-  }
-  if (process.env.CI === 'true') {
-    describe(title, () => {
-      it('has libvirt', () => {
-        throw new Error(`libvirt is required under CI=true: ${status}`);
-      });
-    });
-    return;
-  }
-  console.warn(`\n*** SKIPPING "${title}": libvirt is not usable here (${status}) ***\n`);
-  describe.skip(title, body);
+  describeRequiring(title, 'libvirt', status === 'ready' ? undefined : status, body);
 }

@@ -1,0 +1,54 @@
+// The errors docs/troubleshooting.md quotes, produced by the real code on example inputs, so the
+// test that checks the document fails when a message changes.
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HookCallbacks } from '../../sidecar/callbacks.ts';
+import { decideFor, POLICY_ENABLED } from './admission.ts';
+import { sharedFixture } from './fixtures.ts';
+import { vmWith } from './vms.ts';
+import { masqueradeDefault, vduseInterface, vmiWith } from './vmis.ts';
+
+export interface TroubleshootingCase {
+  title: string;
+  message: string;
+}
+
+async function sidecarError(run: (callbacks: HookCallbacks) => Promise<unknown>, networkInfo?: string, containerName = 'hook-sidecar-0'): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'vduse-docs-'));
+  const networkInfoPath = join(dir, 'network-info');
+  if (networkInfo !== undefined) writeFileSync(networkInfoPath, networkInfo);
+  const callbacks = new HookCallbacks({ bindingName: 'vduse', socketDir: dir, containerName, networkInfoPath, networkInfoTimeoutMs: 200, annotationHook: false });
+  try {
+    await run(callbacks);
+  } catch (error) {
+    return (error as Error).message.replace(dir, '/etc/podinfo').replace('0.2 s', '30 s');
+  }
+  throw new Error('expected an error');
+}
+
+export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
+  const denied = (object: unknown, scenario: Parameters<typeof decideFor>[1]) => decideFor(object, scenario).reason;
+  const domain = readFileSync(sharedFixture('domain_x86_64.xml'), 'utf8');
+  const vmi = JSON.stringify(vmiWith([masqueradeDefault, vduseInterface('net1', { macAddress: '02:00:00:00:00:10' })]));
+  return [
+    {
+      title: 'VM asks for VDUSE in a disabled Namespace',
+      message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, labels: { 'vduse.kubevirt.io/enabled': 'true' } }), { namespaceLabels: { 'vduse.kubevirt.io/policy': 'disabled' } }),
+    },
+    { title: 'Bad tuning annotation', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/rx-queue-size': '300' } }), { namespaceLabels: POLICY_ENABLED }) },
+    { title: 'Non-virtio model', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: { dataplane: { model: 'e1000e' } } }), { namespaceLabels: POLICY_ENABLED }) },
+    { title: 'Networks annotation names a missing network', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/networks': 'data' } }), { namespaceLabels: POLICY_ENABLED }) },
+    { title: 'Namespace cannot be read', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceUnreadable: 'Namespace telco: no answer from the API server within 2 s' }) },
+    {
+      title: 'NetworkAttachmentDefinition cannot be read',
+      message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED, nads: { 'ovs-vduse-a': null } }),
+    },
+    { title: 'No device in network-info', message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), '{"interfaces":[]}') },
+    { title: 'CONTAINER_NAME unset', message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: '/dev/vhost-vdpa-0' } } }] }), '') },
+    {
+      title: 'The device is virtio-vdpa, not vhost-vdpa',
+      message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'virtio', path: '/dev/vhost-vdpa-0' } } }] })),
+    },
+  ];
+}

@@ -1,0 +1,233 @@
+// deploy/: rendered by kubectl kustomize, every object checked against its schema, and held
+// against the code so nothing drifts (paths, ports, names, label keys, plugin name, RBAC).
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { applyPatch } from 'rfc6902';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import type { VirtualMachine } from '../../api/kubevirt.ts';
+import { DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_VDUSE_RESOURCE_NAME, LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, NAD_RESOURCE_NAME_ANNOTATION } from '../../api/names.ts';
+import { NAD_GROUP, NAD_PLURAL } from '../../webhook/cluster-cache.ts';
+import { DEFAULT_CONFIG, parseWebhookConfig } from '../../webhook/config.ts';
+import { DEFAULT_HEALTH_PORT, DEFAULT_WEBHOOK_PORT, MUTATE_PATH } from '../../webhook/server.ts';
+import { applyIndependently, decideFor } from '../helpers/admission.ts';
+import { projectFile } from '../helpers/fixtures.ts';
+import { objectSchemaErrors } from '../helpers/kubernetes-schemas.ts';
+import { schemaErrors } from '../helpers/kubevirt-schema.ts';
+import { commandProblem, describeRequiring } from '../helpers/requirements.ts';
+
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument --
+   Loose on purpose: the tests read whatever kustomize renders; the schema checks do the typing. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Manifest = Record<string, any> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } };
+
+const VARIANTS = ['base', 'overlays/cert-manager', 'overlays/openshift'] as const;
+
+function render(variant: string): Manifest[] {
+  const result = spawnSync('kubectl', ['kustomize', projectFile('deploy', variant)], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`kubectl kustomize deploy/${variant} failed: ${result.stderr}`);
+  return parseAllDocuments(result.stdout).map((document) => document.toJS() as Manifest);
+}
+
+const find = (objects: Manifest[], kind: string, name?: string): Manifest => {
+  const object = objects.find((candidate) => candidate.kind === kind && (name === undefined || candidate.metadata.name === name));
+  if (!object) throw new Error(`no ${kind} ${name ?? ''} rendered`);
+  return object;
+};
+
+const readYaml = (...path: string[]) => parseAllDocuments(readFileSync(projectFile(...path), 'utf8')).map((document) => document.toJS() as Manifest);
+
+describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandProblem('kubectl', ['version', '--client']), () => {
+  const rendered: Record<string, Manifest[]> = {};
+  beforeAll(() => {
+    for (const variant of VARIANTS) rendered[variant] = render(variant);
+  });
+
+  it.each(VARIANTS)('%s: every object validates against its schema', async (variant) => {
+    const objects = rendered[variant]!;
+    expect(objects.length).toBeGreaterThan(8);
+    for (const object of objects) expect(await objectSchemaErrors(object), `${object.kind} ${object.metadata.name}`).toEqual([]);
+  });
+
+  it('the schema check can fail: a misspelt field is caught', async () => {
+    const deployment = structuredClone(find(rendered.base!, 'Deployment'));
+    deployment.spec.replicas = 'two';
+    expect(await objectSchemaErrors(deployment)).not.toEqual([]);
+  });
+
+  describe('matches the code', () => {
+    it('webhook path, service, namespace and ports are the server\'s defaults', () => {
+      const objects = rendered.base!;
+      const configuration = find(objects, 'MutatingWebhookConfiguration');
+      const service = find(objects, 'Service');
+      const container = find(objects, 'Deployment').spec.template.spec.containers[0];
+      const ports = Object.fromEntries(container.ports.map((port: { name: string; containerPort: number }) => [port.name, port.containerPort]));
+      expect(ports).toEqual({ https: DEFAULT_WEBHOOK_PORT, health: DEFAULT_HEALTH_PORT });
+      expect(container.args).toEqual(expect.arrayContaining([`--port=${DEFAULT_WEBHOOK_PORT}`, `--health-port=${DEFAULT_HEALTH_PORT}`]));
+      for (const webhook of configuration.webhooks) {
+        expect(webhook.clientConfig.service).toEqual({ name: service.metadata.name, namespace: service.metadata.namespace, path: MUTATE_PATH, port: 443 });
+      }
+      expect(service.spec.ports.find((port: { port: number }) => port.port === 443).targetPort).toBe('https');
+      expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+      expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+      const policyPorts = find(objects, 'NetworkPolicy').spec.ingress[0].ports.map((port: { port: number }) => port.port);
+      expect(policyPorts.sort()).toEqual([DEFAULT_HEALTH_PORT, DEFAULT_WEBHOOK_PORT].sort());
+    });
+
+    it('the webhook configuration is what the issue asks, with the label keys from api/', () => {
+      const configuration = find(rendered.base!, 'MutatingWebhookConfiguration');
+      expect(configuration.webhooks).toHaveLength(2);
+      for (const webhook of configuration.webhooks) {
+        expect(webhook).toMatchObject({ sideEffects: 'None', failurePolicy: 'Fail', matchPolicy: 'Equivalent', timeoutSeconds: 5, reinvocationPolicy: 'IfNeeded', admissionReviewVersions: ['v1'] });
+        expect(webhook.rules).toEqual([
+          { apiGroups: ['kubevirt.io'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['virtualmachines'], scope: 'Namespaced' },
+          { apiGroups: ['kubevirt.io'], apiVersions: ['v1'], operations: ['CREATE'], resources: ['virtualmachineinstances'], scope: 'Namespaced' },
+        ]);
+        expect(webhook.matchConditions).toEqual([{ name: 'not-being-deleted', expression: '!has(object.metadata.deletionTimestamp)' }]);
+        const excluded = webhook.namespaceSelector.matchExpressions.find((expression: { key: string }) => expression.key === 'kubernetes.io/metadata.name');
+        expect(excluded).toEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...DEFAULT_CONFIG.excludedNamespaces] });
+      }
+      const [byNamespace, byVm] = configuration.webhooks;
+      expect(byNamespace.namespaceSelector.matchExpressions).toContainEqual({ key: LABEL_NAMESPACE_POLICY, operator: 'Exists' });
+      expect(byVm.namespaceSelector.matchExpressions).toContainEqual({ key: LABEL_NAMESPACE_POLICY, operator: 'DoesNotExist' });
+      expect(byVm.objectSelector).toEqual({ matchLabels: { [LABEL_VM_ENABLED]: 'true' } });
+    });
+
+    it('the config file parses with the webhook\'s own parser and agrees with the selectors and the KubeVirt patch', () => {
+      const configMap = find(rendered.base!, 'ConfigMap');
+      const config = parseWebhookConfig(configMap.data['config.yaml'], 'deploy/base/config.yaml');
+      expect(config.excludedNamespaces).toEqual(DEFAULT_CONFIG.excludedNamespaces);
+      expect(config.pluginName).toBe(DEFAULT_BINDING_PLUGIN_NAME);
+      expect(config.resourceName).toBe(DEFAULT_VDUSE_RESOURCE_NAME);
+      const mounted = find(rendered.base!, 'Deployment').spec.template.spec.volumes.find((volume: { name: string }) => volume.name === 'config');
+      expect(mounted.configMap.name).toBe(configMap.metadata.name);
+    });
+
+    it('RBAC grants exactly get, list and watch on what the informers read', () => {
+      const role = find(rendered.base!, 'ClusterRole');
+      expect(role.rules).toEqual([
+        { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [NAD_GROUP], resources: [NAD_PLURAL], verbs: ['get', 'list', 'watch'] },
+      ]);
+      const binding = find(rendered.base!, 'ClusterRoleBinding');
+      const account = find(rendered.base!, 'ServiceAccount');
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: account.metadata.name, namespace: account.metadata.namespace }]);
+      expect(find(rendered.base!, 'Deployment').spec.template.spec.serviceAccountName).toBe(account.metadata.name);
+      expect(rendered.base!.filter((object) => ['Role', 'RoleBinding'].includes(object.kind))).toEqual([]);
+    });
+
+    it('the pod runs non-root, read-only, with no capabilities, and is spread and protected', () => {
+      const deployment = find(rendered.base!, 'Deployment');
+      const pod = deployment.spec.template.spec;
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(pod.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      expect(pod.containers[0].resources.limits.memory).toBeDefined();
+      expect(pod.containers[0].lifecycle.preStop).toBeDefined();
+      expect(pod.priorityClassName).toBe('system-cluster-critical');
+      expect(deployment.spec.replicas).toBe(2);
+      expect(pod.topologySpreadConstraints[0].labelSelector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+      expect(find(rendered.base!, 'PodDisruptionBudget').spec).toEqual({ maxUnavailable: 1, selector: deployment.spec.selector });
+    });
+
+    it('cert-manager issues the Secret the pod mounts and injects the CA', () => {
+      const objects = rendered['overlays/cert-manager']!;
+      const certificate = find(objects, 'Certificate');
+      const service = find(objects, 'Service');
+      const secret = find(objects, 'Deployment').spec.template.spec.volumes.find((volume: { name: string }) => volume.name === 'tls').secret.secretName;
+      expect(certificate.spec.secretName).toBe(secret);
+      expect(certificate.spec.dnsNames).toContain(`${service.metadata.name}.${service.metadata.namespace}.svc`);
+      expect(find(objects, 'MutatingWebhookConfiguration').metadata.annotations).toEqual({
+        'cert-manager.io/inject-ca-from': `${certificate.metadata.namespace}/${certificate.metadata.name}`,
+      });
+    });
+
+    it('OpenShift\'s service CA issues the same Secret, injects the CA, and assigns the UID', () => {
+      const objects = rendered['overlays/openshift']!;
+      const secret = find(objects, 'Deployment').spec.template.spec.volumes.find((volume: { name: string }) => volume.name === 'tls').secret.secretName;
+      expect(find(objects, 'Service').metadata.annotations).toEqual({ 'service.beta.openshift.io/serving-cert-secret-name': secret });
+      expect(find(objects, 'MutatingWebhookConfiguration').metadata.annotations).toEqual({ 'service.beta.openshift.io/inject-cabundle': 'true' });
+      expect(find(objects, 'Deployment').spec.template.spec.securityContext.runAsUser).toBeUndefined();
+      expect(find(objects, 'Deployment').spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+    });
+  });
+});
+
+describe('deploy/kubevirt: the KubeVirt CR patch', () => {
+  const patch = JSON.parse(readFileSync(projectFile('deploy', 'kubevirt', 'register-vduse.json'), 'utf8')) as { op: string; path: string; value: unknown }[];
+  const kubevirt = () => ({
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'KubeVirt',
+    metadata: { name: 'kubevirt', namespace: 'kubevirt' },
+    spec: {
+      configuration: {
+        network: { binding: { passt: { sidecarImage: 'passt-binding:1.7', migration: { method: 'link-refresh' } } } },
+        developerConfiguration: { featureGates: ['Snapshot', 'HotplugVolumes'] },
+      },
+    },
+  });
+
+  it('registers the plugin under the sidecar\'s default name and appends the feature gate, keeping what was there', () => {
+    const cr = kubevirt();
+    expect(applyPatch(cr, patch as never).every((error) => error === null)).toBe(true);
+    expect(cr.spec.configuration.network.binding).toEqual({
+      passt: { sidecarImage: 'passt-binding:1.7', migration: { method: 'link-refresh' } },
+      [DEFAULT_BINDING_PLUGIN_NAME]: { sidecarImage: expect.any(String) as string, downwardAPI: 'device-info', migration: {} },
+    });
+    expect(cr.spec.configuration.developerConfiguration.featureGates).toEqual(['Snapshot', 'HotplugVolumes', 'ReservedOverheadMemlock']);
+    expect(schemaErrors('v1.KubeVirt', cr)).toEqual([]);
+  });
+
+  it('uses an append, not a replacement, for the feature gate list', () => {
+    expect(patch.find((operation) => operation.path.includes('featureGates'))).toEqual({ op: 'add', path: '/spec/configuration/developerConfiguration/featureGates/-', value: 'ReservedOverheadMemlock' });
+  });
+
+  it('names the sidecar image without a registry host', () => {
+    const image = (patch[0]!.value as { sidecarImage: string }).sidecarImage;
+    expect(image.split('/')[0]).not.toMatch(/[.:]/);
+  });
+});
+
+describe('deploy/examples', () => {
+  const examples = Object.fromEntries(readdirSync(projectFile('deploy', 'examples')).map((file) => [file, readYaml('deploy', 'examples', file)[0]!]));
+
+  it('every object validates: KubeVirt against swagger.json, the rest against kubernetes-models', async () => {
+    for (const [file, object] of Object.entries(examples)) {
+      if (object.kind === 'NetworkAttachmentDefinition') continue;
+      expect(await objectSchemaErrors(object), file).toEqual([]);
+    }
+  });
+
+  it('the NetworkAttachmentDefinition names the VDUSE resource and carries a CNI config in JSON', () => {
+    const nad = examples['network-attachment-definition.yaml']!;
+    expect(nad.metadata.annotations?.[NAD_RESOURCE_NAME_ANNOTATION]).toBe(DEFAULT_VDUSE_RESOURCE_NAME);
+    expect(() => JSON.parse(nad.spec.config as string) as unknown).not.toThrow();
+  });
+
+  it('the plain VM has no VDUSE label, annotation or binding in it, and the webhook converts it in the example Namespace', () => {
+    const plain = examples['vm-plain.yaml']! as unknown as VirtualMachine;
+    expect(JSON.stringify(plain)).not.toContain('vduse.kubevirt.io');
+    expect(JSON.stringify(plain)).not.toContain('"binding"');
+    const namespace = examples['namespace.yaml']!;
+    const nad = examples['network-attachment-definition.yaml']!;
+    const decision = decideFor(plain, {
+      namespace: namespace.metadata.name,
+      namespaceLabels: namespace.metadata.labels,
+      nads: { [nad.metadata.name]: nad.metadata.annotations![NAD_RESOURCE_NAME_ANNOTATION]! },
+    });
+    expect(decision).toMatchObject({ allowed: true, outcome: 'mutated', interfaces: ['dataplane'] });
+    const mutated = applyIndependently(plain, decision.patch);
+    expect(schemaErrors('v1.VirtualMachine', mutated)).toEqual([]);
+  });
+
+  it('the explicit VM is admitted as written, with its own tuning', () => {
+    const explicit = examples['vm-explicit-binding.yaml']! as unknown as VirtualMachine;
+    const decision = decideFor(explicit, { namespace: 'telco', nads: {} });
+    expect(decision).toMatchObject({ allowed: true, interfaces: ['dataplane'] });
+    const mutated = applyIndependently(explicit, decision.patch);
+    expect(mutated.spec.template.metadata?.annotations).toMatchObject({ 'vduse.kubevirt.io/rx-queue-size': '512', 'vduse.kubevirt.io/coalesce': 'adaptive-rx,rx-usecs=64' });
+  });
+
+  it('examples parse as single YAML documents', () => {
+    for (const file of Object.keys(examples)) expect(() => parseYaml(readFileSync(projectFile('deploy', 'examples', file), 'utf8')) as unknown).not.toThrow();
+  });
+});
