@@ -6,6 +6,7 @@ import { parseVmiObject, type VirtualMachineInstance, vmiInterfaces } from '../a
 import { ANNOTATION_DEVICES } from '../api/names.ts';
 import { parseDevicesAnnotation, type VdpaDevice } from '../api/network-info.ts';
 import { normalizeMac } from './domain/addresses.ts';
+import { decodeUtf8 } from './domain/xml.ts';
 import { linkDevice } from './device-links.ts';
 import { type ConversionPlan, domainForVmi, planConversion } from './domain-for-vmi.ts';
 import type { CoalescedInterface } from './cloud-init/coalesce-config.ts';
@@ -34,12 +35,15 @@ export interface PreCloudInitIsoOutput {
   cloudInitNoCloudSource: Buffer;
 }
 
+const asText = (data: Buffer | string, subject: string, field: string): string => (typeof data === 'string' ? data : decodeUtf8(data, subject, field));
+
 export function parseVmiBytes(bytes: Buffer | string): VirtualMachineInstance {
+  const text = asText(bytes, 'VMI from virt-launcher', 'encoding');
   let document: unknown;
   try {
-    document = JSON.parse(bytes.toString());
+    document = JSON.parse(text);
   } catch (error) {
-    throw new InvalidInputError('VMI from virt-launcher', 'JSON', bytes.toString().slice(0, 60), `a VMI in JSON (${(error as Error).message})`);
+    throw new InvalidInputError('VMI from virt-launcher', 'JSON', text.slice(0, 60), `a VMI in JSON (${(error as Error).message})`);
   }
   return parseVmiObject(document, 'VMI from virt-launcher');
 }
@@ -51,8 +55,9 @@ export class HookCallbacks {
     this.config = config;
   }
 
-  async onDefineDomain(domainXml: string, vmiBytes: Buffer | string): Promise<string> {
+  async onDefineDomain(domain: Buffer | string, vmiBytes: Buffer | string): Promise<string> {
     const vmi = parseVmiBytes(vmiBytes);
+    const domainXml = asText(domain, 'domain XML', 'encoding');
     const plan = planConversion(vmi, this.config);
     if (plan.interfaces.length === 0) return domainXml;
     const devices = await this.devicesFor(vmi, plan);
@@ -74,9 +79,9 @@ export class HookCallbacks {
     ]);
     const ours = coalesceCloudConfig(interfaces, plan.tuning.coalesce);
     return {
-      cloudInitData: input.cloudInitData.length ? Buffer.from(mergeCloudInitData(input.cloudInitData.toString(), ours, subject)) : input.cloudInitData,
+      cloudInitData: input.cloudInitData.length ? Buffer.from(mergeCloudInitData(asText(input.cloudInitData, subject, 'cloudInitData'), ours, subject)) : input.cloudInitData,
       cloudInitNoCloudSource: input.cloudInitNoCloudSource.length
-        ? Buffer.from(mergeNoCloudSource(input.cloudInitNoCloudSource.toString(), ours, subject))
+        ? Buffer.from(mergeNoCloudSource(asText(input.cloudInitNoCloudSource, subject, 'cloudInitNoCloudSource'), ours, subject))
         : input.cloudInitNoCloudSource,
     };
   }

@@ -78,7 +78,7 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
     // Each version's service definition picks the callbacks it has; grpc-js ignores the rest.
     const implementation: UntypedServiceImplementation = {
       OnDefineDomain: serial<HookMessage<'OnDefineDomainParams'>, HookMessageInput<'OnDefineDomainResult'>>('OnDefineDomain', version, async (request) => ({
-        domainXML: Buffer.from(await callbacks.onDefineDomain(request.domainXML.toString(), request.vmi)),
+        domainXML: Buffer.from(await callbacks.onDefineDomain(request.domainXML, request.vmi)),
       })),
       PreCloudInitIso: serial<HookMessage<'PreCloudInitIsoParams'>, HookMessageInput<'PreCloudInitIsoResult'>>('PreCloudInitIso', version, (request) =>
         callbacks.preCloudInitIso(request),
