@@ -16,8 +16,7 @@ export const DEFAULT_WEBHOOK_PORT = 8443;
 export const DEFAULT_HEALTH_PORT = 8080;
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 /** The API server gives a webhook at most 30 s (5 s in our configuration); nothing needs longer. */
-export const REQUEST_TIMEOUT_MS = 30_000;
-const HEADERS_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000 };
 
 export interface TlsFiles {
   cert: Buffer;
@@ -34,6 +33,8 @@ export interface WebhookServerOptions {
   config: () => WebhookConfig;
   log: Logger;
   metrics: WebhookMetrics;
+  /** Against slow clients; the defaults suit the API server's 5 s webhook timeout. */
+  timeouts?: { headersMs: number; requestMs: number };
 }
 
 export interface WebhookServer {
@@ -159,14 +160,17 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const { log, metrics } = options;
   // Fails here, at start-up, on an unusable certificate or key.
   createSecureContext(secureContextOptions(options.tls));
-  const https = createHttpsServer({ ...secureContextOptions(options.tls) }, reviewApp(options));
-  https.headersTimeout = HEADERS_TIMEOUT_MS;
-  https.requestTimeout = REQUEST_TIMEOUT_MS;
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  // Node checks the header and request timeouts only every connectionsCheckingInterval.
+  const checking = { connectionsCheckingInterval: Math.min(1000, timeouts.headersMs / 3) };
+  const https = createHttpsServer({ ...secureContextOptions(options.tls), ...checking }, reviewApp(options));
+  https.headersTimeout = timeouts.headersMs;
+  https.requestTimeout = timeouts.requestMs;
   https.keepAliveTimeout = 65_000;
   https.on('tlsClientError', (error) => log.debug({ error: error.message }, 'TLS handshake refused'));
 
   const ready = () => options.cluster.synced;
-  const health = createHttpServer((request, response) => {
+  const health = createHttpServer(checking, (request, response) => {
     const path = (request.url ?? '').split('?')[0];
     if (path === '/healthz') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
@@ -181,8 +185,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz or /metrics\n');
     }
   });
-  health.headersTimeout = HEADERS_TIMEOUT_MS;
-  health.requestTimeout = HEADERS_TIMEOUT_MS;
+  health.headersTimeout = timeouts.headersMs;
+  health.requestTimeout = timeouts.headersMs;
 
   const port = await listen(https, options.port, options.host);
   const healthPort = await listen(health, options.healthPort, options.host);
