@@ -59,5 +59,11 @@ export function parseVmiObject(document: unknown, source: string): VirtualMachin
   if (!Array.isArray(networks) || !networks.every((network) => isObject(network) && typeof network.name === 'string')) {
     throw new InvalidInputError(subject, 'spec.networks', networks, 'an array of networks, each with a string name');
   }
+  for (const [index, network] of (networks as Record<string, unknown>[]).entries()) {
+    const multus = network.multus;
+    if (multus !== undefined && (!isObject(multus) || typeof multus.networkName !== 'string' || multus.networkName === '')) {
+      throw new InvalidInputError(subject, `spec.networks[${index}].multus`, multus, 'an object with networkName, "name" or "namespace/name" of a NetworkAttachmentDefinition');
+    }
+  }
   return document as unknown as VirtualMachineInstance;
 }

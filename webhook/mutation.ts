@@ -107,8 +107,9 @@ export function lookupsFor(subject: AdmissionSubject): { namespace: string; nads
   const object = subject.object;
   const template = isObject(object) && isObject(object.spec) && subject.kind === 'VirtualMachine' ? object.spec.template : object;
   const spec = isObject(template) ? template.spec : undefined;
-  const networks = isObject(spec) && Array.isArray(spec.networks) ? spec.networks.filter(isObject) : [];
-  return { namespace: subject.namespace, nads: referencedNads(networks as { name: string; multus?: { networkName: string } }[], subject.namespace) };
+  // Before any validation: only well-formed Multus references are looked up; the decision refuses the rest.
+  const networks = isObject(spec) && Array.isArray(spec.networks) ? spec.networks.filter((network) => isObject(network) && isObject(network.multus) && typeof network.multus.networkName === 'string') : [];
+  return { namespace: subject.namespace, nads: referencedNads(networks as { name: string; multus: { networkName: string } }[], subject.namespace) };
 }
 
 /** The operations that turn `before` into `after` at a JSON pointer; an "add" when nothing was there. */

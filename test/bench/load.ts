@@ -1,29 +1,13 @@
 // The load generator, in a process of its own so it does not share a CPU with the server measured.
 // Throughput: autocannon over keep-alive HTTPS, as fast as the server answers. A fixed rate:
 // requests paced evenly over keep-alive connections, because autocannon's rate limit sends each
-// second's quota in one burst at the top of the second, which measures its own queue.
+// second's quota in one burst at the top of the second, which measures its own queue. A burst:
+// that many requests at once, each on its own connection.
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-interface Load {
-  url: string;
-  ca: string;
-  body: string;
-  connections: number;
-  durationSeconds: number;
-  /** Requests per second, evenly paced; unset for as fast as the server goes. */
-  rate?: number;
-}
-
-interface LoadResult {
-  requestsPerSecond: number;
-  total: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-}
+import type { Load, LoadResult } from '../helpers/processes.ts';
 
 async function asFastAsItGoes(load: Load): Promise<LoadResult> {
   const result = await autocannon({
@@ -35,13 +19,21 @@ async function asFastAsItGoes(load: Load): Promise<LoadResult> {
     duration: load.durationSeconds,
     tlsOptions: { ca: readFileSync(load.ca) },
   });
-  return { requestsPerSecond: result.requests.average, total: result.requests.total, p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: result.errors + result.timeouts + result.non2xx };
+  return {
+    requestsPerSecond: result.requests.average,
+    total: result.requests.total,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
 }
 
-async function paced(load: Load, rate: number): Promise<LoadResult> {
+/** One request per entry of `schedule` (ms after the start), each timed from when it is sent. */
+async function scheduled(load: Load, schedule: number[]): Promise<LoadResult> {
   const body = readFileSync(load.body);
   const ca = readFileSync(load.ca);
-  const agent = new Agent({ keepAlive: true, maxSockets: load.connections });
+  const agent = new Agent({ keepAlive: !load.noKeepAlive, maxSockets: load.burst ?? load.connections });
   const url = new URL(load.url);
   const latencies: number[] = [];
   let errors = 0;
@@ -65,12 +57,10 @@ async function paced(load: Load, rate: number): Promise<LoadResult> {
       });
       outgoing.end(body);
     });
-  const total = rate * load.durationSeconds;
   const began = performance.now();
   const inFlight: Promise<void>[] = [];
-  for (let sent = 0; sent < total; sent++) {
-    const due = began + (sent * 1000) / rate;
-    const wait = due - performance.now();
+  for (const due of schedule) {
+    const wait = began + due - performance.now();
     if (wait > 1) await sleep(wait);
     inFlight.push(one());
   }
@@ -78,9 +68,15 @@ async function paced(load: Load, rate: number): Promise<LoadResult> {
   const elapsed = (performance.now() - began) / 1000;
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const at = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))]! * 100) / 100;
-  return { requestsPerSecond: latencies.length / elapsed, total: latencies.length, p50Ms: at(50), p99Ms: at(99), errors };
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  const at = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? NaN);
+  return { requestsPerSecond: latencies.length / elapsed, total: latencies.length, p50Ms: at(50), p99Ms: at(99), maxMs: round(latencies.at(-1) ?? NaN), errors };
 }
 
 const load = JSON.parse(process.argv[2]!) as Load;
-console.log(JSON.stringify(load.rate ? await paced(load, load.rate) : await asFastAsItGoes(load)));
+const result = load.burst
+  ? await scheduled(load, new Array<number>(load.burst).fill(0))
+  : load.rate
+    ? await scheduled(load, Array.from({ length: load.rate * load.durationSeconds }, (_, sent) => (sent * 1000) / load.rate!))
+    : await asFastAsItGoes(load);
+console.log(JSON.stringify(result));

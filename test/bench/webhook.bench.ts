@@ -1,14 +1,14 @@
 // The webhook as the API server meets it: the image's entry point (bin/, dist/) in its own process, serving
 // keep-alive HTTPS, its informers holding 10,000 Namespaces from a local list/watch server; load
 // from autocannon in a third process; a bare HTTPS JSON echo on the same Node as the baseline.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createLoopbackPki } from '../../cli/loopback-pki.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { projectFile } from '../helpers/fixtures.ts';
+import { logLines, procStatus, runLoad, waitForLine } from '../helpers/processes.ts';
 import { NAMESPACE, VDUSE_RESOURCE, vmWith } from '../helpers/vms.ts';
 import { reviewOf } from '../helpers/webhook-client.ts';
 
@@ -17,16 +17,8 @@ const DURATION_SECONDS = 10;
 const CONNECTIONS = 16;
 const FIXED_RATE = 500;
 
-interface LoadResult {
-  requestsPerSecond: number;
-  total: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-}
-
 /** A realistic VM: KubeVirt's example with 4 VDUSE networks, MACs and a cloud-config, about 10 KB. */
-function realisticReview(): string {
+export function realisticReview(): string {
   const networks = Object.fromEntries(['dataplane-0', 'dataplane-1', 'dataplane-2', 'dataplane-3'].map((name) => [name, 'ovs-vduse']));
   const vm = vmWith({
     multus: networks,
@@ -39,43 +31,8 @@ function realisticReview(): string {
   return JSON.stringify(reviewOf(vm));
 }
 
-function procStatus(pid: number): { rssMiB: number; peakRssMiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)![1]);
-  return { rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024 };
-}
-
-/** Collects a child's JSON log lines (stdout and stderr) from the moment it starts. */
-function logLines(child: ChildProcess): () => Record<string, unknown>[] {
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return () =>
-    output
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-async function waitForLine(child: ChildProcess, lines: () => Record<string, unknown>[], matches: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {
-  for (let waited = 0; waited < 60_000; waited += 20) {
-    const line = lines().find(matches);
-    if (line) return line;
-    if (child.exitCode !== null) break;
-    await sleep(20);
-  }
-  throw new Error(`${what}: ${JSON.stringify(lines())}`);
-}
-
-function runLoad(port: number, ca: string, body: string, rate?: number): Promise<LoadResult> {
-  const description = JSON.stringify({ url: `https://127.0.0.1:${port}/mutate`, ca, body, connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, rate });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [projectFile('test', 'bench', 'load.ts'), description], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as LoadResult) : reject(new Error(`load generator exited ${String(code)}`))));
-  });
-}
+const loadOf = (port: number, ca: string, body: string, rate?: number) =>
+  runLoad({ url: `https://127.0.0.1:${port}/mutate`, ca, body, connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, ...(rate ? { rate } : {}) });
 
 export async function run(): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), 'vduse-webhook-bench-'));
@@ -107,10 +64,10 @@ export async function run(): Promise<boolean> {
     await waitForLine(webhook, webhookLog, (line) => line.msg === 'cache synced' && line.resource === 'namespaces' && line.objects === NAMESPACES + 1, 'the Namespace cache did not sync');
     const idle = procStatus(webhook.pid!);
 
-    const webhookMax = await runLoad(webhookPort, caPath, bodyPath);
-    const echoMax = await runLoad(echoPort, caPath, bodyPath);
-    const webhookFixed = await runLoad(webhookPort, caPath, bodyPath, FIXED_RATE);
-    const echoFixed = await runLoad(echoPort, caPath, bodyPath, FIXED_RATE);
+    const webhookMax = await loadOf(webhookPort, caPath, bodyPath);
+    const echoMax = await loadOf(echoPort, caPath, bodyPath);
+    const webhookFixed = await loadOf(webhookPort, caPath, bodyPath, FIXED_RATE);
+    const echoFixed = await loadOf(echoPort, caPath, bodyPath, FIXED_RATE);
     const after = procStatus(webhook.pid!);
 
     const ratio = webhookMax.requestsPerSecond / echoMax.requestsPerSecond;

@@ -121,3 +121,16 @@ describe('hostile JSON', () => {
     expect(() => parseAdmissionReview(JSON.parse(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":${deepJson(5000)}}`))).toThrow('request.uid: missing');
   });
 });
+
+describe('hostile object shapes for the webhook', () => {
+  it.each([
+    ['a Multus network name that is a number', { multus: { networkName: 42 }, name: 'dataplane' }],
+    ['a network that is a string', 'dataplane'],
+    ['a network with multus null', { multus: null, name: 'dataplane' }],
+  ])('%s is denied or skipped with a message, never thrown', (_title, network) => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' } }) as unknown as { spec: { template: { spec: { networks: unknown[] } } } };
+    vm.spec.template.spec.networks[1] = network;
+    const decision = decideFor(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(decision.allowed ? decision.outcome : decision.reason).toBeTruthy();
+  });
+});

@@ -1,0 +1,67 @@
+// Child processes for the benchmarks and the reliability runs: their memory from /proc, their
+// JSON log lines, and the load generator (test/bench/load.ts) in a process of its own.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { projectFile } from './fixtures.ts';
+
+export function procStatus(pid: number): { rssMiB: number; peakRssMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)![1]);
+  return { rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024 };
+}
+
+/** Collects a child's JSON log lines (stdout and stderr) from the moment it starts. */
+export function logLines(child: ChildProcess): () => Record<string, unknown>[] {
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return () =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+export async function waitForLine(child: ChildProcess, lines: () => Record<string, unknown>[], matches: (line: Record<string, unknown>) => boolean, what: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  for (let waited = 0; waited < timeoutMs; waited += 20) {
+    const line = lines().find(matches);
+    if (line) return line;
+    if (child.exitCode !== null) break;
+    await sleep(20);
+  }
+  throw new Error(`${what}: ${JSON.stringify(lines().slice(-5))}`);
+}
+
+export interface Load {
+  url: string;
+  ca: string;
+  /** A file holding the request body. */
+  body: string;
+  connections: number;
+  durationSeconds: number;
+  /** Requests per second, evenly paced; unset for as fast as the server goes. */
+  rate?: number;
+  /** This many requests at once, each on its own connection, instead of a timed run. */
+  burst?: number;
+  /** New connection (and TLS handshake) per request. */
+  noKeepAlive?: boolean;
+}
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  total: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  errors: number;
+}
+
+export function runLoad(load: Load): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [projectFile('test', 'bench', 'load.ts'), JSON.stringify(load)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as LoadResult) : reject(new Error(`load generator exited ${String(code)}`))));
+  });
+}
