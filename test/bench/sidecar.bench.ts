@@ -11,19 +11,10 @@ import { projectFile, sharedFixture } from '../helpers/fixtures.ts';
 import { unaryCall } from '../helpers/hook-client.ts';
 import { protoClients } from '../helpers/hook-protos.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
+import { procStatus } from '../helpers/processes.ts';
 import { formatMicros } from './measure.ts';
 
 const CALLS = 1000;
-const CLOCK_TICKS_PER_SECOND = 100;
-
-function procStatus(pid: number): { cpuMs: number; peakRssMiB: number; rssMiB: number; anonMiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const cpuTicks = Number(stat[11]) + Number(stat[12]);
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)![1]);
-  return { cpuMs: (cpuTicks * 1000) / CLOCK_TICKS_PER_SECOND, peakRssMiB: kib('VmHWM') / 1024, rssMiB: kib('VmRSS') / 1024, anonMiB: kib('RssAnon') / 1024 };
-}
-
 async function startServer(command: string, args: string[], socketPath: string, env: NodeJS.ProcessEnv) {
   const started = performance.now();
   const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });

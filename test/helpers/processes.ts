@@ -5,10 +5,15 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { projectFile } from './fixtures.ts';
 
-export function procStatus(pid: number): { rssMiB: number; peakRssMiB: number } {
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time so far, and memory: resident now, its peak, and the anonymous part of it now. */
+export function procStatus(pid: number): { cpuMs: number; rssMiB: number; peakRssMiB: number; anonMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const cpuTicks = Number(stat[11]) + Number(stat[12]);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)![1]);
-  return { rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024 };
+  return { cpuMs: (cpuTicks * 1000) / CLOCK_TICKS_PER_SECOND, rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024, anonMiB: kib('RssAnon') / 1024 };
 }
 
 /** Collects a child's JSON log lines (stdout and stderr) from the moment it starts. */
