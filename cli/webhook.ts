@@ -39,8 +39,14 @@ function readConfigFile(path: string): { config: WebhookConfig; digest: string }
 
 function kubeConfigFrom(path: string | undefined): KubeConfig {
   const kubeConfig = new KubeConfig();
-  if (path) kubeConfig.loadFromFile(path);
-  else kubeConfig.loadFromCluster();
+  if (path) {
+    readFlagFiles({ kubeconfig: path });
+    kubeConfig.loadFromFile(path);
+  } else if (process.env.KUBERNETES_SERVICE_HOST) {
+    kubeConfig.loadFromCluster();
+  } else {
+    throw new InvalidInputError('arguments', '--kubeconfig', undefined, 'a kubeconfig file when not running in a pod (KUBERNETES_SERVICE_HOST is not set)');
+  }
   return kubeConfig;
 }
 

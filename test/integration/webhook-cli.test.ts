@@ -108,6 +108,14 @@ describe('kubevirt-vduse webhook', () => {
     return { child, exited, lines, serving, output: () => output };
   }
 
+  it('exits 1 naming the flag when there is no kubeconfig outside a pod', () => {
+    const env = { ...process.env };
+    delete env.KUBERNETES_SERVICE_HOST;
+    const result = spawnSync(process.execPath, [MAIN, 'webhook', '--tls-cert', leaf.certPath, '--tls-key', leaf.keyPath], { encoding: 'utf8', env, timeout: 30_000 });
+    expect(result.status).toBe(1);
+    expect(messages(result.stderr)).toContain('arguments: --kubeconfig: missing; expected a kubeconfig file when not running in a pod');
+  });
+
   it('exits with the error on an invalid config at start-up, before listening', async () => {
     const webhook = startWebhook(['--config', file('bad.yaml', 'onLookupFailure: sometimes\n')]);
     expect(await webhook.exited).toBe(1);
