@@ -56,6 +56,12 @@ function secureContextOptions(tls: TlsFiles): SecureContextOptions {
 function reviewApp(options: WebhookServerOptions): express.Express {
   const { log, metrics } = options;
   const app = express();
+  /** Anything that is not a well-formed AdmissionReview: HTTP 400, the reason logged and counted. */
+  const refuse = (response: Response, message: string) => {
+    metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', outcome: 'malformed' });
+    log.warn({ decision: 'malformed', error: message }, 'review refused');
+    response.status(400).json({ error: message });
+  };
   app.disable('x-powered-by');
   // An ETag is a hash of every response body; the API server never revalidates a review.
   app.set('etag', false);
@@ -63,7 +69,7 @@ function reviewApp(options: WebhookServerOptions): express.Express {
     MUTATE_PATH,
     (request: Request, response: Response, next: NextFunction) => {
       if (!request.is('application/json')) {
-        response.status(400).json({ error: `AdmissionReview: Content-Type: got ${JSON.stringify(request.headers['content-type'] ?? null)}; expected application/json` });
+        refuse(response, `AdmissionReview: Content-Type: got ${JSON.stringify(request.headers['content-type'] ?? null)}; expected application/json`);
         return;
       }
       next();
@@ -75,10 +81,7 @@ function reviewApp(options: WebhookServerOptions): express.Express {
       try {
         review = parseAdmissionReview(request.body);
       } catch (error) {
-        const message = error instanceof MalformedReviewError ? error.message : String(error);
-        metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', outcome: 'malformed' });
-        log.warn({ decision: 'malformed', error: message }, 'review refused');
-        response.status(400).json({ error: message });
+        refuse(response, error instanceof MalformedReviewError ? error.message : String(error));
         return;
       }
       void admit(review, options.cluster, options.config())
@@ -131,9 +134,7 @@ function reviewApp(options: WebhookServerOptions): express.Express {
         : error.type === 'entity.parse.failed'
           ? `AdmissionReview: body: not JSON (${error.message})`
           : `AdmissionReview: body: ${error.message}`;
-    metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', outcome: 'malformed' });
-    log.warn({ decision: 'malformed', error: message }, 'review refused');
-    response.status(400).json({ error: message });
+    refuse(response, message);
   });
   return app;
 }
