@@ -53,12 +53,9 @@ function postReview(port: number, ca: Buffer, review: unknown): Promise<Admissio
 async function admitThroughWebhook(vm: VirtualMachine): Promise<VirtualMachine> {
   const namespace = vm.metadata?.namespace ?? 'default';
   const pki = createLoopbackPki();
-  const cluster = Object.assign(
-    new StaticClusterView(
-      new Map([[namespace, { labels: { [LABEL_NAMESPACE_POLICY]: 'enabled' }, annotations: {} }]]),
-      new Map([[`${namespace}/${DEMO_NAD}`, { resourceName: DEFAULT_VDUSE_RESOURCE_NAME }]]),
-    ),
-    { synced: true },
+  const cluster = new StaticClusterView(
+    new Map([[namespace, { labels: { [LABEL_NAMESPACE_POLICY]: 'enabled' }, annotations: {} }]]),
+    new Map([[`${namespace}/${DEMO_NAD}`, { resourceName: DEFAULT_VDUSE_RESOURCE_NAME }]]),
   );
   const server = await startWebhookServer({
     port: 0,

@@ -3,7 +3,7 @@
 import type { AdmissionRequest } from './admission-review.ts';
 import type { WebhookConfig } from './config.ts';
 import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
-import { decideAdmission, type Decision, lookupsFor, MUTATED_KINDS, type MutatedKind } from './mutation.ts';
+import { decideAdmission, type Decision, lookupsFor, MUTATED_KINDS, type MutatedKind, skipDecision } from './mutation.ts';
 
 /** Where the webhook reads Namespaces and NetworkAttachmentDefinitions from. */
 export interface ClusterView {
@@ -15,7 +15,7 @@ export interface ClusterView {
 export async function admit(request: AdmissionRequest, cluster: ClusterView, config: WebhookConfig): Promise<Decision> {
   const { group, version, kind } = request.kind;
   if (group !== 'kubevirt.io' || version !== 'v1' || !(MUTATED_KINDS as readonly string[]).includes(kind)) {
-    return { allowed: true, outcome: 'skipped', reason: `not a kubevirt.io/v1 VirtualMachine or VirtualMachineInstance: ${group}/${version} ${kind}`, patch: [], warnings: [], interfaces: [] };
+    return skipDecision(`not a kubevirt.io/v1 VirtualMachine or VirtualMachineInstance: ${group}/${version} ${kind}`);
   }
   const subject = { kind: kind as MutatedKind, operation: request.operation, namespace: request.namespace, object: request.object };
   const needed = lookupsFor(subject);

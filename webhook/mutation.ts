@@ -47,8 +47,10 @@ export interface Decision {
   interfaces: string[];
 }
 
-const skip = (reason: string): Decision => ({ allowed: true, outcome: 'skipped', reason, patch: [], warnings: [], interfaces: [] });
-const deny = (reason: string, warnings: string[] = []): Decision => ({ allowed: false, outcome: 'denied', reason, patch: [], warnings, interfaces: [] });
+/** Admitted unchanged, and why. */
+export const skipDecision = (reason: string): Decision => ({ allowed: true, outcome: 'skipped', reason, patch: [], warnings: [], interfaces: [] });
+/** Denied, with the message the user sees. */
+export const denyDecision = (reason: string): Decision => ({ allowed: false, outcome: 'denied', reason, patch: [], warnings: [], interfaces: [] });
 
 /** The VMI spec the mutation works on: a VM's template, or a bare VMI itself. */
 interface Target {
@@ -126,7 +128,7 @@ export function decideAdmission(subject: AdmissionSubject, facts: ClusterFacts, 
   try {
     return decide(subject, facts, config);
   } catch (error) {
-    if (error instanceof InvalidInputError) return deny(error.message);
+    if (error instanceof InvalidInputError) return denyDecision(error.message);
     throw error;
   }
 }
@@ -135,12 +137,12 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   if (!isObject(subject.object)) throw new InvalidInputError(`${subject.kind} in ${subject.namespace}`, 'object', subject.object, 'an object');
   const original = subject.object;
   const metadata = original.metadata;
-  if (isObject(metadata) && metadata.deletionTimestamp) return skip('being deleted');
-  if (subject.operation !== 'CREATE' && subject.operation !== 'UPDATE') return skip(`operation ${subject.operation}`);
+  if (isObject(metadata) && metadata.deletionTimestamp) return skipDecision('being deleted');
+  if (subject.operation !== 'CREATE' && subject.operation !== 'UPDATE') return skipDecision(`operation ${subject.operation}`);
   if (subject.kind === 'VirtualMachineInstance' && (subject.operation !== 'CREATE' || ownedByVirtualMachine(metadata))) {
-    return skip('a VirtualMachineInstance that a VirtualMachine owns is mutated through its VirtualMachine');
+    return skipDecision('a VirtualMachineInstance that a VirtualMachine owns is mutated through its VirtualMachine');
   }
-  if (config.excludedNamespaces.includes(subject.namespace)) return skip(`Namespace ${subject.namespace} is excluded in the webhook config`);
+  if (config.excludedNamespaces.includes(subject.namespace)) return skipDecision(`Namespace ${subject.namespace} is excluded in the webhook config`);
 
   const target = targetOf(subject, original);
   let namespace: NamespaceFacts | undefined;
@@ -149,13 +151,13 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   } else {
     const reason = facts.namespace.state === 'failed' ? facts.namespace.reason : 'not found';
     if (config.onLookupFailure === 'deny') {
-      return deny(`${target.subject}: cannot read Namespace ${subject.namespace} to apply its VDUSE policy (${reason}); the webhook config says onLookupFailure: deny, so retry shortly`);
+      return denyDecision(`${target.subject}: cannot read Namespace ${subject.namespace} to apply its VDUSE policy (${reason}); the webhook config says onLookupFailure: deny, so retry shortly`);
     }
   }
 
   const optIn = decideOptIn(target.subject, subject.namespace, target.labels, namespace);
-  if ('denied' in optIn) return deny(optIn.denied);
-  if (!optIn.wanted) return skip(optIn.because);
+  if ('denied' in optIn) return denyDecision(optIn.denied);
+  if (!optIn.wanted) return skipDecision(optIn.because);
 
   const vmLayer = parseTuningAnnotations(target.annotations, target.subject);
   const namespaceLayer = namespace ? parseTuningAnnotations(namespace.annotations, `Namespace ${subject.namespace}`) : {};
@@ -171,12 +173,12 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     resourceName: config.resourceName,
     nads: facts.nads,
   });
-  if ('denied' in choice) return deny(choice.denied);
+  if ('denied' in choice) return denyDecision(choice.denied);
   const warnings: string[] = [];
   if (choice.unreadable.length > 0) {
     const detail = choice.unreadable.map(({ network, reason }) => `${network} (${reason})`).join(', ');
     if (config.onLookupFailure === 'deny') {
-      return deny(`${target.subject}: cannot read the NetworkAttachmentDefinition of network(s) ${detail}; the webhook config says onLookupFailure: deny, so retry shortly`);
+      return denyDecision(`${target.subject}: cannot read the NetworkAttachmentDefinition of network(s) ${detail}; the webhook config says onLookupFailure: deny, so retry shortly`);
     }
     warnings.push(limitWarning(`vduse: left unconverted, NetworkAttachmentDefinition unreadable: ${choice.unreadable.map(({ network }) => network).join(', ')}`));
   }
@@ -192,19 +194,19 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   for (const network of choice.chosen) {
     const index = interfaces.findIndex((iface) => iface.name === network);
     if (index < 0) {
-      return deny(`${target.subject}: network ${JSON.stringify(network)} has no interface in ${interfacesPath}; add one with the same name`);
+      return denyDecision(`${target.subject}: network ${JSON.stringify(network)} has no interface in ${interfacesPath}; add one with the same name`);
     }
     const iface = interfaces[index]!;
     if (iface.binding?.name === config.pluginName) continue;
     const result = convertInterface(iface, config.pluginName, target.subject, `${interfacesPath}[${index}]`);
-    if ('denied' in result) return deny(result.denied);
+    if ('denied' in result) return denyDecision(result.denied);
     interfaces[index] = result;
     converted.push(network);
     scope.push(`${target.pointer}/spec/domain/devices/interfaces/${index}`);
   }
   const bound = interfaces.filter((iface) => iface.binding?.name === config.pluginName).map((iface) => iface.name);
   if (bound.length === 0) {
-    return { ...skip(`wanted (${optIn.because}), but no interface is on a VDUSE network`), warnings };
+    return { ...skipDecision(`wanted (${optIn.because}), but no interface is on a VDUSE network`), warnings };
   }
 
   // The resolved tuning goes on the template, so the VMI carries explicit values.

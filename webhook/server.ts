@@ -10,6 +10,7 @@ import { admissionResponse, MalformedReviewError, parseAdmissionReview } from '.
 import { admit, type ClusterView } from './admit.ts';
 import type { WebhookConfig } from './config.ts';
 import type { WebhookMetrics } from './metrics.ts';
+import { denyDecision } from './mutation.ts';
 
 export const MUTATE_PATH = '/mutate';
 export const DEFAULT_WEBHOOK_PORT = 8443;
@@ -110,14 +111,10 @@ function reviewApp(options: WebhookServerOptions): express.Express {
           log.error({ uid: review.uid, error: error instanceof Error ? error.stack : String(error) }, 'review failed');
           metrics.admissions.inc({ kind: review.kind.kind, operation: review.operation, outcome: 'error' });
           response.status(200).json(
-            admissionResponse(review.uid, {
-              allowed: false,
-              outcome: 'denied',
-              reason: `kubevirt-vduse webhook internal error (see its log for uid ${review.uid}): ${error instanceof Error ? error.message : String(error)}`,
-              patch: [],
-              warnings: [],
-              interfaces: [],
-            }),
+            admissionResponse(
+              review.uid,
+              denyDecision(`kubevirt-vduse webhook internal error (see its log for uid ${review.uid}): ${error instanceof Error ? error.message : String(error)}`),
+            ),
           );
         });
     },

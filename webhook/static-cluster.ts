@@ -4,6 +4,8 @@ import type { ClusterView } from './admit.ts';
 import { ABSENT, found, type Lookup, type NadFacts, type NamespaceFacts } from './lookup.ts';
 
 export class StaticClusterView implements ClusterView {
+  /** Nothing to sync: the facts are all given up front. */
+  readonly synced = true;
   private readonly namespaces: ReadonlyMap<string, NamespaceFacts>;
   private readonly nads: ReadonlyMap<string, NadFacts>;
 

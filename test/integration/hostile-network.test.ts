@@ -99,7 +99,7 @@ describe('sidecar faults', () => {
 describe('the webhook under slow clients', () => {
   it('sets header and request timeouts, and closes a slowloris connection', async () => {
     const pki = createLoopbackPki();
-    const cluster = Object.assign(new StaticClusterView(new Map(), new Map()), { synced: true });
+    const cluster = new StaticClusterView(new Map(), new Map());
     const server = await startWebhookServer({
       port: 0,
       healthPort: 0,
