@@ -45,10 +45,11 @@ function varint(value: number, out: number[]): void {
   out.push(low);
 }
 
+const wireTypeOf = (spec: FieldSpec): number => (spec.kind === 'int32' ? WIRE_VARINT : WIRE_LENGTH_DELIMITED);
+
 function encodeField(spec: FieldSpec, value: unknown, chunks: Buffer[]): void {
   const header: number[] = [];
-  const wireType = spec.kind === 'int32' ? WIRE_VARINT : WIRE_LENGTH_DELIMITED;
-  varint((spec.number << 3) | wireType, header);
+  varint((spec.number << 3) | wireTypeOf(spec), header);
   if (spec.kind === 'int32') {
     varint(Number(value), header);
     chunks.push(Buffer.from(header));
@@ -128,8 +129,20 @@ function defaultOf(spec: FieldSpec): unknown {
   return decodeMessage(spec.kind, Buffer.alloc(0));
 }
 
+/** Each schema's fields by number, built once: decoding is on every call's path. */
+const fieldIndexes = new WeakMap<MessageSchema, Map<number, { name: string; spec: FieldSpec }>>();
+
+function fieldIndex(schema: MessageSchema): Map<number, { name: string; spec: FieldSpec }> {
+  let index = fieldIndexes.get(schema);
+  if (!index) {
+    index = new Map(Object.entries(schema).map(([name, spec]) => [spec.number, { name, spec }]));
+    fieldIndexes.set(schema, index);
+  }
+  return index;
+}
+
 export function decodeMessage<Schema extends MessageSchema>(schema: Schema, bytes: Buffer): MessageOf<Schema> {
-  const byNumber = new Map(Object.entries(schema).map(([name, spec]) => [spec.number, { name, spec }]));
+  const byNumber = fieldIndex(schema);
   const message: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(schema)) message[name] = defaultOf(spec);
   const reader = new Reader(bytes);
@@ -143,7 +156,7 @@ export function decodeMessage<Schema extends MessageSchema>(schema: Schema, byte
       continue;
     }
     const { name, spec } = field;
-    const expectedWireType = spec.kind === 'int32' ? WIRE_VARINT : WIRE_LENGTH_DELIMITED;
+    const expectedWireType = wireTypeOf(spec);
     if (wireType !== expectedWireType) throw new WireFormatError(`field ${name} (${fieldNumber}) has wire type ${wireType}; expected ${expectedWireType}`);
     let value: unknown;
     if (spec.kind === 'int32') {
