@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createLoopbackPki } from '../../cli/loopback-pki.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { projectFile } from '../helpers/fixtures.ts';
-import { logLines, procStatus, runLoad, waitForLine } from '../helpers/processes.ts';
+import { logLines, procStatus, runLoad, startWebhookEntryPoint, waitForLine } from '../helpers/processes.ts';
 import { NAMESPACE, VDUSE_RESOURCE, vmWith } from '../helpers/vms.ts';
 import { reviewOf } from '../helpers/webhook-client.ts';
 
@@ -50,18 +50,11 @@ export async function run(): Promise<boolean> {
   api.setNad(NAMESPACE, 'ovs-vduse', VDUSE_RESOURCE);
 
   // As the image runs it: the entry point with its V8 flags.
-  const webhook = spawn(
-    projectFile('bin', 'kubevirt-vduse-webhook'),
-    ['--tls-cert', leaf.certPath, '--tls-key', leaf.keyPath, '--port', '0', '--health-port', '0', '--kubeconfig', api.kubeconfigFile()],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } },
-  );
+  const { child: webhook, port: webhookPort } = await startWebhookEntryPoint(api.kubeconfigFile(), leaf, { namespaces: NAMESPACES + 1 });
   const echo = spawn(process.execPath, [projectFile('test', 'bench', 'https-echo.ts'), leaf.certPath, leaf.keyPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const webhookLog = logLines(webhook);
   const echoLog = logLines(echo);
   try {
-    const webhookPort = (await waitForLine(webhook, webhookLog, (line) => line.msg === 'serving', 'the webhook did not start')).port as number;
     const echoPort = (await waitForLine(echo, echoLog, (line) => line.msg === 'serving', 'the echo did not start')).port as number;
-    await waitForLine(webhook, webhookLog, (line) => line.msg === 'cache synced' && line.resource === 'namespaces' && line.objects === NAMESPACES + 1, 'the Namespace cache did not sync');
     const idle = procStatus(webhook.pid!);
 
     const webhookMax = await loadOf(webhookPort, caPath, bodyPath);

@@ -62,6 +62,32 @@ export interface LoadResult {
   errors: number;
 }
 
+/**
+ * The webhook as its image runs it (bin/kubevirt-vduse-webhook) against a fake API server, once
+ * it serves and its Namespace cache has synced (with `namespaces` objects, when given).
+ */
+export async function startWebhookEntryPoint(kubeconfig: string, tls: { certPath: string; keyPath: string }, options: { extra?: string[]; namespaces?: number } = {}) {
+  const child = spawn(
+    projectFile('bin', 'kubevirt-vduse-webhook'),
+    ['--tls-cert', tls.certPath, '--tls-key', tls.keyPath, '--port', '0', '--health-port', '0', '--kubeconfig', kubeconfig, ...(options.extra ?? [])],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } },
+  );
+  const lines = logLines(child);
+  try {
+    const serving = await waitForLine(child, lines, (line) => line.msg === 'serving', 'the webhook did not start');
+    await waitForLine(
+      child,
+      lines,
+      (line) => line.msg === 'cache synced' && line.resource === 'namespaces' && (options.namespaces === undefined || line.objects === options.namespaces),
+      'the Namespace cache did not sync',
+    );
+    return { child, lines, port: serving.port as number, healthPort: serving.healthPort as number };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
 export function runLoad(load: Load): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [projectFile('test', 'bench', 'load.ts'), JSON.stringify(load)], { stdio: ['ignore', 'pipe', 'inherit'] });

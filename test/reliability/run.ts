@@ -13,7 +13,7 @@ import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { projectFile, sharedFixture } from '../helpers/fixtures.ts';
 import { unaryCall } from '../helpers/hook-client.ts';
 import { protoClients } from '../helpers/hook-protos.ts';
-import { logLines, procStatus, runLoad, waitForLine } from '../helpers/processes.ts';
+import { logLines, procStatus, runLoad, startWebhookEntryPoint, waitForLine } from '../helpers/processes.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 import { NAMESPACE, VDUSE_RESOURCE } from '../helpers/vms.ts';
 
@@ -41,16 +41,6 @@ writeFileSync(caPath, pki.ca);
 const bodyPath = join(dir, 'review.json');
 writeFileSync(bodyPath, realisticReview());
 
-async function startWebhook(api: FakeApiServer, certPath: string, keyPath: string, extra: string[] = []) {
-  const child = spawn(projectFile('bin', 'kubevirt-vduse-webhook'), ['--tls-cert', certPath, '--tls-key', keyPath, '--port', '0', '--health-port', '0', '--kubeconfig', api.kubeconfigFile(), ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines = logLines(child);
-  const serving = await waitForLine(child, lines, (line) => line.msg === 'serving', 'the webhook did not start');
-  await waitForLine(child, lines, (line) => line.msg === 'cache synced' && line.resource === 'namespaces', 'the caches did not sync');
-  return { child, lines, port: serving.port as number, healthPort: serving.healthPort as number };
-}
-
 const ready = async (healthPort: number) => (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status === 200;
 const url = (port: number) => `https://127.0.0.1:${port}/mutate`;
 
@@ -67,7 +57,7 @@ async function webhookSoak(): Promise<void> {
   api.setNamespace(NAMESPACE, { 'vduse.kubevirt.io/policy': 'enabled' });
   api.setNad(NAMESPACE, 'ovs-vduse', VDUSE_RESOURCE);
   const leaf = pki.issue('soak');
-  const webhook = await startWebhook(api, leaf.certPath, leaf.keyPath);
+  const webhook = await startWebhookEntryPoint(api.kubeconfigFile(), leaf);
   try {
     const samples: { at: number; rss: number }[] = [];
     const sampler = setInterval(() => samples.push({ at: Date.now(), rss: procStatus(webhook.child.pid!).rssMiB }), 1000);
@@ -119,7 +109,7 @@ async function webhookFaults(): Promise<void> {
   install('fault-0');
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, 'pluginName: vduse\n');
-  const webhook = await startWebhook(api, certPath, keyPath, ['--config', configPath, '--reload-interval', '200ms']);
+  const webhook = await startWebhookEntryPoint(api.kubeconfigFile(), { certPath, keyPath }, { extra: ['--config', configPath, '--reload-interval', '200ms'] });
   try {
     // The watch is cut and the API answers 500 for 20 s, under 100 reviews/s.
     const load = runLoad({ url: url(webhook.port), ca: caPath, body: bodyPath, connections: 8, durationSeconds: 30, rate: 100 });
