@@ -19,6 +19,18 @@ export const NAMESPACE_POLICY_VALUES = ['enabled', 'disabled'] as const;
 export type NamespacePolicy = (typeof NAMESPACE_POLICY_VALUES)[number];
 
 export const DEFAULT_BINDING_PLUGIN_NAME = 'vduse';
+/**
+ * The second binding, registered with the same sidecar image, whose sidecar also subscribes to
+ * PreCloudInitIso. virt-launcher panics when a sidecar subscribes to PreCloudInitIso in a VMI
+ * without a cloud-init volume (pkg/hooks/manager.go preCloudInitIsoDataToJSON reads
+ * cloudInitData.UserData on nil), and at Info time the sidecar knows only its binding name
+ * (NETWORK_BINDING_PLUGIN_NAME, pkg/hooks/hooks.go). So the name carries the decision: the webhook
+ * chooses this binding only for VMs that ask for coalescing and have a cloud-init volume.
+ */
+export const CLOUD_INIT_BINDING_SUFFIX = '-cloudinit';
+export const cloudInitBindingName = (bindingName: string): string => `${bindingName}${CLOUD_INIT_BINDING_SUFFIX}`;
+/** Whether a sidecar running as this binding subscribes to PreCloudInitIso. */
+export const bindingSubscribesToCloudInit = (bindingName: string): boolean => bindingName.endsWith(CLOUD_INIT_BINDING_SUFFIX);
 export const DEFAULT_VDUSE_RESOURCE_NAME = 'vduse.io/vduse';
 /** The NetworkAttachmentDefinition annotation that names the device-plugin resource behind a network. */
 export const NAD_RESOURCE_NAME_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';

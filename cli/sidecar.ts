@@ -43,8 +43,12 @@ export const sidecarCommand: Command = {
   summary: "Serve KubeVirt's hook protocol in virt-launcher: the network binding sidecar.",
   description:
     'Listens on <socket-dir>/vduse.sock. OnDefineDomain turns the interfaces bound to the plugin into\n' +
-    '<interface type="vdpa">, PreCloudInitIso adds guest coalescing to cloud-init, Shutdown (or SIGTERM) exits 0.\n' +
-    'Environment: CONTAINER_NAME (set by KubeVirt) names this container to the compute container.',
+    '<interface type="vdpa">; Shutdown (or SIGTERM) exits 0.\n' +
+    'PreCloudInitIso (guest coalescing through cloud-init) is subscribed only when the binding name ends in\n' +
+    '"-cloudinit" (vduse-cloudinit): virt-launcher crashes when a subscriber meets a VMI without cloud-init,\n' +
+    'so the webhook picks that binding only for VMs with a cloud-init volume.\n' +
+    'Environment (set by KubeVirt): CONTAINER_NAME names this container to the compute container;\n' +
+    'NETWORK_BINDING_PLUGIN_NAME is the binding this sidecar serves.',
   options: {
     ...sharedOptions,
     'annotation-hook': {
@@ -66,7 +70,7 @@ export const sidecarCommand: Command = {
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
-    log.info({ socket: server.socketPath, plugin: config.bindingName }, 'serving');
+    log.info({ socket: server.socketPath, plugin: config.bindingName, hookPoints: server.hookPoints }, 'serving');
     await exited;
     return EXIT_OK;
   },

@@ -7,6 +7,7 @@ import { decodeMessage, encodeMessage, type MessageInput, type MessageOf, type M
 export const HOOK_VERSIONS = ['v1alpha3', 'v1alpha2', 'v1alpha1'] as const;
 export type HookVersion = (typeof HOOK_VERSIONS)[number];
 export const HOOK_POINTS = ['OnDefineDomain', 'PreCloudInitIso', 'Shutdown'] as const;
+export type HookPointName = (typeof HOOK_POINTS)[number];
 
 const EMPTY = {} as const satisfies MessageSchema;
 const HOOK_POINT = { name: { number: 1, kind: 'string' }, priority: { number: 2, kind: 'int32' } } as const satisfies MessageSchema;

@@ -4,12 +4,14 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidInputError, PreconditionError } from '../api/errors.ts';
-import { HOOK_SOCKET_NAME } from '../api/names.ts';
+import { bindingSubscribesToCloudInit, HOOK_SOCKET_NAME } from '../api/names.ts';
 import type { HookCallbacks } from './callbacks.ts';
-import { HOOK_POINTS, HOOK_SERVICES, HOOK_VERSIONS, type HookMessage, type HookMessageInput, type HookVersion } from './hook-protocol.ts';
+import { HOOK_POINTS, type HookPointName, HOOK_SERVICES, HOOK_VERSIONS, type HookMessage, type HookMessageInput, type HookVersion } from './hook-protocol.ts';
 
 export interface HookServer {
   socketPath: string;
+  /** What Info answers. */
+  hookPoints: readonly HookPointName[];
   /** Stops serving and removes the socket. */
   close(): Promise<void>;
 }
@@ -23,6 +25,15 @@ export interface HookServerOptions {
   onShutdown: () => void;
 }
 
+/**
+ * The hook points Info lists. PreCloudInitIso only under the cloud-init binding: virt-launcher
+ * panics when a subscriber meets a VMI without cloud-init (see api/names.ts), and the binding name
+ * is all the sidecar knows at Info time.
+ */
+export function subscribedHookPoints(pluginName: string): HookPointName[] {
+  return HOOK_POINTS.filter((point) => point !== 'PreCloudInitIso' || bindingSubscribesToCloudInit(pluginName));
+}
+
 function grpcStatusOf(error: unknown): status {
   if (error instanceof InvalidInputError) return status.INVALID_ARGUMENT;
   if (error instanceof PreconditionError) return status.FAILED_PRECONDITION;
@@ -32,6 +43,7 @@ function grpcStatusOf(error: unknown): status {
 export async function startHookServer(options: HookServerOptions): Promise<HookServer> {
   const { callbacks, log } = options;
   const socketPath = join(options.socketDir, HOOK_SOCKET_NAME);
+  const hookPoints = subscribedHookPoints(options.pluginName);
   let queue: Promise<unknown> = Promise.resolve();
   const server = new Server();
 
@@ -70,7 +82,7 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
 
   server.addService(HOOK_SERVICES.info, {
     Info: serial('Info', 'info', () =>
-      Promise.resolve({ name: options.pluginName, hookPoints: HOOK_POINTS.map((name) => ({ name, priority: 0 })), versions: [...HOOK_VERSIONS] }),
+      Promise.resolve({ name: options.pluginName, hookPoints: hookPoints.map((name) => ({ name, priority: 0 })), versions: [...HOOK_VERSIONS] }),
     ),
   });
 
@@ -99,5 +111,5 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve()));
   });
-  return { socketPath, close };
+  return { socketPath, hookPoints, close };
 }

@@ -6,7 +6,7 @@ import { isCoalesceOff } from '../api/coalesce.ts';
 import { describeObject, InvalidInputError } from '../api/errors.ts';
 import { isObject } from '../api/json.ts';
 import { KUBEVIRT_API_VERSION, parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
-import { ANNOTATION_MEMLOCK_OVERHEAD } from '../api/names.ts';
+import { ANNOTATION_MEMLOCK_OVERHEAD, cloudInitBindingName } from '../api/names.ts';
 import { resolveTuning } from '../api/resolve.ts';
 import { formatTuningValue, parseTuningAnnotations, TUNING_SCHEMA } from '../api/tuning.ts';
 import { CLUSTER_TUNING_KEYS, type WebhookConfig } from './config.ts';
@@ -191,20 +191,29 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   const interfaces = [...(spec.domain.devices.interfaces ?? [])];
   const scope: string[] = [];
   const converted: string[] = [];
+  // The cloud-init binding's sidecar subscribes to PreCloudInitIso, which crashes virt-launcher on a
+  // VMI without cloud-init (api/names.ts); it is chosen again on every admission.
+  const deliversCoalescing = !isCoalesceOff(tuning.coalesce) && hasCloudInit(target.vmi);
+  const bindingName = deliversCoalescing ? cloudInitBindingName(config.pluginName) : config.pluginName;
+  const ourBindings = new Set([config.pluginName, cloudInitBindingName(config.pluginName)]);
+  const chosen = new Set(choice.chosen);
   for (const network of choice.chosen) {
-    const index = interfaces.findIndex((iface) => iface.name === network);
-    if (index < 0) {
+    if (!interfaces.some((iface) => iface.name === network)) {
       return denyDecision(`${target.subject}: network ${JSON.stringify(network)} has no interface in ${interfacesPath}; add one with the same name`);
     }
-    const iface = interfaces[index]!;
-    if (iface.binding?.name === config.pluginName) continue;
-    const result = convertInterface(iface, config.pluginName, target.subject, `${interfacesPath}[${index}]`);
+  }
+  for (const [index, iface] of interfaces.entries()) {
+    const ours = iface.binding !== undefined && ourBindings.has(iface.binding.name);
+    // Interfaces bound by hand to either binding are re-chosen too, so no VM keeps the cloud-init one without cloud-init.
+    if (!chosen.has(iface.name) && !ours) continue;
+    if (iface.binding?.name === bindingName) continue;
+    const result = convertInterface(iface, bindingName, target.subject, `${interfacesPath}[${index}]`);
     if ('denied' in result) return denyDecision(result.denied);
     interfaces[index] = result;
-    converted.push(network);
+    converted.push(iface.name);
     scope.push(`${target.pointer}/spec/domain/devices/interfaces/${index}`);
   }
-  const bound = interfaces.filter((iface) => iface.binding?.name === config.pluginName).map((iface) => iface.name);
+  const bound = interfaces.filter((iface) => iface.binding?.name === bindingName).map((iface) => iface.name);
   if (bound.length === 0) {
     return { ...skipDecision(`wanted (${optIn.because}), but no interface is on a VDUSE network`), warnings };
   }
@@ -230,9 +239,13 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     warnings.push(limitWarning(`vduse: set ${memlock.missingField}: without it the memlock overhead for vDPA cannot be sized`));
   }
 
-  if (converted.length > 0) warnings.push(limitWarning(`vduse: interfaces ${converted.join(', ')} now use binding ${config.pluginName}`));
+  if (converted.length > 0) warnings.push(limitWarning(`vduse: interfaces ${converted.join(', ')} now use binding ${bindingName}`));
   if (!isCoalesceOff(tuning.coalesce) && !hasCloudInit(target.vmi)) {
-    warnings.push(limitWarning('vduse: coalescing needs a cloud-init volume; without one, set it in the guest (ethtool -C)'));
+    warnings.push(
+      limitWarning(
+        'vduse: coalescing not delivered: it needs a cloud-init volume, which this VM lacks; set it in the guest (ethtool -C)',
+      ),
+    );
   }
 
   const patch = [

@@ -157,6 +157,48 @@ describe('which interfaces', () => {
   });
 });
 
+describe('which binding: the cloud-init one only where virt-launcher can call PreCloudInitIso', () => {
+  const coalesced = { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' };
+  const bindingOf = (vm: VirtualMachine) => iface(vm, 'dataplane').binding?.name;
+
+  it.each([
+    ['coalescing and a cloud-init volume', { annotations: coalesced }, 'vduse-cloudinit'],
+    ['coalescing but no cloud-init volume', { annotations: coalesced, withoutCloudInit: true }, 'vduse'],
+    ['a cloud-init volume but coalescing off', {}, 'vduse'],
+  ] as const)('%s: %s', (_title, shape, binding) => {
+    const { result } = mutate(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, ...shape }), { namespaceLabels: POLICY_ENABLED });
+    expect(bindingOf(result)).toBe(binding);
+  });
+
+  it('chooses again on every update: a VM that loses its cloud-init volume goes back to the plain binding', () => {
+    const { result } = mutate(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: coalesced }), { namespaceLabels: POLICY_ENABLED });
+    expect(bindingOf(result)).toBe('vduse-cloudinit');
+    result.spec.template.spec!.volumes = result.spec.template.spec!.volumes!.filter((volume) => !volume.cloudInitNoCloud);
+    const { result: updated, decision } = mutate(result, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' });
+    expect(bindingOf(updated)).toBe('vduse');
+    expect(decision.warnings.join()).toContain('coalescing not delivered');
+  });
+
+  it('rebinds a hand-written vduse-cloudinit on a VM without cloud-init, and leaves a hand-written vduse alone', () => {
+    const handWritten = (binding: string) => {
+      const vm = vmWith({ withoutCloudInit: true, labels: { 'vduse.kubevirt.io/enabled': 'true' }, multus: { dataplane: 'sriov-net' } });
+      vm.spec.template.spec!.domain.devices.interfaces![1] = { name: 'dataplane', binding: { name: binding } };
+      return vm;
+    };
+    const { result, decision } = mutate(handWritten('vduse-cloudinit'));
+    expect(bindingOf(result)).toBe('vduse');
+    expect(decision.interfaces).toEqual(['dataplane']);
+    const plain = decideFor(handWritten('vduse'));
+    expect(plain).toMatchObject({ allowed: true, interfaces: ['dataplane'] });
+    expect(plain.patch.some((operation) => operation.path.includes('/interfaces'))).toBe(false);
+  });
+
+  it('uses the configured plugin name for both', () => {
+    const { result } = mutate(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: coalesced }), { namespaceLabels: POLICY_ENABLED, config: { pluginName: 'vdpa' } });
+    expect(bindingOf(result)).toBe('vdpa-cloudinit');
+  });
+});
+
 describe('tuning annotations', () => {
   const vm = (shape: Parameters<typeof vmWith>[0] = {}) => vmWith({ multus: { dataplane: 'ovs-vduse-a' }, ...shape });
   const annotations = (result: VirtualMachine) => template(result).metadata!.annotations!;
@@ -204,7 +246,8 @@ describe('tuning annotations', () => {
 
   it('warns when coalescing is asked of a VM without a cloud-init volume', () => {
     const decision = decideFor(vm({ withoutCloudInit: true, annotations: { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' } }), { namespaceLabels: POLICY_ENABLED });
-    expect(decision.warnings).toContain('vduse: coalescing needs a cloud-init volume; without one, set it in the guest (ethtool -C)');
+    expect(decision.allowed).toBe(true);
+    expect(decision.warnings).toContain('vduse: coalescing not delivered: it needs a cloud-init volume, which this VM lacks; set it in the guest (ethtool -C)');
     expect(decideFor(vm({ annotations: { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' } }), { namespaceLabels: POLICY_ENABLED }).warnings.join()).not.toContain('cloud-init');
   });
 
