@@ -1,7 +1,7 @@
 // The real sidecar process on a real unix socket, driven the way virt-launcher drives it.
 import { status } from '@grpc/grpc-js';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { interfaceByAlias } from '../helpers/canonical-xml.ts';
 import { projectFile, readSharedFixture } from '../helpers/fixtures.ts';
 import { startSidecar, type SidecarProcess } from '../helpers/hook-client.ts';
 import { inject } from 'vitest';
+import { noCloudData, replayBoot, replayMigrationTarget, VirtLauncher, VirtLauncherPanic } from '../helpers/virt-launcher-replay.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 
 const domainXml = readSharedFixture('domain_x86_64.xml');
@@ -19,63 +20,102 @@ const vmi = vmiWith([masqueradeDefault, vduseInterface('net1', { macAddress: mac
 const vmiBytes = Buffer.from(JSON.stringify(vmi));
 const networkInfo = (device: string) =>
   JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: device } }, mac: macFor(0) }] });
-/** What KubeVirt hands over on the 2nd and 3rd calls: its own ethernet interface, no driver attributes. */
-const rebuilt = (xml: string) =>
-  xml.replace(/<interface type="vdpa">[\s\S]*?<alias name="ua-net1"\/>[\s\S]*?<\/interface>/, '<interface type="ethernet"><source/><model type="virtio-non-transitional"/><mtu size="1500"/><alias name="ua-net1"/><rom enabled="no"/></interface>');
 
+/** A virt-launcher pod's view: <dir>/hooks is the compute container's hooks dir, the sidecar's socket dir is one level down. */
 function node(networkDevice: string, networkInfoDelayMs?: number) {
   const dir = mkdtempSync(join(tmpdir(), 'vduse-sidecar-'));
-  const socketDir = join(dir, 'hooks');
+  const hooksDir = join(dir, 'hooks');
+  const socketDir = join(hooksDir, 'hook-sidecar-0');
   const infoPath = join(dir, 'network-info');
   if (networkInfoDelayMs === undefined) writeFileSync(infoPath, networkInfo(networkDevice));
   else setTimeout(() => writeFileSync(infoPath, networkInfo(networkDevice)), networkInfoDelayMs);
-  return { socketDir, infoPath };
+  return { hooksDir, socketDir, infoPath };
 }
 
 const running: SidecarProcess[] = [];
 afterAll(async () => {
   await Promise.all(running.map((sidecar) => sidecar.stop()));
 });
-async function sidecarOn(place: { socketDir: string; infoPath: string }, timeout = '5') {
-  const sidecar = await startSidecar(place.socketDir, ['--network-info', place.infoPath, '--network-info-timeout', timeout]);
+async function sidecarOn(place: { socketDir: string; infoPath: string }, timeout = '5', binding = 'vduse') {
+  const sidecar = await startSidecar(place.socketDir, ['--network-info', place.infoPath, '--network-info-timeout', timeout], { NETWORK_BINDING_PLUGIN_NAME: binding });
   running.push(sidecar);
   return sidecar;
 }
 
-describe('sidecar replaying virt-launcher', () => {
-  it('answers Info within 1 s, then PreCloudInitIso, OnDefineDomain three times and Shutdown', async () => {
+const userData = '#cloud-config\npassword: fedora\n';
+const withBinding = (binding: string, annotations: Record<string, string> = { 'vduse.kubevirt.io/coalesce': 'adaptive-rx,rx-usecs=64' }) =>
+  vmiWith([masqueradeDefault, vduseInterface('net1', { macAddress: macFor(0), pciAddress: '0000:0a:00.0', binding: { name: binding } })], { annotations });
+
+async function expectDefinedByLibvirt(xml: string) {
+  if (inject('libvirtStatus') === 'ready') expect((await defineWithQemuDriver(xml)).accepted).toBe(true);
+}
+
+describe('sidecar under the virt-launcher replay', () => {
+  it('a VMI without cloud-init, on the plain binding: no PreCloudInitIso subscription, three defines, Shutdown', async () => {
     const place = node('/dev/vhost-vdpa-3');
     const sidecar = await sidecarOn(place);
+    const vmiNoCloudInit = withBinding('vduse');
+    const boot = await replayBoot({ launcher: { hooksDir: place.hooksDir, sidecars: 1 }, vmi: vmiNoCloudInit, cloudInit: null, domainXml });
 
-    const info = await sidecar.call('info', 'Info', {}, 1000);
-    expect(info).toMatchObject({ name: 'vduse', versions: ['v1alpha3', 'v1alpha2', 'v1alpha1'] });
-    expect((info.hookPoints as unknown as { name: string }[]).map((point) => point.name)).toEqual(['OnDefineDomain', 'PreCloudInitIso', 'Shutdown']);
-
-    const cloudInitData = JSON.stringify({ DataSource: 'noCloud', UserData: '#cloud-config\npassword: fedora\n', NetworkData: '', VolumeName: 'cloudinitdisk' });
-    const cloudInit = await sidecar.call('v1alpha3', 'PreCloudInitIso', { vmi: vmiBytes, cloudInitData: Buffer.from(cloudInitData), cloudInitNoCloudSource: Buffer.alloc(0) });
-    const merged = JSON.parse(cloudInit.cloudInitData!.toString()) as Record<string, string>;
-    expect(merged.VolumeName).toBe('cloudinitdisk');
-    expect(merged.UserData).toContain('password: fedora');
-    expect(merged.UserData).toContain(`ATTR{address}=="${macFor(0)}"`);
-    expect(merged.UserData).toContain('ethtool -C %k adaptive-rx on rx-usecs 64');
-
-    const first = (await sidecar.call('v1alpha3', 'OnDefineDomain', { domainXML: Buffer.from(domainXml), vmi: vmiBytes })).domainXML!.toString();
-    const iface = interfaceByAlias(first, 'ua-net1');
+    expect(boot.sidecars).toEqual([{ socketPath: sidecar.socketPath, name: 'vduse', version: 'v1alpha3', hookPoints: ['OnDefineDomain', 'Shutdown'] }]);
+    expect(boot.cloudInit).toBeNull();
+    expect(boot.steps.map(({ step }) => step)).toEqual(['collect', 'OnDefineDomain', 'OnDefineDomain', 'OnDefineDomain', 'Shutdown']);
+    const [first, ...later] = boot.domains;
+    const iface = interfaceByAlias(first!, 'ua-net1');
     expect(iface?.getAttribute('type')).toBe('vdpa');
     expect(iface?.getElementsByTagName('source').item(0)?.getAttribute('dev')).toBe('/var/run/kubevirt-hooks/hook-sidecar-0/vduse/pod6c270ef2f25');
     expect(readlinkSync(join(place.socketDir, 'vduse', 'pod6c270ef2f25'))).toBe('/dev/vhost-vdpa-3');
-    for (const call of [2, 3]) {
-      const input = rebuilt(first);
-      expect(input, `call ${call} input`).toContain('type="ethernet"><source/><model type="virtio-non-transitional"/><mtu');
-      const again = (await sidecar.call('v1alpha3', 'OnDefineDomain', { domainXML: Buffer.from(input), vmi: vmiBytes })).domainXML!.toString();
-      expect(again).toBe(first);
-    }
-    if (inject('libvirtStatus') === 'ready') expect((await defineWithQemuDriver(first)).accepted).toBe(true);
-
-    await sidecar.call('v1alpha3', 'Shutdown', {});
+    for (const again of later) expect(again).toBe(first);
+    await expectDefinedByLibvirt(first!);
     expect(await sidecar.exited).toBe(0);
     expect(existsSync(sidecar.socketPath)).toBe(false);
+  });
+
+  it('a VMI with cloud-init and coalescing, on the cloud-init binding: the udev rule is merged into the user data', async () => {
+    const place = node('/dev/vhost-vdpa-3');
+    const sidecar = await sidecarOn(place, '5', 'vduse-cloudinit');
+    const boot = await replayBoot({ launcher: { hooksDir: place.hooksDir, sidecars: 1 }, vmi: withBinding('vduse-cloudinit'), cloudInit: noCloudData(userData), domainXml });
+
+    expect(boot.sidecars[0]!.hookPoints).toEqual(['OnDefineDomain', 'PreCloudInitIso', 'Shutdown']);
+    expect(boot.steps.map(({ step }) => step)).toEqual(['collect', 'PreCloudInitIso', 'OnDefineDomain', 'OnDefineDomain', 'OnDefineDomain', 'Shutdown']);
+    expect(boot.cloudInit).toMatchObject({ DataSource: 'noCloud', VolumeName: 'cloudinitdisk', NoCloudMetaData: { 'local-hostname': 'testvmi' } });
+    expect(boot.cloudInit!.UserData).toContain('password: fedora');
+    expect(boot.cloudInit!.UserData).toContain(`ATTR{address}=="${macFor(0)}"`);
+    expect(boot.cloudInit!.UserData).toContain('ethtool -C %k adaptive-rx on rx-usecs 64');
+    expect(interfaceByAlias(boot.domains[0]!, 'ua-net1')?.getAttribute('type')).toBe('vdpa');
+    await expectDefinedByLibvirt(boot.domains[0]!);
     expect(sidecar.stderr()).not.toContain('password: fedora');
+  });
+
+  it('a hand-written binding {name: vduse} with coalescing asked and no cloud-init volume boots, without coalescing', async () => {
+    const place = node('/dev/vhost-vdpa-4');
+    await sidecarOn(place);
+    const boot = await replayBoot({ launcher: { hooksDir: place.hooksDir, sidecars: 1 }, vmi: withBinding('vduse'), cloudInit: null, domainXml, defineCalls: 2 });
+    expect(boot.domains).toHaveLength(2);
+    expect(interfaceByAlias(boot.domains[1]!, 'ua-net1')?.getAttribute('type')).toBe('vdpa');
+  });
+
+  it('the replay fails exactly where virt-launcher panics: a PreCloudInitIso subscriber and a VMI without cloud-init', async () => {
+    const place = node('/dev/vhost-vdpa-4');
+    await sidecarOn(place, '5', 'vduse-cloudinit');
+    const boot = replayBoot({ launcher: { hooksDir: place.hooksDir, sidecars: 1 }, vmi: withBinding('vduse-cloudinit'), cloudInit: null, domainXml });
+    await expect(boot).rejects.toBeInstanceOf(VirtLauncherPanic);
+    await expect(boot).rejects.toThrow(/vduse-cloudinit subscribed to PreCloudInitIso, and this VMI has no cloud-init volume/);
+  });
+
+  it('skips the device-link folder and other nested directories, and waits for a sidecar that starts late', async () => {
+    const place = node('/dev/vhost-vdpa-5');
+    mkdirSync(join(place.hooksDir, 'other-container', 'nested'), { recursive: true });
+    const launcher = new VirtLauncher({ hooksDir: place.hooksDir, sidecars: 1 });
+    const collected = launcher.collect();
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await sidecarOn(place);
+    const [sidecar] = await collected;
+    expect(sidecar!.socketPath).toBe(join(place.socketDir, 'vduse.sock'));
+    await launcher.onDefineDomain(domainXml, withBinding('vduse'));
+    expect(existsSync(join(place.socketDir, 'vduse'))).toBe(true);
+    // A second collect sees the link folder and still finds only the socket.
+    expect((await new VirtLauncher({ hooksDir: place.hooksDir, sidecars: 1 }).collect()).map(({ socketPath }) => socketPath)).toEqual([sidecar!.socketPath]);
   });
 
   it('serves the older versions too', async () => {
@@ -105,14 +145,17 @@ describe('sidecar replaying virt-launcher', () => {
 });
 
 describe('migration', () => {
-  it('gives the target the same XML as the source, and links each node\'s own device', async () => {
+  it('gives the target the same XML as the source, and links each node\'s own device (a cloud-init VMI: the target runs PreCloudInitIso too)', async () => {
     const sourceNode = node('/dev/vhost-vdpa-3');
     const targetNode = node('/dev/vhost-vdpa-7');
-    const [source, target] = await Promise.all([sidecarOn(sourceNode), sidecarOn(targetNode)]);
-    const request = { domainXML: Buffer.from(domainXml), vmi: vmiBytes };
-    const sourceXml = (await source.call('v1alpha3', 'OnDefineDomain', request)).domainXML!.toString();
-    // On the target, KubeVirt sends the source's XML.
-    const targetXml = (await target.call('v1alpha3', 'OnDefineDomain', { ...request, domainXML: Buffer.from(sourceXml) })).domainXML!.toString();
+    await Promise.all([sidecarOn(sourceNode, '5', 'vduse-cloudinit'), sidecarOn(targetNode, '5', 'vduse-cloudinit')]);
+    const migrating = withBinding('vduse-cloudinit');
+    const source = await replayBoot({ launcher: { hooksDir: sourceNode.hooksDir, sidecars: 1 }, vmi: migrating, cloudInit: noCloudData(userData), domainXml, defineCalls: 2 });
+    const sourceXml = source.domains.at(-1)!;
+    // On the target, KubeVirt sends the source's XML, and ignores the answer.
+    const target = await replayMigrationTarget({ launcher: { hooksDir: targetNode.hooksDir, sidecars: 1 }, vmi: migrating, cloudInit: noCloudData(userData), domainXml, sourceDomainXml: sourceXml });
+    expect(target.steps.map(({ step }) => step)).toEqual(['collect', 'PreCloudInitIso', 'OnDefineDomain']);
+    const targetXml = target.domains[0]!;
     expect(targetXml).toBe(sourceXml);
     expect(readlinkSync(join(sourceNode.socketDir, 'vduse', 'pod6c270ef2f25'))).toBe('/dev/vhost-vdpa-3');
     expect(readlinkSync(join(targetNode.socketDir, 'vduse', 'pod6c270ef2f25'))).toBe('/dev/vhost-vdpa-7');
