@@ -27,11 +27,30 @@ export async function libvirtAvailable(): Promise<boolean> {
 }
 
 let checks = 0;
+let kvm: Promise<boolean> | undefined;
+
+/**
+ * Whether this host's QEMU can run KVM guests. Where it cannot (no /dev/kvm, as on nested
+ * sandboxes), KubeVirt's type="kvm" domains are checked as type="qemu": the qemu driver runs the
+ * same checks on them, except that the accelerator is TCG.
+ */
+export function hostHasKvm(): Promise<boolean> {
+  kvm ??= run('virsh', ['-c', CONNECTION, 'domcapabilities', '--virttype', 'kvm'], { timeout: DEFINE_TIMEOUT_MS }).then(
+    () => true,
+    () => false,
+  );
+  return kvm;
+}
+
+/** The domain as this host can take it: under TCG where there is no KVM. */
+export async function forThisHost(domainXml: string): Promise<string> {
+  return (await hostHasKvm()) ? domainXml : domainXml.replace(/<domain type=(["'])kvm\1/, '<domain type=$1qemu$1');
+}
 
 /** Defines the domain under a unique name, so that checks may run in parallel, and undefines it. */
 export async function defineWithQemuDriver(domainXml: string): Promise<LibvirtVerdict> {
   const name = `vduse-check-${process.pid}-${++checks}`;
-  const renamed = domainXml.replace(/<name>[^<]*<\/name>/, `<name>${name}</name>`);
+  const renamed = (await forThisHost(domainXml)).replace(/<name>[^<]*<\/name>/, `<name>${name}</name>`);
   const dir = await mkdtemp(join(tmpdir(), 'vduse-libvirt-'));
   const file = join(dir, 'domain.xml');
   try {

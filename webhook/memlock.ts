@@ -1,15 +1,13 @@
-// vDPA pins guest memory: libvirt sets the locked-memory limit to N x guest RAM + 1 GiB for N vdpa
-// interfaces. KubeVirt's own accounting (reservedOverhead.memLock: Required) already covers one
-// guest RAM; addedOverhead must bring the rest: 1 GiB + (N - 1) x guest RAM.
+// vDPA pins guest memory: the overhead to add is api/memlock.ts's, on top of what KubeVirt's own
+// accounting (reservedOverhead.memLock: Required) already covers.
 import { InvalidInputError } from '../api/errors.ts';
+import { memlockOverheadBytes } from '../api/memlock.ts';
 import type { Memory, ReservedOverhead, ResourceRequirements } from '../api/kubevirt.ts';
 import {
   addQuantities,
   compareQuantities,
   formatQuantity,
-  GiB,
   isNegative,
-  multiplyQuantity,
   parseQuantity,
   type Quantity,
   QUANTITY_EXPECTED,
@@ -43,6 +41,13 @@ function quantityField(subject: string, field: string, text: unknown): Quantity 
   return quantity;
 }
 
+/** Memory quantities count whole bytes, rounded up, as Kubernetes' Quantity.Value() does. */
+function wholeBytes(quantity: Quantity): bigint {
+  const divisor = 10n ** BigInt(Math.max(quantity.scale, 0));
+  const scaled = quantity.scale < 0 ? quantity.numerator * 10n ** BigInt(-quantity.scale) : quantity.numerator;
+  return quantity.scale <= 0 ? scaled : (scaled + divisor - 1n) / divisor;
+}
+
 export function planMemlock(input: MemlockInput): MemlockPlan {
   const { subject, domainPath } = input;
   const overhead: ReservedOverhead = { ...input.memory?.reservedOverhead, memLock: MEMLOCK_REQUIRED };
@@ -58,7 +63,7 @@ export function planMemlock(input: MemlockInput): MemlockPlan {
   // Someone lowered addedOverhead below what was recorded: all of what is there is theirs.
   const usersPart = compareQuantities(current, previous) >= 0 ? subtractQuantities(current, previous) : current;
 
-  const wanted = input.vdpaInterfaces === 0 ? quantityOf(0n) : addQuantities(GiB, multiplyQuantity(guest, BigInt(input.vdpaInterfaces - 1)));
+  const wanted = quantityOf(memlockOverheadBytes(input.vdpaInterfaces, wholeBytes(guest)));
   const total = addQuantities(usersPart, wanted);
   // Numerically equal keeps the user's spelling ("1024Mi" stays), so a second pass changes nothing.
   if (compareQuantities(total, current) !== 0) overhead.addedOverhead = formatQuantity(total);
