@@ -7,7 +7,7 @@ import { reportError } from './diagnostics.ts';
 const BINARY = 'kubevirt-vduse';
 
 /**
- * Each command's module is loaded only when it runs: the sidecar must fit KubeVirt's 64 MiB
+ * Each command's module is loaded only when it runs: the sidecar must fit its memory limit (api/sidecar-resources.ts)
  * sidecar limit and answer Info fast, so it must not load the webhook's libraries, nor they its.
  */
 const COMMAND_LOADERS: Record<string, () => Promise<Command>> = {

@@ -1,5 +1,5 @@
 // A protobuf wire codec for the hook protocol's few small proto3 messages. Parsing .proto files at
-// run time (proto-loader, protobufjs) cost the sidecar about 11 MiB of its 64 MiB budget and a
+// run time (proto-loader, protobufjs) cost the sidecar about 11 MiB of its 64M (61.0 MiB) budget and a
 // good part of its start-up CPU; these messages need only varints and length-delimited fields.
 // test/unit/hook-protocol.test.ts checks every message against protobufjs and sidecar/proto/.
 

@@ -114,7 +114,7 @@ export async function run(): Promise<boolean> {
     [`OnDefineDomain p99 / echo p99 = ${ratio.toFixed(2)}x`, ratio <= 3, '<= 3x'],
     [`start-up to first Info: wall ${image.firstInfoMs.toFixed(0)} ms`, image.firstInfoMs <= 300, '<= 300 ms'],
     [`start-up to first Info: CPU ${image.firstInfoCpuMs.toFixed(0)} ms`, image.firstInfoCpuMs <= 200, '<= 200 ms'],
-    [`peak RSS ${image.peakRssMiB.toFixed(1)} MiB`, image.peakRssMiB <= 64, '<= 64 MiB'],
+    [`peak RSS ${image.peakRssMiB.toFixed(1)} MiB`, image.peakRssMiB <= 61.0, '<= 64M (61.0 MiB)'],
     [`peak anonymous memory ${image.peakAnonMiB.toFixed(1)} MiB`, image.peakAnonMiB <= 48, '<= 48 MiB'],
   ] as const;
   for (const [text, met, target] of checks) console.log(`  ${text}  target ${target}: ${met ? 'met' : 'MISSED'}`);

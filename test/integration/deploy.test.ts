@@ -6,7 +6,8 @@ import { applyPatch } from 'rfc6902';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { VirtualMachine } from '../../api/kubevirt.ts';
-import { DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_VDUSE_RESOURCE_NAME, LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, NAD_RESOURCE_NAME_ANNOTATION } from '../../api/names.ts';
+import { KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES, SIDECAR_MEMORY_LIMIT, SIDECAR_MEMORY_LIMIT_BYTES, SIDECAR_MEMORY_MINIMUM_BYTES } from '../../api/sidecar-resources.ts';
+import { cloudInitBindingName, DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_VDUSE_RESOURCE_NAME, LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, NAD_RESOURCE_NAME_ANNOTATION } from '../../api/names.ts';
 import { NAD_GROUP, NAD_PLURAL } from '../../webhook/cluster-cache.ts';
 import { DEFAULT_CONFIG, parseWebhookConfig } from '../../webhook/config.ts';
 import { DEFAULT_HEALTH_PORT, DEFAULT_WEBHOOK_PORT, MUTATE_PATH } from '../../webhook/server.ts';
@@ -166,15 +167,28 @@ describe('deploy/kubevirt: the KubeVirt CR patch', () => {
     },
   });
 
-  it('registers the plugin under the sidecar\'s default name and appends the feature gate, keeping what was there', () => {
+  it('registers both bindings with one image, appends the feature gate and the sidecar memory limit, keeping what was there', () => {
     const cr = kubevirt();
+    (cr.spec.configuration as Record<string, unknown>).supportContainerResources = [];
     expect(applyPatch(cr, patch as never).every((error) => error === null)).toBe(true);
+    const registration = { sidecarImage: expect.any(String) as string, downwardAPI: 'device-info', migration: {} };
     expect(cr.spec.configuration.network.binding).toEqual({
       passt: { sidecarImage: 'passt-binding:1.7', migration: { method: 'link-refresh' } },
-      [DEFAULT_BINDING_PLUGIN_NAME]: { sidecarImage: expect.any(String) as string, downwardAPI: 'device-info', migration: {} },
+      [DEFAULT_BINDING_PLUGIN_NAME]: registration,
+      [cloudInitBindingName(DEFAULT_BINDING_PLUGIN_NAME)]: registration,
     });
+    const bindings = cr.spec.configuration.network.binding as Record<string, { sidecarImage: string }>;
+    expect(bindings[DEFAULT_BINDING_PLUGIN_NAME]!.sidecarImage).toBe(bindings[cloudInitBindingName(DEFAULT_BINDING_PLUGIN_NAME)]!.sidecarImage);
     expect(cr.spec.configuration.developerConfiguration.featureGates).toEqual(['Snapshot', 'HotplugVolumes', 'ReservedOverheadMemlock']);
+    expect((cr.spec.configuration as Record<string, unknown>).supportContainerResources).toEqual([{ type: 'sidecar', resources: { limits: { memory: SIDECAR_MEMORY_LIMIT } } }]);
     expect(schemaErrors('v1.KubeVirt', cr)).toEqual([]);
+  });
+
+  it('ships a sidecar memory limit of at least 1.5 times the measured minimum, a multiple of 16M, above KubeVirt\'s 64M', () => {
+    expect(SIDECAR_MEMORY_LIMIT_BYTES).toBeGreaterThanOrEqual(1.5 * SIDECAR_MEMORY_MINIMUM_BYTES);
+    expect(SIDECAR_MEMORY_LIMIT_BYTES % 16_000_000).toBe(0);
+    expect(SIDECAR_MEMORY_LIMIT_BYTES).toBeGreaterThan(KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES);
+    expect(readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8')).toContain(`memory limit of \`${SIDECAR_MEMORY_LIMIT}\``);
   });
 
   it('uses an append, not a replacement, for the feature gate list', () => {

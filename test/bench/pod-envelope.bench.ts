@@ -1,0 +1,75 @@
+// The pod envelope: the smallest memory limit, in steps of 8M, under which the sidecar passes
+// virt-launcher's whole flow (the replay) three cold starts in a row, in a fresh cgroup with
+// KubeVirt's cpu 200m quota. Its floor, in the same run: a bare node:http2 gRPC echo on the same
+// node binary. Needs root (cgroups, dropping the page cache); fails with the reason otherwise.
+import { SIDECAR_MEMORY_LIMIT_BYTES, SIDECAR_MEMORY_MINIMUM_BYTES } from '../../api/sidecar-resources.ts';
+import { MEGA, MIB, podCgroupProblem, runInEnvelope, type EnvelopeProcess, type EnvelopeRun } from '../helpers/pod-envelope.ts';
+import { readFileSync } from 'node:fs';
+import { projectFile } from '../helpers/fixtures.ts';
+
+const STEP = 8 * MEGA;
+const TOP = 128 * MEGA;
+const BOTTOM = 48 * MEGA;
+const STARTS = 3;
+
+const imageFlags = /NODE_FLAGS="\$\{KUBEVIRT_VDUSE_NODE_FLAGS:-([^}]*)\}"/.exec(readFileSync(projectFile('bin', 'kubevirt-vduse-sidecar'), 'utf8'))![1]!;
+const megas = (bytes: number) => `${Math.round(bytes / MEGA)}M`;
+const mib = (bytes: number) => `${(bytes / MIB).toFixed(1)} MiB`;
+
+interface Level {
+  limit: number;
+  runs: EnvelopeRun[];
+}
+
+/** Steps down from TOP while three cold starts in a row pass; the minimum is the last level that did. */
+async function minimumLimit(label: string, what: EnvelopeProcess): Promise<{ minimum: number | undefined; levels: Level[] }> {
+  const levels: Level[] = [];
+  let minimum: number | undefined;
+  for (let limit = TOP; limit >= BOTTOM; limit -= STEP) {
+    const runs: EnvelopeRun[] = [];
+    for (let start = 0; start < STARTS; start++) {
+      const run = await runInEnvelope(limit, what);
+      runs.push(run);
+      if (!run.passed) break;
+    }
+    levels.push({ limit, runs });
+    const last = runs.at(-1)!;
+    console.log(
+      `  ${label.padEnd(34)} ${megas(limit).padStart(5)}: ${runs.map((run) => (run.passed ? 'pass' : 'FAIL')).join(' ')}` +
+        `  peak ${mib(last.stats.peakBytes)}, major faults ${last.stats.majorFaults}, file refaults ${last.stats.fileRefaults}` +
+        (last.failure ? `  (${last.failure.slice(0, 90)})` : ''),
+    );
+    if (runs.some((run) => !run.passed)) break;
+    minimum = limit;
+  }
+  return { minimum, levels };
+}
+
+export async function run(): Promise<boolean> {
+  console.log(`pod envelope: ${STARTS} cold starts per level, cpu 200m (20 ms per 100 ms), limits from ${megas(TOP)} down in ${megas(STEP)} steps`);
+  const problem = podCgroupProblem();
+  if (problem) {
+    console.log(`  cannot run: ${problem}`);
+    return false;
+  }
+  const candidates: [string, EnvelopeProcess][] = [
+    [`floor: node:http2 echo (${imageFlags})`, { kind: 'floor', floorFlags: imageFlags.split(' ') }],
+    ['floor: node:http2 echo (Node defaults)', { kind: 'floor', floorFlags: [] }],
+    [`sidecar, image entry point`, { kind: 'sidecar' }],
+    ['sidecar, previous flags (JIT on)', { kind: 'sidecar', sidecarFlags: '--optimize-for-size --max-semi-space-size=2 --max-old-space-size=40' }],
+  ];
+  const results = new Map<string, number | undefined>();
+  for (const [label, what] of candidates) results.set(label, (await minimumLimit(label, what)).minimum);
+  const floor = Math.min(...[...results].filter(([label]) => label.startsWith('floor')).map(([, minimum]) => minimum ?? Infinity));
+  const sidecar = results.get('sidecar, image entry point');
+  console.log('');
+  for (const [label, minimum] of results) console.log(`  minimum ${label.padEnd(44)} ${minimum ? megas(minimum) : `none down to ${megas(BOTTOM)} passed`}`);
+  const withinEightOfFloor = sidecar !== undefined && Number.isFinite(floor) && sidecar - floor <= STEP;
+  const shippedCoversIt = sidecar !== undefined && SIDECAR_MEMORY_LIMIT_BYTES >= 1.5 * sidecar;
+  const measuredAsRecorded = sidecar !== undefined && sidecar <= SIDECAR_MEMORY_MINIMUM_BYTES;
+  console.log(`  sidecar minimum vs floor: ${sidecar && Number.isFinite(floor) ? `+${megas(sidecar - floor)}` : 'n/a'}  [${withinEightOfFloor ? 'met' : 'MISSED'}: within 8M]`);
+  console.log(`  shipped limit ${megas(SIDECAR_MEMORY_LIMIT_BYTES)} >= 1.5 x minimum  [${shippedCoversIt ? 'met' : 'MISSED'}]`);
+  console.log(`  minimum <= api/ figure ${megas(SIDECAR_MEMORY_MINIMUM_BYTES)}  [${measuredAsRecorded ? 'met' : 'MISSED'}]`);
+  console.log(`  KubeVirt's default 64M (${mib(64 * MEGA)})  [${sidecar !== undefined && sidecar <= 64 * MEGA ? 'met' : 'missed (moonshot)'}]`);
+  return withinEightOfFloor && shippedCoversIt && measuredAsRecorded;
+}
