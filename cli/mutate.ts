@@ -24,6 +24,22 @@ export function parsePairs(text: string, flag: string, separator = '='): Map<str
 
 const OPERATIONS = ['CREATE', 'UPDATE'];
 
+/** A Namespace object's labels and annotations; it must be the object's own Namespace. */
+async function namespaceMetadata(path: string, objectNamespace: string): Promise<{ labels: Record<string, string>; annotations: Record<string, string> }> {
+  const document = await readDocument(path, 'Namespace');
+  if (!isObject(document) || document.apiVersion !== 'v1' || document.kind !== 'Namespace') {
+    throw new InvalidInputError(path, 'apiVersion/kind', isObject(document) ? `${String(document.apiVersion)}/${String(document.kind)}` : document, 'a v1 Namespace');
+  }
+  const metadata = isObject(document.metadata) ? document.metadata : {};
+  if (metadata.name !== objectNamespace) throw new InvalidInputError(path, 'metadata.name', metadata.name, `${objectNamespace}, the object's namespace`);
+  const strings = (value: unknown, field: string): Record<string, string> => {
+    if (value === undefined) return {};
+    if (!isObject(value) || !Object.values(value).every((entry) => typeof entry === 'string')) throw new InvalidInputError(path, field, value, 'a map of strings');
+    return value as Record<string, string>;
+  };
+  return { labels: strings(metadata.labels, 'metadata.labels'), annotations: strings(metadata.annotations, 'metadata.annotations') };
+}
+
 export const mutateCommand: Command = {
   name: 'mutate',
   summary: "Print what the webhook does to a VirtualMachine or VirtualMachineInstance, offline.",
@@ -32,8 +48,18 @@ export const mutateCommand: Command = {
     'Prints the mutated object on stdout and the warnings on stderr. Exit 2 when the webhook would deny it, with the reason.',
   options: {
     file: { type: 'string', placeholder: 'FILE', required: true, description: 'the VM or VMI, JSON or YAML ("-" reads stdin)' },
-    'namespace-labels': { type: 'string', placeholder: 'K=V,...', default: '', description: "the Namespace's labels, such as vduse.kubevirt.io/policy=enabled" },
-    'namespace-annotations': { type: 'string', placeholder: 'K=V,...', default: '', description: "the Namespace's annotations, such as vduse.kubevirt.io/rx-queue-size=512" },
+    namespace: {
+      type: 'string',
+      placeholder: 'FILE',
+      description: 'the Namespace object, JSON or YAML (kubectl get namespace NAME -o yaml): its labels and annotations, values with commas included',
+    },
+    'namespace-labels': { type: 'string', placeholder: 'K=V,...', default: '', description: "more Namespace labels, over --namespace's, such as vduse.kubevirt.io/policy=enabled" },
+    'namespace-annotations': {
+      type: 'string',
+      placeholder: 'K=V,...',
+      default: '',
+      description: 'more Namespace annotations, over --namespace\'s, such as vduse.kubevirt.io/rx-queue-size=512 (values cannot hold commas here: use --namespace)',
+    },
     nad: { type: 'string', placeholder: 'NS/NAME=RESOURCE,...', default: '', description: 'NetworkAttachmentDefinitions and the k8s.v1.cni.cncf.io/resourceName each has' },
     config: { type: 'string', placeholder: 'FILE', description: "the webhook's config file; built-in defaults without it" },
     operation: { type: 'string', placeholder: 'OP', default: 'CREATE', description: 'the admission operation, CREATE or UPDATE' },
@@ -53,8 +79,17 @@ export const mutateCommand: Command = {
     }
     const metadata = isObject(object.metadata) ? object.metadata : {};
     const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : 'default';
+    const given = typeof values.namespace === 'string' ? await namespaceMetadata(values.namespace, namespace) : { labels: {}, annotations: {} };
     const cluster = new StaticClusterView(
-      new Map([[namespace, { labels: Object.fromEntries(parsePairs(stringOption(values, 'namespace-labels'), 'namespace-labels')), annotations: Object.fromEntries(parsePairs(stringOption(values, 'namespace-annotations'), 'namespace-annotations')) }]]),
+      new Map([
+        [
+          namespace,
+          {
+            labels: { ...given.labels, ...Object.fromEntries(parsePairs(stringOption(values, 'namespace-labels'), 'namespace-labels')) },
+            annotations: { ...given.annotations, ...Object.fromEntries(parsePairs(stringOption(values, 'namespace-annotations'), 'namespace-annotations')) },
+          },
+        ],
+      ]),
       new Map([...parsePairs(stringOption(values, 'nad'), 'nad')].map(([key, resourceName]) => [key.includes('/') ? key : `${namespace}/${key}`, { resourceName }])),
     );
     const decision = await admit(

@@ -63,5 +63,7 @@ export function convertInterface(iface: Interface, pluginName: string, subject: 
     };
   }
   const kept = Object.fromEntries(Object.entries(iface).filter(([field]) => !(BINDING_METHODS as readonly string[]).includes(field)));
-  return { ...kept, name: iface.name, binding: { name: pluginName } };
+  // virtio written out: a preference's preferredInterfaceModel fills only an empty model
+  // (pkg/instancetype/preference/apply/interface.go), and vdpa takes nothing but virtio.
+  return { ...kept, name: iface.name, model: 'virtio', binding: { name: pluginName } };
 }

@@ -90,8 +90,9 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
     pointer: '/spec/template',
     path: 'spec.template.',
     vmi,
-    // The VM's own metadata wins over its template's: the webhook writes onto the template.
-    labels: { ...stringMap(templateMetadata?.labels, 'spec.template.metadata.labels'), ...stringMap(metadata.labels, 'metadata.labels') },
+    // Opt-in and opt-out labels are the VM's own: the opt-in webhook's objectSelector sees only
+    // those (deploy/base/mutating-webhook.yaml), and offline `mutate` must decide the same.
+    labels: stringMap(metadata.labels, 'metadata.labels'),
     annotations: {
       ...stringMap(templateMetadata?.annotations, 'spec.template.metadata.annotations'),
       ...stringMap(metadata.annotations, 'metadata.annotations'),
@@ -139,8 +140,11 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   const metadata = original.metadata;
   if (isObject(metadata) && metadata.deletionTimestamp) return skipDecision('being deleted');
   if (subject.operation !== 'CREATE' && subject.operation !== 'UPDATE') return skipDecision(`operation ${subject.operation}`);
-  if (subject.kind === 'VirtualMachineInstance' && (subject.operation !== 'CREATE' || ownedByVirtualMachine(metadata))) {
+  if (subject.kind === 'VirtualMachineInstance' && ownedByVirtualMachine(metadata)) {
     return skipDecision('a VirtualMachineInstance that a VirtualMachine owns is mutated through its VirtualMachine');
+  }
+  if (subject.kind === 'VirtualMachineInstance' && subject.operation !== 'CREATE') {
+    return skipDecision(`an ${subject.operation} of a VirtualMachineInstance that no VirtualMachine owns: its spec is fixed once created, so VDUSE is decided only at CREATE`);
   }
   if (config.excludedNamespaces.includes(subject.namespace)) return skipDecision(`Namespace ${subject.namespace} is excluded in the webhook config`);
 

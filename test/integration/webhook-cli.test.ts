@@ -44,8 +44,24 @@ describe('kubevirt-vduse mutate', () => {
     expect(result.status).toBe(0);
     expect(result.stderr).toContain('Warning: vduse: interfaces dataplane now use binding vduse');
     const mutated = parseYaml(result.stdout) as VirtualMachine;
-    expect(mutated.spec.template.spec!.domain.devices.interfaces![1]).toEqual({ name: 'dataplane', binding: { name: 'vduse' } });
+    expect(mutated.spec.template.spec!.domain.devices.interfaces![1]).toEqual({ name: 'dataplane', model: 'virtio', binding: { name: 'vduse' } });
     expect(schemaErrors('v1.VirtualMachine', mutated)).toEqual([]);
+  });
+
+  it('takes the Namespace as an object, so annotation values may hold commas', () => {
+    const namespace = file(
+      'namespace.yaml',
+      stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE, labels: { 'vduse.kubevirt.io/policy': 'enabled' }, annotations: { 'vduse.kubevirt.io/coalesce': 'rx-usecs=64,tx-usecs=32' } } }),
+    );
+    const result = cli(['mutate', '--file', vmFile, '--namespace', namespace, '--nad', `ovs-vduse-a=${VDUSE_RESOURCE}`]);
+    expect(result.status).toBe(0);
+    const mutated = parseYaml(result.stdout) as VirtualMachine;
+    expect(mutated.spec.template.metadata!.annotations!['vduse.kubevirt.io/coalesce']).toBe('rx-usecs=64,tx-usecs=32');
+
+    const other = file('other.yaml', stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'elsewhere' } }));
+    const wrong = cli(['mutate', '--file', vmFile, '--namespace', other]);
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain(`metadata.name: got "elsewhere"; expected ${NAMESPACE}, the object's namespace`);
   });
 
   it('prints the VM unchanged when nothing asks for VDUSE', () => {

@@ -87,7 +87,7 @@ describe('which interfaces', () => {
     const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'sriov-net', mgmt: 'no-such-nad' } });
     const { decision, result } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
     expect(decision.interfaces).toEqual(['dataplane']);
-    expect(iface(result, 'dataplane')).toEqual({ name: 'dataplane', binding: { name: 'vduse' } });
+    expect(iface(result, 'dataplane')).toEqual({ name: 'dataplane', model: 'virtio', binding: { name: 'vduse' } });
     expect(iface(result, 'storage')).toEqual({ name: 'storage', bridge: {} });
     expect(iface(result, 'default')).toEqual({ name: 'default', masquerade: {} });
   });
@@ -104,14 +104,14 @@ describe('which interfaces', () => {
     const fields = { macAddress: '02:00:00:00:00:10', pciAddress: '0000:0a:00.0', bootOrder: 2, acpiIndex: 3, tag: 'fast', dhcpOptions: { bootFileName: 'pxe' } };
     const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: { dataplane: { ...fields, sriov: {} } } });
     const { result } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
-    expect(iface(result, 'dataplane')).toEqual({ name: 'dataplane', ...fields, binding: { name: 'vduse' } });
+    expect(iface(result, 'dataplane')).toEqual({ name: 'dataplane', ...fields, model: 'virtio', binding: { name: 'vduse' } });
   });
 
   it('converts the pod network only when named, from the VM or else the Namespace', () => {
     const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/networks': 'default' } });
     const { result, decision } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
     expect(decision.interfaces).toEqual(['default']);
-    expect(iface(result, 'default')).toEqual({ name: 'default', binding: { name: 'vduse' } });
+    expect(iface(result, 'default')).toEqual({ name: 'default', model: 'virtio', binding: { name: 'vduse' } });
     expect(iface(result, 'dataplane')).toEqual({ name: 'dataplane', bridge: {} });
 
     const byNamespace = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'sriov-net' } }), {
@@ -385,5 +385,24 @@ describe('objects that are not what they say', () => {
     const decision = decideFor(object, { namespaceLabels: POLICY_ENABLED });
     expect(decision.allowed).toBe(false);
     expect(decision.reason).toContain(message);
+  });
+});
+
+describe('what the cluster sends, decided the same offline', () => {
+  it('skips an UPDATE of a bare VMI saying why, not as if a VM owned it', () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' } });
+    const bare = { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: 'bare', namespace: NAMESPACE }, spec: vm.spec.template.spec };
+    const decision = decideFor(bare, { namespaceLabels: POLICY_ENABLED, kind: 'VirtualMachineInstance', operation: 'UPDATE' });
+    expect(decision).toMatchObject({ allowed: true, outcome: 'skipped' });
+    expect(decision.reason).toBe('an UPDATE of a VirtualMachineInstance that no VirtualMachine owns: its spec is fixed once created, so VDUSE is decided only at CREATE');
+  });
+
+  it("reads opt-in and opt-out labels from the VM's own metadata only, as the opt-in webhook's objectSelector does", () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' } });
+    vm.spec.template.metadata = { ...vm.spec.template.metadata, labels: { 'vduse.kubevirt.io/enabled': 'true' } };
+    expect(decideFor(vm).outcome).toBe('skipped');
+    const optOutOnTemplate = vmWith({ multus: { dataplane: 'ovs-vduse-a' } });
+    optOutOnTemplate.spec.template.metadata = { ...optOutOnTemplate.spec.template.metadata, labels: { 'vduse.kubevirt.io/enabled': 'false' } };
+    expect(decideFor(optOutOnTemplate, { namespaceLabels: POLICY_ENABLED }).outcome).toBe('mutated');
   });
 });
