@@ -14,6 +14,14 @@ export const ANNOTATION_COALESCE = `${PREFIX}coalesce`;
 export const ANNOTATION_DEVICES = `${PREFIX}devices`;
 /** What the webhook added to `addedOverhead`, so a re-invocation adjusts instead of adding twice. */
 export const ANNOTATION_MEMLOCK_OVERHEAD = `${PREFIX}memlock-overhead`;
+/**
+ * Comma list of what the webhook wrote on the template from defaults rather than from the user:
+ * tuning annotation names resolved from the Namespace, the cluster config or the built-ins, and
+ * `reservedOverhead.memLock` when the user had not set it. Those are re-resolved on every
+ * admission, and removed with the last VDUSE interface.
+ */
+export const ANNOTATION_DEFAULTED = `${PREFIX}defaulted`;
+export const DEFAULTED_MEMLOCK = 'reservedOverhead.memLock';
 
 export const NAMESPACE_POLICY_VALUES = ['enabled', 'disabled'] as const;
 export type NamespacePolicy = (typeof NAMESPACE_POLICY_VALUES)[number];

@@ -6,13 +6,14 @@ import { isCoalesceOff } from '../api/coalesce.ts';
 import { describeObject, InvalidInputError } from '../api/errors.ts';
 import { isObject } from '../api/json.ts';
 import { KUBEVIRT_API_VERSION, parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
-import { ANNOTATION_MEMLOCK_OVERHEAD, cloudInitBindingName } from '../api/names.ts';
+import { ANNOTATION_MEMLOCK_OVERHEAD, cloudInitBindingName, DEFAULTED_MEMLOCK } from '../api/names.ts';
 import { resolveTuning } from '../api/resolve.ts';
 import { formatTuningValue, parseTuningAnnotations, TUNING_SCHEMA } from '../api/tuning.ts';
 import { CLUSTER_TUNING_KEYS, type WebhookConfig } from './config.ts';
 import { chooseNetworks, convertInterface, referencedNads } from './interface-choice.ts';
 import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
 import { planMemlock } from './memlock.ts';
+import { defaultedNames, hasWebhookAdditions, recordDefaulted, usersTemplateAnnotations, withoutWebhookAdditions } from './ownership.ts';
 import { decideOptIn } from './opt-in.ts';
 import { assertPatchInScope } from './patch-scope.ts';
 import { limitWarning } from './warnings.ts';
@@ -62,6 +63,8 @@ interface Target {
   /** The VM's own labels and annotations over the template's; a VMI's own. */
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** The whole object under review, for the patch scope check. */
+  original: Record<string, unknown>;
 }
 
 function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): Target {
@@ -77,7 +80,7 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
   };
   if (subject.kind === 'VirtualMachineInstance') {
     const vmi = parseVmiObject(object, name);
-    return { subject: name, pointer: '', path: '', vmi, labels: stringMap(metadata.labels, 'metadata.labels'), annotations: stringMap(metadata.annotations, 'metadata.annotations') };
+    return { subject: name, pointer: '', path: '', vmi, labels: stringMap(metadata.labels, 'metadata.labels'), annotations: stringMap(metadata.annotations, 'metadata.annotations'), original: object };
   }
   const spec = object.spec;
   if (!isObject(spec) || !isObject(spec.template)) throw new InvalidInputError(name, 'spec.template', isObject(spec) ? spec.template : spec, 'an object');
@@ -86,6 +89,7 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
   if (templateMetadata !== undefined && !isObject(templateMetadata)) throw new InvalidInputError(name, 'spec.template.metadata', templateMetadata, 'an object');
   const vmi = parseVmiObject({ metadata: templateMetadata, spec: template.spec }, `${name} spec.template`);
   return {
+    original: object,
     subject: name,
     pointer: '/spec/template',
     path: 'spec.template.',
@@ -93,8 +97,9 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
     // Opt-in and opt-out labels are the VM's own: the opt-in webhook's objectSelector sees only
     // those (deploy/base/mutating-webhook.yaml), and offline `mutate` must decide the same.
     labels: stringMap(metadata.labels, 'metadata.labels'),
+    // The VM's own annotations win over its template's, where the webhook's defaulted values are not the user's.
     annotations: {
-      ...stringMap(templateMetadata?.annotations, 'spec.template.metadata.annotations'),
+      ...usersTemplateAnnotations(stringMap(templateMetadata?.annotations, 'spec.template.metadata.annotations')),
       ...stringMap(metadata.annotations, 'metadata.annotations'),
     },
   };
@@ -123,6 +128,24 @@ function diff(pointer: string, before: object | undefined, after: object): Opera
 
 function hasCloudInit(vmi: VirtualMachineInstance): boolean {
   return (vmi.spec.volumes ?? []).some((volume) => volume.cloudInitNoCloud !== undefined || volume.cloudInitConfigDrive !== undefined);
+}
+
+/**
+ * No VDUSE interface (any more): admitted, and when the template still carries what the webhook
+ * added, that is removed. Interfaces still bound to the plugin by hand keep it all.
+ */
+function removalOrSkip(target: Target, because: string, config: WebhookConfig): Decision {
+  const templateAnnotations = target.vmi.metadata?.annotations;
+  const ourBindings = new Set([config.pluginName, cloudInitBindingName(config.pluginName)]);
+  const stillBound = (target.vmi.spec.domain.devices.interfaces ?? []).some((iface) => iface.binding !== undefined && ourBindings.has(iface.binding.name));
+  if (stillBound || !hasWebhookAdditions(templateAnnotations)) return skipDecision(because);
+  const memory = target.vmi.spec.domain.memory;
+  const rest = withoutWebhookAdditions(target.subject, `${target.path}spec.domain`, templateAnnotations ?? {}, memory);
+  const memoryPatch: Operation[] =
+    rest.memory === undefined ? (memory === undefined ? [] : [{ op: 'remove', path: `${target.pointer}/spec/domain/memory` }]) : diff(`${target.pointer}/spec/domain/memory`, memory, rest.memory);
+  const patch = [...diff(`${target.pointer}/metadata/annotations`, templateAnnotations, rest.annotations), ...memoryPatch];
+  assertPatchInScope(patch, [`${target.pointer}/metadata/annotations`, `${target.pointer}/spec/domain/memory`], target.original);
+  return { allowed: true, outcome: 'mutated', reason: `removed the webhook's memlock overhead and tuning: no VDUSE interface is left (${because})`, patch, warnings: [], interfaces: [] };
 }
 
 export function decideAdmission(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookConfig): Decision {
@@ -161,11 +184,11 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
 
   const optIn = decideOptIn(target.subject, subject.namespace, target.labels, namespace);
   if ('denied' in optIn) return denyDecision(optIn.denied);
-  if (!optIn.wanted) return skipDecision(optIn.because);
+  if (!optIn.wanted) return removalOrSkip(target, optIn.because, config);
 
   const vmLayer = parseTuningAnnotations(target.annotations, target.subject);
   const namespaceLayer = namespace ? parseTuningAnnotations(namespace.annotations, `Namespace ${subject.namespace}`) : {};
-  const { tuning } = resolveTuning({ cluster: config.defaultTuning, namespace: namespaceLayer, vm: vmLayer });
+  const { tuning, sources } = resolveTuning({ cluster: config.defaultTuning, namespace: namespaceLayer, vm: vmLayer });
 
   const networksPath = `${target.path}spec.networks`;
   const choice = chooseNetworks({
@@ -219,12 +242,18 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   }
   const bound = interfaces.filter((iface) => iface.binding?.name === bindingName).map((iface) => iface.name);
   if (bound.length === 0) {
-    return { ...skipDecision(`wanted (${optIn.because}), but no interface is on a VDUSE network`), warnings };
+    const removal = removalOrSkip(target, `wanted (${optIn.because}), but no interface is on a VDUSE network`, config);
+    return { ...removal, warnings: [...warnings, ...removal.warnings] };
   }
 
-  // The resolved tuning goes on the template, so the VMI carries explicit values.
+  // The resolved tuning goes on the template, so the VMI carries explicit values; what came from
+  // defaults is recorded as the webhook's, to be re-resolved next time.
   const annotations: Record<string, string> = { ...templateMetadata?.annotations };
   for (const key of CLUSTER_TUNING_KEYS) annotations[TUNING_SCHEMA[key].annotation] = formatTuningValue(key, tuning[key] as never);
+  const defaulted = CLUSTER_TUNING_KEYS.filter((key) => sources[key] !== 'vm').map((key) => TUNING_SCHEMA[key].annotation);
+  const previouslyDefaulted = defaultedNames(templateMetadata?.annotations);
+  if (spec.domain.memory?.reservedOverhead?.memLock === undefined || previouslyDefaulted.has(DEFAULTED_MEMLOCK)) defaulted.push(DEFAULTED_MEMLOCK);
+  recordDefaulted(annotations, defaulted);
   scope.push(`${target.pointer}/metadata/annotations`);
 
   const memlock = planMemlock({

@@ -212,6 +212,7 @@ describe('tuning annotations', () => {
       'vduse.kubevirt.io/queues': '1',
       'vduse.kubevirt.io/coalesce': 'off',
       'vduse.kubevirt.io/memlock-overhead': '1Gi',
+      'vduse.kubevirt.io/defaulted': 'reservedOverhead.memLock,vduse.kubevirt.io/coalesce,vduse.kubevirt.io/queues,vduse.kubevirt.io/rx-queue-size,vduse.kubevirt.io/tx-queue-size',
     });
   });
 
@@ -404,5 +405,50 @@ describe('what the cluster sends, decided the same offline', () => {
     const optOutOnTemplate = vmWith({ multus: { dataplane: 'ovs-vduse-a' } });
     optOutOnTemplate.spec.template.metadata = { ...optOutOnTemplate.spec.template.metadata, labels: { 'vduse.kubevirt.io/enabled': 'false' } };
     expect(decideFor(optOutOnTemplate, { namespaceLabels: POLICY_ENABLED }).outcome).toBe('mutated');
+  });
+});
+
+describe('lifecycle: what the webhook wrote is re-resolved, and removed with the last VDUSE interface', () => {
+  const annotations = (vm: VirtualMachine) => template(vm).metadata!.annotations!;
+
+  it('a Namespace tuning change reaches an existing VM; values the user wrote stay', () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' }, templateAnnotations: { 'vduse.kubevirt.io/tx-queue-size': '256' } });
+    const { result } = mutate(vm, { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/rx-queue-size': '512', 'vduse.kubevirt.io/tx-queue-size': '512' } });
+    expect(annotations(result)).toMatchObject({ 'vduse.kubevirt.io/rx-queue-size': '512', 'vduse.kubevirt.io/tx-queue-size': '256' });
+    const { result: later } = mutate(result, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', namespaceAnnotations: { 'vduse.kubevirt.io/rx-queue-size': '1024' } });
+    expect(annotations(later)).toMatchObject({ 'vduse.kubevirt.io/rx-queue-size': '1024', 'vduse.kubevirt.io/tx-queue-size': '256' });
+    // And a second pass with nothing changed changes nothing.
+    expect(decideFor(later, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', namespaceAnnotations: { 'vduse.kubevirt.io/rx-queue-size': '1024' } }).patch).toEqual([]);
+  });
+
+  it("removing the last VDUSE interface removes the webhook's overhead, memLock and annotations, and keeps the user's", () => {
+    const vm = vmWith({
+      multus: { dataplane: 'ovs-vduse-a' },
+      memory: { guest: '2Gi', reservedOverhead: { addedOverhead: '256Mi' } },
+      templateAnnotations: { 'example.com/keep': 'me', 'vduse.kubevirt.io/queues': '2' },
+    });
+    const { result } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(template(result).spec!.domain.memory!.reservedOverhead).toEqual({ memLock: 'Required', addedOverhead: '1280Mi' });
+    // The user takes the interface off the VDUSE network.
+    const spec = template(result).spec!;
+    spec.domain.devices.interfaces = spec.domain.devices.interfaces!.filter((i) => i.name !== 'dataplane');
+    spec.networks = spec.networks!.filter((n) => n.name !== 'dataplane');
+    const { result: after, decision } = mutate(result, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' });
+    expect(decision.reason).toContain('removed the webhook');
+    expect(template(after).spec!.domain.memory).toEqual({ guest: '2Gi', reservedOverhead: { addedOverhead: '256Mi' } });
+    expect(annotations(after)).toEqual({ 'example.com/keep': 'me', 'vduse.kubevirt.io/queues': '2' });
+    expect(schemaErrors('v1.VirtualMachine', after)).toEqual([]);
+    expect(decideFor(after, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' }).patch).toEqual([]);
+  });
+
+  it("keeps a memLock: Required the user set, and everything while an interface is still bound by hand", () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' }, memory: { guest: '1Gi', reservedOverhead: { memLock: 'Required' } } });
+    const { result } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(decideFor(result, { operation: 'UPDATE' }).outcome).toBe('skipped');
+    const spec = template(result).spec!;
+    spec.domain.devices.interfaces = spec.domain.devices.interfaces!.filter((i) => i.name !== 'dataplane');
+    spec.networks = spec.networks!.filter((n) => n.name !== 'dataplane');
+    const { result: after } = mutate(result, { operation: 'UPDATE' });
+    expect(template(after).spec!.domain.memory).toEqual({ guest: '1Gi', reservedOverhead: { memLock: 'Required' } });
   });
 });
