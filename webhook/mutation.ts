@@ -248,12 +248,12 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
 
   // The resolved tuning goes on the template, so the VMI carries explicit values; what came from
   // defaults is recorded as the webhook's, to be re-resolved next time.
-  const annotations: Record<string, string> = { ...templateMetadata?.annotations };
+  let annotations: Record<string, string> = { ...templateMetadata?.annotations };
   for (const key of CLUSTER_TUNING_KEYS) annotations[TUNING_SCHEMA[key].annotation] = formatTuningValue(key, tuning[key] as never);
   const defaulted = CLUSTER_TUNING_KEYS.filter((key) => sources[key] !== 'vm').map((key) => TUNING_SCHEMA[key].annotation);
   const previouslyDefaulted = defaultedNames(templateMetadata?.annotations);
   if (spec.domain.memory?.reservedOverhead?.memLock === undefined || previouslyDefaulted.has(DEFAULTED_MEMLOCK)) defaulted.push(DEFAULTED_MEMLOCK);
-  recordDefaulted(annotations, defaulted);
+  annotations = recordDefaulted(annotations, defaulted);
   scope.push(`${target.pointer}/metadata/annotations`);
 
   const memlock = planMemlock({

@@ -4,7 +4,6 @@
 // Namespace change reaches existing VMs) and removed with the last VDUSE interface.
 import type { Memory } from '../api/kubevirt.ts';
 import { ANNOTATION_DEFAULTED, ANNOTATION_MEMLOCK_OVERHEAD, DEFAULTED_MEMLOCK } from '../api/names.ts';
-import { TUNING_SCHEMA } from '../api/tuning.ts';
 import { planMemlock } from './memlock.ts';
 import { parseQuantity } from './quantity.ts';
 
@@ -25,9 +24,9 @@ export function hasWebhookAdditions(annotations: Readonly<Record<string, string>
 }
 
 /** Sets or removes the defaulted annotation, sorted so that a second pass changes nothing. */
-export function recordDefaulted(annotations: Record<string, string>, names: readonly string[]): void {
-  if (names.length === 0) delete annotations[ANNOTATION_DEFAULTED];
-  else annotations[ANNOTATION_DEFAULTED] = [...names].sort().join(',');
+export function recordDefaulted(annotations: Record<string, string>, names: readonly string[]): Record<string, string> {
+  const { [ANNOTATION_DEFAULTED]: _previous, ...rest } = annotations;
+  return names.length === 0 ? rest : { ...rest, [ANNOTATION_DEFAULTED]: [...names].sort().join(',') };
 }
 
 export interface WithoutAdditions {
@@ -42,10 +41,8 @@ export interface WithoutAdditions {
  */
 export function withoutWebhookAdditions(subject: string, domainPath: string, annotations: Readonly<Record<string, string>>, memory: Memory | undefined): WithoutAdditions {
   const defaulted = defaultedNames(annotations);
-  const kept = usersTemplateAnnotations(annotations);
-  delete kept[ANNOTATION_DEFAULTED];
-  delete kept[ANNOTATION_MEMLOCK_OVERHEAD];
-  for (const field of Object.values(TUNING_SCHEMA)) if (defaulted.has(field.annotation)) delete kept[field.annotation];
+  const records = new Set([ANNOTATION_DEFAULTED, ANNOTATION_MEMLOCK_OVERHEAD]);
+  const kept = Object.fromEntries(Object.entries(usersTemplateAnnotations(annotations)).filter(([name]) => !records.has(name)));
   if (memory === undefined) return { annotations: kept, memory };
   // Zero interfaces: what remains of addedOverhead is the user's part alone.
   const plan = planMemlock({ subject, domainPath, memory, resources: undefined, vdpaInterfaces: 0, previouslyAdded: annotations[ANNOTATION_MEMLOCK_OVERHEAD], annotation: ANNOTATION_MEMLOCK_OVERHEAD });
