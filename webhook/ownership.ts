@@ -25,7 +25,7 @@ export function hasWebhookAdditions(annotations: Readonly<Record<string, string>
 
 /** Sets or removes the defaulted annotation, sorted so that a second pass changes nothing. */
 export function recordDefaulted(annotations: Record<string, string>, names: readonly string[]): Record<string, string> {
-  const { [ANNOTATION_DEFAULTED]: _previous, ...rest } = annotations;
+  const rest = Object.fromEntries(Object.entries(annotations).filter(([name]) => name !== ANNOTATION_DEFAULTED));
   return names.length === 0 ? rest : { ...rest, [ANNOTATION_DEFAULTED]: [...names].sort().join(',') };
 }
 
