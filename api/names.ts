@@ -23,6 +23,17 @@ export const ANNOTATION_MEMLOCK_OVERHEAD = `${PREFIX}memlock-overhead`;
 export const ANNOTATION_DEFAULTED = `${PREFIX}defaulted`;
 export const DEFAULTED_MEMLOCK = 'reservedOverhead.memLock';
 
+/**
+ * Namespace annotation: "vduse" declares the pod network VDUSE-backed (the primary CNI publishes
+ * device-info for it), so VMs there get their pod network on the vduse binding; "default" says it
+ * is not, over the webhook config's podNetwork.
+ */
+export const ANNOTATION_POD_NETWORK = `${PREFIX}pod-network`;
+export const POD_NETWORK_VALUES = ['vduse', 'default'] as const;
+export type PodNetworkKind = (typeof POD_NETWORK_VALUES)[number];
+/** The pod network's name in the VMI KubeVirt defaults (pkg/network/vmispec/defaults.go). */
+export const DEFAULT_POD_NETWORK_NAME = 'default';
+
 export const NAMESPACE_POLICY_VALUES = ['enabled', 'disabled'] as const;
 export type NamespacePolicy = (typeof NAMESPACE_POLICY_VALUES)[number];
 

@@ -3,7 +3,7 @@
 import { parseDocument } from 'yaml';
 import { InvalidInputError } from '../api/errors.ts';
 import { isObject } from '../api/json.ts';
-import { DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_VDUSE_RESOURCE_NAME } from '../api/names.ts';
+import { DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_VDUSE_RESOURCE_NAME, POD_NETWORK_VALUES, type PodNetworkKind } from '../api/names.ts';
 import { parseTuningValue, TUNING_KEYS, TUNING_SCHEMA, type Tuning, type TuningKey } from '../api/tuning.ts';
 
 export const LOOKUP_FAILURE_POLICIES = ['deny', 'allow'] as const;
@@ -23,6 +23,8 @@ export interface WebhookConfig {
   excludedNamespaces: readonly string[];
   /** When a Namespace or NetworkAttachmentDefinition cannot be read: deny the VM, or admit it unchanged. */
   onLookupFailure: LookupFailurePolicy;
+  /** Whether the cluster's pod network is VDUSE-backed; a Namespace's vduse.kubevirt.io/pod-network overrides it. */
+  podNetwork: PodNetworkKind;
 }
 
 export const DEFAULT_CONFIG: WebhookConfig = Object.freeze({
@@ -31,10 +33,11 @@ export const DEFAULT_CONFIG: WebhookConfig = Object.freeze({
   defaultTuning: {},
   excludedNamespaces: ['kube-system', 'vduse-system', 'kubevirt'],
   onLookupFailure: 'deny',
+  podNetwork: 'default',
 });
 
 /** The config file's keys, as documented in webhook/README.md. */
-const FILE_KEYS = ['pluginName', 'resourceName', 'defaultTuning', 'excludedNamespaces', 'onLookupFailure'] as const;
+const FILE_KEYS = ['pluginName', 'resourceName', 'defaultTuning', 'excludedNamespaces', 'onLookupFailure', 'podNetwork'] as const;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** An extended resource name: an optional DNS-subdomain prefix and a name, as in vduse.io/vduse. */
 const RESOURCE_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -75,6 +78,13 @@ export function parseWebhookConfig(text: string, source: string): WebhookConfig 
       throw new InvalidInputError(source, 'onLookupFailure', policy, `one of ${LOOKUP_FAILURE_POLICIES.join(', ')}`);
     }
     config.onLookupFailure = policy as LookupFailurePolicy;
+  }
+
+  if (raw.podNetwork !== undefined) {
+    if (!POD_NETWORK_VALUES.includes(raw.podNetwork as PodNetworkKind)) {
+      throw new InvalidInputError(source, 'podNetwork', raw.podNetwork, `one of ${POD_NETWORK_VALUES.join(', ')} ("vduse" when the primary CNI publishes VDUSE device-info for the pod network)`);
+    }
+    config.podNetwork = raw.podNetwork as PodNetworkKind;
   }
 
   if (raw.defaultTuning !== undefined) {

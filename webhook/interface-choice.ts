@@ -20,6 +20,10 @@ export interface ChoiceInput {
   networks: readonly Network[];
   /** From vduse.kubevirt.io/networks on the VM or the Namespace; undefined when neither names any. */
   named: readonly string[] | undefined;
+  /** Where `named` came from: a VM's own names must exist; a Namespace's are a default, and names a VM lacks are ignored. */
+  namedBy: 'vm' | 'namespace' | 'config';
+  /** The pod network is VDUSE-backed (Namespace annotation or cluster config): it is chosen too. */
+  podNetworkIsVduse: boolean;
   resourceName: string;
   nads: ReadonlyMap<string, Lookup<NadFacts>>;
 }
@@ -30,17 +34,18 @@ export function referencedNads(networks: readonly Network[], objectNamespace: st
 }
 
 export function chooseNetworks(input: ChoiceInput): NetworkChoice {
+  const podNetworks = input.podNetworkIsVduse ? input.networks.filter((network) => network.pod !== undefined).map((network) => network.name) : [];
   if (input.named !== undefined) {
     const known = new Set(input.networks.map((network) => network.name));
     const missing = input.named.filter((name) => !known.has(name));
-    if (missing.length > 0) {
+    if (missing.length > 0 && input.namedBy === 'vm') {
       return {
         denied: `${input.subject}: annotation ${ANNOTATION_NETWORKS} names ${missing.map((name) => JSON.stringify(name)).join(', ')}, which ${input.networksPath} does not have (it has ${[...known].join(', ') || 'none'})`,
       };
     }
-    return { chosen: [...input.named], unreadable: [] };
+    return { chosen: [...new Set([...input.named.filter((name) => known.has(name)), ...podNetworks])], unreadable: [] };
   }
-  const chosen: string[] = [];
+  const chosen: string[] = [...podNetworks];
   const unreadable: { network: string; reason: string }[] = [];
   for (const network of input.networks) {
     const reference = network.multus?.networkName;

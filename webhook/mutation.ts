@@ -5,8 +5,8 @@ import jsonpatch, { type Operation } from 'fast-json-patch';
 import { isCoalesceOff } from '../api/coalesce.ts';
 import { describeObject, InvalidInputError } from '../api/errors.ts';
 import { isObject } from '../api/json.ts';
-import { KUBEVIRT_API_VERSION, parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
-import { ANNOTATION_MEMLOCK_OVERHEAD, cloudInitBindingName, DEFAULTED_MEMLOCK } from '../api/names.ts';
+import { type Interface, KUBEVIRT_API_VERSION, type Network, parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
+import { ANNOTATION_MEMLOCK_OVERHEAD, ANNOTATION_POD_NETWORK, cloudInitBindingName, DEFAULT_POD_NETWORK_NAME, DEFAULTED_MEMLOCK, POD_NETWORK_VALUES } from '../api/names.ts';
 import { resolveTuning } from '../api/resolve.ts';
 import { formatTuningValue, parseTuningAnnotations, TUNING_SCHEMA } from '../api/tuning.ts';
 import { CLUSTER_TUNING_KEYS, type WebhookConfig } from './config.ts';
@@ -33,6 +33,8 @@ export interface ClusterFacts {
   namespace: Lookup<NamespaceFacts>;
   /** By "namespace/name". */
   nads: ReadonlyMap<string, Lookup<NadFacts>>;
+  /** The VM's preference's preferredAutoattachPodInterface, when it has a preference that sets it. */
+  preferredAutoattachPodInterface?: boolean;
 }
 
 export type Outcome = 'mutated' | 'unchanged' | 'skipped' | 'denied';
@@ -190,13 +192,32 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   const namespaceLayer = namespace ? parseTuningAnnotations(namespace.annotations, `Namespace ${subject.namespace}`) : {};
   const { tuning, sources } = resolveTuning({ cluster: config.defaultTuning, namespace: namespaceLayer, vm: vmLayer });
 
+  const podNetworkAnnotation = namespace?.annotations[ANNOTATION_POD_NETWORK];
+  if (podNetworkAnnotation !== undefined && !(POD_NETWORK_VALUES as readonly string[]).includes(podNetworkAnnotation)) {
+    return denyDecision(`Namespace ${subject.namespace}: annotation ${ANNOTATION_POD_NETWORK}: got ${JSON.stringify(podNetworkAnnotation)}; expected one of ${POD_NETWORK_VALUES.join(', ')} (ask the namespace's administrator)`);
+  }
+  const podNetworkIsVduse = (podNetworkAnnotation ?? config.podNetwork) === 'vduse';
+  const spec = target.vmi.spec;
+  // What KubeVirt would default (pkg/network/vmispec/defaults.go SetDefaultNetworkInterface), with
+  // the vduse binding in place of masquerade: only with neither networks nor interfaces, and
+  // unless autoattachPodInterface (or a preference's preferredAutoattachPodInterface) is false.
+  const autoattach = spec.domain.devices.autoattachPodInterface ?? facts.preferredAutoattachPodInterface;
+  const defaultsPodNetwork =
+    (spec.networks ?? []).length === 0 &&
+    (spec.domain.devices.interfaces ?? []).length === 0 &&
+    autoattach !== false &&
+    (podNetworkIsVduse || (tuning.networks ?? []).includes(DEFAULT_POD_NETWORK_NAME));
+  const networks: Network[] = defaultsPodNetwork ? [{ name: DEFAULT_POD_NETWORK_NAME, pod: {} }] : (spec.networks ?? []);
+
   const networksPath = `${target.path}spec.networks`;
   const choice = chooseNetworks({
     subject: target.subject,
     networksPath,
     objectNamespace: subject.namespace,
-    networks: target.vmi.spec.networks ?? [],
+    networks,
     named: tuning.networks,
+    namedBy: sources.networks === 'vm' ? 'vm' : 'namespace',
+    podNetworkIsVduse: podNetworkIsVduse || defaultsPodNetwork,
     resourceName: config.resourceName,
     nads: facts.nads,
   });
@@ -210,13 +231,12 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     warnings.push(limitWarning(`vduse: left unconverted, NetworkAttachmentDefinition unreadable: ${choice.unreadable.map(({ network }) => network).join(', ')}`));
   }
 
-  // The three parts the webhook writes are copied and diffed; nothing else is touched, so
-  // status, managedFields and the rest of a large VM cost nothing.
-  const spec = target.vmi.spec;
+  // The parts the webhook writes are copied and diffed; nothing else is touched, so status,
+  // managedFields and the rest of a large VM cost nothing.
   const templateMetadata = target.vmi.metadata;
   const interfacesPath = `${target.path}spec.domain.devices.interfaces`;
-  const interfaces = [...(spec.domain.devices.interfaces ?? [])];
-  const scope: string[] = [];
+  const interfaces: Interface[] = defaultsPodNetwork ? [{ name: DEFAULT_POD_NETWORK_NAME }] : [...(spec.domain.devices.interfaces ?? [])];
+  const scope: string[] = defaultsPodNetwork ? [`${target.pointer}/spec/networks`, `${target.pointer}/spec/domain/devices/interfaces`] : [];
   const converted: string[] = [];
   // The cloud-init binding's sidecar subscribes to PreCloudInitIso, which crashes virt-launcher on a
   // VMI without cloud-init (api/names.ts); it is chosen again on every admission.
@@ -281,7 +301,9 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     );
   }
 
+  if (defaultsPodNetwork) warnings.push(limitWarning(`vduse: added the pod network "${DEFAULT_POD_NETWORK_NAME}", as KubeVirt would, on binding ${bindingName}`));
   const patch = [
+    ...(defaultsPodNetwork ? diff(`${target.pointer}/spec/networks`, spec.networks, networks) : []),
     ...diff(`${target.pointer}/spec/domain/devices/interfaces`, spec.domain.devices.interfaces, interfaces),
     ...(templateMetadata === undefined
       ? [{ op: 'add' as const, path: `${target.pointer}/metadata`, value: { annotations } }]

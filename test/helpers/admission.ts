@@ -18,6 +18,8 @@ export interface Scenario {
   /** NAD name (same namespace, or "namespace/name") -> resourceName, or null for a lookup that failed. */
   nads?: Record<string, string | null>;
   config?: Partial<WebhookConfig>;
+  /** The VM's preference sets preferredAutoattachPodInterface. */
+  preferredAutoattachPodInterface?: boolean;
 }
 
 export const POLICY_ENABLED = { 'vduse.kubevirt.io/policy': 'enabled' };
@@ -36,7 +38,8 @@ export function decideFor(object: unknown, scenario: Scenario = {}): Decision {
   const subject = { kind: scenario.kind ?? 'VirtualMachine', operation: scenario.operation ?? 'CREATE', namespace, object };
   // As admit() does: every referenced NetworkAttachmentDefinition is looked up; unknown ones are absent.
   const nads = new Map(lookupsFor(subject).nads.map((key) => [key, known.get(key) ?? ABSENT]));
-  return decideAdmission(subject, { namespace: namespaceLookup, nads }, { ...DEFAULT_CONFIG, ...scenario.config });
+  const preference = scenario.preferredAutoattachPodInterface !== undefined ? { preferredAutoattachPodInterface: scenario.preferredAutoattachPodInterface } : {};
+  return decideAdmission(subject, { namespace: namespaceLookup, nads, ...preference }, { ...DEFAULT_CONFIG, ...scenario.config });
 }
 
 /** The object with the patch applied by rfc6902; throws on any operation that does not apply. */

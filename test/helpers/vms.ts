@@ -57,3 +57,28 @@ export function roundTripVm(): Record<string, unknown> & { metadata: Record<stri
   delete vm.spec.template.metadata.deletionTimestamp;
   return vm;
 }
+
+/**
+ * What `virtctl create vm --instancetype u1.medium --preference fedora --volume-containerdisk ...
+ * --cloud-init-user-data ...` prints (pkg/virtctl/create/vm/vm.go newVM): no networks and no
+ * interfaces, `devices: {}` and `resources: {}` (Go structs without omitempty), no guest memory
+ * with an instancetype, and a cloudInitNoCloud volume when asked for.
+ */
+export function virtctlVm(options: { cloudInit?: boolean; instancetype?: string; preference?: string } = {}): VirtualMachine {
+  const volumes: Record<string, unknown>[] = [{ name: 'vm-containerdisk-0', containerDisk: { image: 'quay.io/containerdisks/fedora:latest' } }];
+  if (options.cloudInit !== false) volumes.push({ name: 'cloudinitdisk', cloudInitNoCloud: { userData: '#cloud-config\nuser: fedora\npassword: fedora\nchpasswd: { expire: False }\n' } });
+  return {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachine',
+    metadata: { name: 'vm-virtctl', namespace: NAMESPACE, creationTimestamp: null },
+    spec: {
+      ...(options.instancetype !== undefined ? { instancetype: { kind: 'virtualmachineclusterinstancetype', name: options.instancetype } } : {}),
+      ...(options.preference !== undefined ? { preference: { kind: 'virtualmachineclusterpreference', name: options.preference } } : {}),
+      runStrategy: 'Always',
+      template: {
+        metadata: { creationTimestamp: null },
+        spec: { domain: { devices: {}, resources: {} }, terminationGracePeriodSeconds: 180, volumes },
+      },
+    },
+  } as unknown as VirtualMachine;
+}

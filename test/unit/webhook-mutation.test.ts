@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { VirtualMachine } from '../../api/kubevirt.ts';
 import { applyIndependently, decideFor, NADS, POLICY_ENABLED, type Scenario } from '../helpers/admission.ts';
 import { schemaErrors } from '../helpers/kubevirt-schema.ts';
-import { NAMESPACE, roundTripVm, VDUSE_RESOURCE, vmWith } from '../helpers/vms.ts';
+import { NAMESPACE, roundTripVm, VDUSE_RESOURCE, virtctlVm, vmWith } from '../helpers/vms.ts';
 
 const TEMPLATE = '/spec/template';
 
@@ -450,5 +450,49 @@ describe('lifecycle: what the webhook wrote is re-resolved, and removed with the
     spec.networks = spec.networks!.filter((n) => n.name !== 'dataplane');
     const { result: after } = mutate(result, { operation: 'UPDATE' });
     expect(template(after).spec!.domain.memory).toEqual({ guest: '1Gi', reservedOverhead: { memLock: 'Required' } });
+  });
+});
+
+describe('a VDUSE primary network: the pod network KubeVirt defaults, on the vduse binding', () => {
+  const podNetworkVduse = { 'vduse.kubevirt.io/pod-network': 'vduse' };
+
+  it.each([
+    ['the Namespace declares its pod network VDUSE-backed', { namespaceAnnotations: podNetworkVduse }],
+    ['the Namespace names "default" in its networks', { namespaceAnnotations: { 'vduse.kubevirt.io/networks': 'default' } }],
+    ['the cluster config says the pod network is VDUSE', { config: { podNetwork: 'vduse' as const } }],
+  ])('a virtctl VM with no networks gets KubeVirt\'s default pod network on vduse when %s', (_title, scenario) => {
+    const vm = virtctlVm({ instancetype: 'u1.medium', preference: 'fedora' });
+    const { result, decision } = mutate(vm, { namespaceLabels: POLICY_ENABLED, ...scenario });
+    expect(template(result).spec!.networks).toEqual([{ name: 'default', pod: {} }]);
+    expect(template(result).spec!.domain.devices.interfaces).toEqual([{ name: 'default', model: 'virtio', binding: { name: 'vduse' } }]);
+    expect(decision.warnings).toContain('vduse: added the pod network "default", as KubeVirt would, on binding vduse');
+    expect(schemaErrors('v1.VirtualMachine', result)).toEqual([]);
+    expect(decideFor(result, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', ...scenario }).patch).toEqual([]);
+  });
+
+  it('honours autoattachPodInterface: false, and a preference that says so', () => {
+    const vm = virtctlVm();
+    vm.spec.template.spec!.domain.devices.autoattachPodInterface = false;
+    expect(decideFor(vm, { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: podNetworkVduse }).outcome).toBe('skipped');
+    expect(decideFor(virtctlVm(), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: podNetworkVduse, preferredAutoattachPodInterface: false }).outcome).toBe('skipped');
+  });
+
+  it('converts a written pod network where the Namespace declares it VDUSE-backed', () => {
+    const { result } = mutate(vmWith({ multus: { storage: 'sriov-net' } }), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: podNetworkVduse });
+    expect(iface(result, 'default')).toEqual({ name: 'default', model: 'virtio', binding: { name: 'vduse' } });
+    expect(iface(result, 'storage')).toEqual({ name: 'storage', bridge: {} });
+  });
+
+  it("ignores the Namespace's networks that a VM lacks, but denies the VM's own", () => {
+    const byNamespace = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/networks': 'dataplane,backhaul' } });
+    expect(byNamespace).toMatchObject({ allowed: true, interfaces: ['dataplane'] });
+    const byVm = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/networks': 'backhaul' } }), { namespaceLabels: POLICY_ENABLED });
+    expect(byVm.allowed).toBe(false);
+    expect(byVm.reason).toContain('names "backhaul", which spec.template.spec.networks does not have');
+  });
+
+  it('denies a bad pod-network value on the Namespace, naming it', () => {
+    const decision = decideFor(virtctlVm(), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'yes' } });
+    expect(decision.reason).toBe('Namespace telco: annotation vduse.kubevirt.io/pod-network: got "yes"; expected one of vduse, default (ask the namespace\'s administrator)');
   });
 });
