@@ -60,6 +60,12 @@ export const mutateCommand: Command = {
       default: '',
       description: 'more Namespace annotations, over --namespace\'s, such as vduse.kubevirt.io/rx-queue-size=512 (values cannot hold commas here: use --namespace)',
     },
+    instancetype: {
+      type: 'string',
+      placeholder: 'FILE',
+      description: "the instancetype the VM names (or the ControllerRevision its revisionName names), JSON or YAML; without it, a VM with spec.instancetype is denied as in a cluster that lacks it",
+    },
+    preference: { type: 'string', placeholder: 'FILE', description: 'the preference the VM names, likewise' },
     nad: { type: 'string', placeholder: 'NS/NAME=RESOURCE,...', default: '', description: 'NetworkAttachmentDefinitions and the k8s.v1.cni.cncf.io/resourceName each has' },
     config: { type: 'string', placeholder: 'FILE', description: "the webhook's config file; built-in defaults without it" },
     operation: { type: 'string', placeholder: 'OP', default: 'CREATE', description: 'the admission operation, CREATE or UPDATE' },
@@ -91,6 +97,11 @@ export const mutateCommand: Command = {
         ],
       ]),
       new Map([...parsePairs(stringOption(values, 'nad'), 'nad')].map(([key, resourceName]) => [key.includes('/') ? key : `${namespace}/${key}`, { resourceName }])),
+      new Map(
+        await Promise.all(
+          (['instancetype', 'preference'] as const).filter((kind) => typeof values[kind] === 'string').map(async (kind) => [kind, await readDocument(values[kind] as string, kind)] as const),
+        ),
+      ),
     );
     const decision = await admit(
       { uid: 'offline', kind: { group: 'kubevirt.io', version: 'v1', kind: object.kind as string }, operation, namespace, name: typeof metadata.name === 'string' ? metadata.name : '', dryRun: true, object },

@@ -3,13 +3,16 @@
 import type { AdmissionRequest } from './admission-review.ts';
 import type { WebhookConfig } from './config.ts';
 import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
-import { decideAdmission, type Decision, lookupsFor, MUTATED_KINDS, type MutatedKind, skipDecision } from './mutation.ts';
+import type { MatcherReference } from './instancetypes.ts';
+import { decideAdmission, type Decision, lookupsFor, matchersFor, MUTATED_KINDS, type MutatedKind, skipDecision } from './mutation.ts';
 
 /** Where the webhook reads Namespaces and NetworkAttachmentDefinitions from. */
 export interface ClusterView {
   namespace(name: string): Promise<Lookup<NamespaceFacts>>;
   /** key: "namespace/name". */
   nad(key: string): Promise<Lookup<NadFacts>>;
+  /** An instancetype or preference, or the ControllerRevision that holds it: the object as read. */
+  matcher(reference: MatcherReference): Promise<Lookup<unknown>>;
 }
 
 export async function admit(request: AdmissionRequest, cluster: ClusterView, config: WebhookConfig): Promise<Decision> {
@@ -19,6 +22,19 @@ export async function admit(request: AdmissionRequest, cluster: ClusterView, con
   }
   const subject = { kind: kind as MutatedKind, operation: request.operation, namespace: request.namespace, object: request.object };
   const needed = lookupsFor(subject);
-  const [namespace, ...nads] = await Promise.all([cluster.namespace(needed.namespace), ...needed.nads.map((key) => cluster.nad(key))]);
-  return decideAdmission(subject, { namespace: namespace, nads: new Map(needed.nads.map((key, index) => [key, nads[index] as Lookup<NadFacts>])) }, config);
+  const references = matchersFor(subject);
+  const [namespace, nads, matched] = await Promise.all([
+    cluster.namespace(needed.namespace),
+    Promise.all(needed.nads.map((key) => cluster.nad(key))),
+    Promise.all(references.map((reference) => cluster.matcher(reference))),
+  ]);
+  return decideAdmission(
+    subject,
+    {
+      namespace,
+      nads: new Map(needed.nads.map((key, index) => [key, nads[index]!])),
+      matchers: Object.fromEntries(references.map((reference, index) => [reference.kind, matched[index]!])),
+    },
+    config,
+  );
 }

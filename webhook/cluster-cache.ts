@@ -1,10 +1,11 @@
 // Namespaces and NetworkAttachmentDefinitions from client-node informers, restarted with backoff:
 // a ListWatch that gets an error (a failed list, a watch refused with 500) calls its error
 // callbacks and stops for good. A cache miss falls back to a GET with a 2 s timeout.
-import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, makeInformer, type V1Namespace } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, makeInformer, type V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { NAD_RESOURCE_NAME_ANNOTATION } from '../api/names.ts';
 import type { ClusterView } from './admit.ts';
+import { INSTANCETYPE_GROUP, INSTANCETYPE_VERSION, type MatcherReference } from './instancetypes.ts';
 import { ABSENT, failed, found, type Lookup, type NadFacts, type NamespaceFacts } from './lookup.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
@@ -113,12 +114,14 @@ export class InformerClusterView implements ClusterView {
   private readonly nads: ResilientInformer<NetworkAttachmentDefinition>;
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly apps: AppsV1Api;
   private readonly metrics: WebhookMetrics;
   private readonly options: ClusterCacheOptions;
 
   constructor(kubeConfig: KubeConfig, log: Logger, metrics: WebhookMetrics, options: ClusterCacheOptions = DEFAULT_CLUSTER_CACHE_OPTIONS) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.apps = kubeConfig.makeApiClient(AppsV1Api);
     this.metrics = metrics;
     this.options = options;
     this.namespaces = new ResilientInformer(
@@ -170,6 +173,20 @@ export class InformerClusterView implements ClusterView {
       () => this.custom.getNamespacedCustomObject({ group: NAD_GROUP, version: NAD_VERSION, namespace, plural: NAD_PLURAL, name }) as Promise<NetworkAttachmentDefinition>,
       `NetworkAttachmentDefinition ${key}`,
     );
+  }
+
+  /**
+   * Instancetypes and preferences are read with a GET each time, not cached: only VMs that name
+   * one pay for it, and the webhook needs no list or watch on them (read-only RBAC: get).
+   */
+  matcher(reference: MatcherReference): Promise<Lookup<unknown>> {
+    const { source } = reference;
+    if (source.from === 'revision') {
+      return this.lookup('controllerrevisions', undefined, (object: unknown) => object, () => this.apps.readNamespacedControllerRevision({ namespace: source.namespace, name: source.name }) as Promise<unknown>, reference.described);
+    }
+    const common = { group: INSTANCETYPE_GROUP, version: INSTANCETYPE_VERSION, plural: source.plural, name: source.name };
+    const get = source.namespace === undefined ? () => this.custom.getClusterCustomObject(common) as Promise<unknown> : () => this.custom.getNamespacedCustomObject({ ...common, namespace: source.namespace! }) as Promise<unknown>;
+    return this.lookup(source.plural, undefined, (object: unknown) => object, get, reference.described);
   }
 
   private async lookup<T, F>(resource: string, cached: T | undefined, facts: (object: T) => F, get: () => Promise<T>, what: string): Promise<Lookup<F>> {

@@ -24,6 +24,8 @@ export interface MemlockInput {
   memory: Memory | undefined;
   resources: ResourceRequirements | undefined;
   vdpaInterfaces: number;
+  /** The guest memory an instancetype supplies; KubeVirt refuses memory.guest beside an instancetype. */
+  instancetypeGuest?: string | undefined;
   /** What an earlier admission added, from the memlock-overhead annotation. */
   previouslyAdded: string | undefined;
   /** The annotation's name, for error messages. */
@@ -53,9 +55,10 @@ export function planMemlock(input: MemlockInput): MemlockPlan {
   const overhead: ReservedOverhead = { ...input.memory?.reservedOverhead, memLock: MEMLOCK_REQUIRED };
   const memory: Memory = { ...input.memory, reservedOverhead: overhead };
 
-  const guestText = memory.guest ?? input.resources?.requests?.memory;
+  const guestText = input.instancetypeGuest ?? memory.guest ?? input.resources?.requests?.memory;
   if (guestText === undefined) return { kind: 'unsized', memory, missingField: `${domainPath}.memory.guest` };
-  const guest = quantityField(subject, memory.guest !== undefined ? `${domainPath}.memory.guest` : `${domainPath}.resources.requests.memory`, guestText);
+  const guestField = input.instancetypeGuest !== undefined ? 'the instancetype\'s spec.memory.guest' : memory.guest !== undefined ? `${domainPath}.memory.guest` : `${domainPath}.resources.requests.memory`;
+  const guest = quantityField(subject, guestField, guestText);
 
   const current =
     overhead.addedOverhead === undefined ? quantityOf(0n) : quantityField(subject, `${domainPath}.memory.reservedOverhead.addedOverhead`, overhead.addedOverhead);

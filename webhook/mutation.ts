@@ -12,6 +12,7 @@ import { formatTuningValue, parseTuningAnnotations, TUNING_SCHEMA } from '../api
 import { CLUSTER_TUNING_KEYS, type WebhookConfig } from './config.ts';
 import { chooseNetworks, convertInterface, referencedNads } from './interface-choice.ts';
 import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
+import { instancetypeFacts, type InstancetypeFacts, type MatcherKind, type MatcherReference, matcherReference, preferenceFacts } from './instancetypes.ts';
 import { planMemlock } from './memlock.ts';
 import { defaultedNames, hasWebhookAdditions, recordDefaulted, usersTemplateAnnotations, withoutWebhookAdditions } from './ownership.ts';
 import { decideOptIn } from './opt-in.ts';
@@ -33,8 +34,8 @@ export interface ClusterFacts {
   namespace: Lookup<NamespaceFacts>;
   /** By "namespace/name". */
   nads: ReadonlyMap<string, Lookup<NadFacts>>;
-  /** The VM's preference's preferredAutoattachPodInterface, when it has a preference that sets it. */
-  preferredAutoattachPodInterface?: boolean;
+  /** The instancetype and preference a VM names, as read (the object, or a ControllerRevision holding it). */
+  matchers?: Partial<Record<MatcherKind, Lookup<unknown>>>;
 }
 
 export type Outcome = 'mutated' | 'unchanged' | 'skipped' | 'denied';
@@ -112,6 +113,16 @@ const ownedByVirtualMachine = (metadata: unknown): boolean =>
   Array.isArray(metadata.ownerReferences) &&
   metadata.ownerReferences.some((owner) => isObject(owner) && owner.kind === 'VirtualMachine' && String(owner.apiVersion).startsWith('kubevirt.io/'));
 
+/** The instancetype and preference a VirtualMachine names, for the I/O layer to read. */
+export function matchersFor(subject: AdmissionSubject): MatcherReference[] {
+  const object = subject.object;
+  if (subject.kind !== 'VirtualMachine' || !isObject(object)) return [];
+  return (['instancetype', 'preference'] as const).flatMap((kind) => {
+    const result = matcherReference(kind, object.spec, subject.namespace);
+    return 'reference' in result ? [result.reference] : [];
+  });
+}
+
 /** The Namespace and NetworkAttachmentDefinitions a decision on this object reads. */
 export function lookupsFor(subject: AdmissionSubject): { namespace: string; nads: string[] } {
   const object = subject.object;
@@ -148,6 +159,46 @@ function removalOrSkip(target: Target, because: string, config: WebhookConfig): 
   const patch = [...diff(`${target.pointer}/metadata/annotations`, templateAnnotations, rest.annotations), ...memoryPatch];
   assertPatchInScope(patch, [`${target.pointer}/metadata/annotations`, `${target.pointer}/spec/domain/memory`], target.original);
   return { allowed: true, outcome: 'mutated', reason: `removed the webhook's memlock overhead and tuning: no VDUSE interface is left (${because})`, patch, warnings: [], interfaces: [] };
+}
+
+interface Matched {
+  instancetype: InstancetypeFacts | undefined;
+  preferredAutoattachPodInterface: boolean | undefined;
+  warnings: string[];
+  /** Why the memlock overhead cannot be sized yet, when an instancetype is why. */
+  unsizedBecause: string | undefined;
+}
+
+/** The instancetype and preference facts, or a denial that names what is wrong and the fix. */
+function readMatchers(subject: AdmissionSubject, name: string, facts: ClusterFacts, config: WebhookConfig): Matched | { denied: string } {
+  const matched: Matched = { instancetype: undefined, preferredAutoattachPodInterface: undefined, warnings: [], unsizedBecause: undefined };
+  if (subject.kind !== 'VirtualMachine' || !isObject(subject.object)) return matched;
+  for (const kind of ['instancetype', 'preference'] as const) {
+    const result = matcherReference(kind, subject.object.spec, subject.namespace);
+    if ('none' in result) continue;
+    if ('invalid' in result) return { denied: `${name}: ${result.invalid}` };
+    if ('inferred' in result) {
+      // KubeVirt's own mutating webhook fills in the name; with reinvocationPolicy IfNeeded this webhook runs again after it.
+      if (kind === 'instancetype') matched.unsizedBecause = `vduse: memlock overhead not sized yet: the instancetype is still to be inferred from volume ${result.inferred}`;
+      continue;
+    }
+    const { reference } = result;
+    const lookup = facts.matchers?.[kind] ?? { state: 'failed' as const, reason: 'not looked up' };
+    if (lookup.state === 'absent') {
+      return { denied: `${name}: ${reference.field} names ${reference.described}, which does not exist; create it, or fix ${reference.field}` };
+    }
+    if (lookup.state === 'failed') {
+      if (config.onLookupFailure === 'deny') {
+        return { denied: `${name}: cannot read ${reference.described} from ${reference.field} (${lookup.reason}); the webhook config says onLookupFailure: deny, so retry shortly` };
+      }
+      matched.warnings.push(limitWarning(`vduse: cannot read ${reference.described}; ${kind === 'instancetype' ? 'memlock overhead not sized' : 'its preferences not applied'}`));
+      if (kind === 'instancetype') matched.unsizedBecause = `vduse: memlock overhead not sized: ${reference.described} could not be read`;
+      continue;
+    }
+    if (kind === 'instancetype') matched.instancetype = instancetypeFacts(lookup.value);
+    else matched.preferredAutoattachPodInterface = preferenceFacts(lookup.value).preferredAutoattachPodInterface;
+  }
+  return matched;
 }
 
 export function decideAdmission(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookConfig): Decision {
@@ -188,6 +239,9 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   if ('denied' in optIn) return denyDecision(optIn.denied);
   if (!optIn.wanted) return removalOrSkip(target, optIn.because, config);
 
+  const matched = readMatchers(subject, target.subject, facts, config);
+  if ('denied' in matched) return denyDecision(matched.denied);
+
   const vmLayer = parseTuningAnnotations(target.annotations, target.subject);
   const namespaceLayer = namespace ? parseTuningAnnotations(namespace.annotations, `Namespace ${subject.namespace}`) : {};
   const { tuning, sources } = resolveTuning({ cluster: config.defaultTuning, namespace: namespaceLayer, vm: vmLayer });
@@ -201,7 +255,7 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   // What KubeVirt would default (pkg/network/vmispec/defaults.go SetDefaultNetworkInterface), with
   // the vduse binding in place of masquerade: only with neither networks nor interfaces, and
   // unless autoattachPodInterface (or a preference's preferredAutoattachPodInterface) is false.
-  const autoattach = spec.domain.devices.autoattachPodInterface ?? facts.preferredAutoattachPodInterface;
+  const autoattach = spec.domain.devices.autoattachPodInterface ?? matched.preferredAutoattachPodInterface;
   const defaultsPodNetwork =
     (spec.networks ?? []).length === 0 &&
     (spec.domain.devices.interfaces ?? []).length === 0 &&
@@ -222,7 +276,7 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     nads: facts.nads,
   });
   if ('denied' in choice) return denyDecision(choice.denied);
-  const warnings: string[] = [];
+  const warnings: string[] = [...matched.warnings];
   if (choice.unreadable.length > 0) {
     const detail = choice.unreadable.map(({ network, reason }) => `${network} (${reason})`).join(', ');
     if (config.onLookupFailure === 'deny') {
@@ -282,6 +336,7 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     memory: spec.domain.memory,
     resources: spec.domain.resources,
     vdpaInterfaces: bound.length,
+    instancetypeGuest: matched.instancetype?.guestMemory,
     previouslyAdded: templateMetadata?.annotations?.[ANNOTATION_MEMLOCK_OVERHEAD],
     annotation: ANNOTATION_MEMLOCK_OVERHEAD,
   });
@@ -289,7 +344,7 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   if (memlock.kind === 'sized') {
     annotations[ANNOTATION_MEMLOCK_OVERHEAD] = memlock.added;
   } else {
-    warnings.push(limitWarning(`vduse: set ${memlock.missingField}: without it the memlock overhead for vDPA cannot be sized`));
+    warnings.push(limitWarning(matched.unsizedBecause ?? `vduse: set ${memlock.missingField}: without it the memlock overhead for vDPA cannot be sized`));
   }
 
   if (converted.length > 0) warnings.push(limitWarning(`vduse: interfaces ${converted.join(', ')} now use binding ${bindingName}`));

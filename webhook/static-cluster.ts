@@ -1,6 +1,7 @@
 // A ClusterView from given facts, for the offline `mutate` command: the same decision path as the
 // server, with the cluster described on the command line.
 import type { ClusterView } from './admit.ts';
+import type { MatcherReference } from './instancetypes.ts';
 import { ABSENT, found, type Lookup, type NadFacts, type NamespaceFacts } from './lookup.ts';
 
 export class StaticClusterView implements ClusterView {
@@ -9,9 +10,18 @@ export class StaticClusterView implements ClusterView {
   private readonly namespaces: ReadonlyMap<string, NamespaceFacts>;
   private readonly nads: ReadonlyMap<string, NadFacts>;
 
-  constructor(namespaces: ReadonlyMap<string, NamespaceFacts>, nads: ReadonlyMap<string, NadFacts>) {
+  /** Instancetypes and preferences by kind (instancetype, preference): the object given for it, whatever it is named. */
+  private readonly matchers: ReadonlyMap<string, unknown>;
+
+  constructor(namespaces: ReadonlyMap<string, NamespaceFacts>, nads: ReadonlyMap<string, NadFacts>, matchers: ReadonlyMap<string, unknown> = new Map()) {
     this.namespaces = namespaces;
     this.nads = nads;
+    this.matchers = matchers;
+  }
+
+  matcher(reference: MatcherReference): Promise<Lookup<unknown>> {
+    const object = this.matchers.get(reference.kind);
+    return Promise.resolve(object === undefined ? ABSENT : found(object));
   }
 
   namespace(name: string): Promise<Lookup<NamespaceFacts>> {

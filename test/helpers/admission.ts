@@ -20,7 +20,13 @@ export interface Scenario {
   config?: Partial<WebhookConfig>;
   /** The VM's preference sets preferredAutoattachPodInterface. */
   preferredAutoattachPodInterface?: boolean;
+  /** What reading the VM's instancetype gives: the object, null when it does not exist, or a failure. */
+  instancetype?: object | null | { unreadable: string };
+  preference?: object | null | { unreadable: string };
 }
+
+const asLookup = (value: object | null | { unreadable: string }): Lookup<unknown> =>
+  value === null ? ABSENT : 'unreadable' in value ? failed(value.unreadable) : found(value);
 
 export const POLICY_ENABLED = { 'vduse.kubevirt.io/policy': 'enabled' };
 /** Two NADs: one on the VDUSE device plugin, one on SR-IOV. */
@@ -38,8 +44,15 @@ export function decideFor(object: unknown, scenario: Scenario = {}): Decision {
   const subject = { kind: scenario.kind ?? 'VirtualMachine', operation: scenario.operation ?? 'CREATE', namespace, object };
   // As admit() does: every referenced NetworkAttachmentDefinition is looked up; unknown ones are absent.
   const nads = new Map(lookupsFor(subject).nads.map((key) => [key, known.get(key) ?? ABSENT]));
-  const preference = scenario.preferredAutoattachPodInterface !== undefined ? { preferredAutoattachPodInterface: scenario.preferredAutoattachPodInterface } : {};
-  return decideAdmission(subject, { namespace: namespaceLookup, nads, ...preference }, { ...DEFAULT_CONFIG, ...scenario.config });
+  const preference =
+    scenario.preference !== undefined
+      ? scenario.preference
+      : (scenario.preferredAutoattachPodInterface !== undefined ? { spec: { devices: { preferredAutoattachPodInterface: scenario.preferredAutoattachPodInterface } } } : undefined);
+  const matchers = {
+    ...(scenario.instancetype !== undefined ? { instancetype: asLookup(scenario.instancetype) } : {}),
+    ...(preference !== undefined ? { preference: asLookup(preference) } : {}),
+  };
+  return decideAdmission(subject, { namespace: namespaceLookup, nads, matchers }, { ...DEFAULT_CONFIG, ...scenario.config });
 }
 
 /** The object with the patch applied by rfc6902; throws on any operation that does not apply. */

@@ -101,6 +101,19 @@ export class FakeApiServer {
     this.store('nads', { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name, namespace, annotations } });
   }
 
+  /**
+   * Any other object, served to GETs of its item path and to lists of its collection (all
+   * Namespaces, or its own): apiPrefix "/apis/instancetype.kubevirt.io/v1beta1", plural
+   * "virtualmachineclusterinstancetypes". No watch: the code that reads these GETs or lists them.
+   */
+  addObject(apiPrefix: string, plural: string, object: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): void {
+    const { name, namespace } = object.metadata;
+    const item = namespace === undefined ? `${apiPrefix}/${plural}/${name}` : `${apiPrefix}/namespaces/${namespace}/${plural}/${name}`;
+    this.others.set(item, { ...object, metadata: { ...object.metadata, resourceVersion: String(++this.revision) } });
+  }
+
+  private readonly others = new Map<string, unknown>();
+
   /** Ends every open watch, as a dropped connection or an API server restart does. */
   cutWatches(): void {
     for (const collection of Object.values(this.collections)) {
@@ -170,6 +183,15 @@ export class FakeApiServer {
     if (namespaceItem) return answerGet(this.collections.namespaces, `/${namespaceItem[1]}`);
     const nadItem = NAD_ITEM.exec(url.pathname);
     if (nadItem) return answerGet(this.collections.nads, `${nadItem[1]}/${nadItem[2]}`);
+    const other = this.others.get(url.pathname);
+    if (other !== undefined) return json(200, other);
+    // A list of other objects: every item whose path is this collection's, across Namespaces when the path has none.
+    const listed = [...this.others.entries()].filter(([path]) => {
+      const plural = url.pathname.split('/').at(-1)!;
+      const prefix = url.pathname.slice(0, -plural.length - 1);
+      return path.startsWith(`${url.pathname}/`) || (!url.pathname.includes('/namespaces/') && path.startsWith(`${prefix}/namespaces/`) && path.split('/').at(-2) === plural);
+    });
+    if (listed.length > 0) return json(200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.revision) }, items: listed.map(([, object]) => object) });
     status(404, 'NotFound');
   }
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { HookCallbacks } from '../../sidecar/callbacks.ts';
 import { decideFor, POLICY_ENABLED } from './admission.ts';
 import { sharedFixture } from './fixtures.ts';
-import { vmWith } from './vms.ts';
+import { virtctlVm, vmWith } from './vms.ts';
 import { masqueradeDefault, vduseInterface, vmiWith } from './vmis.ts';
 
 export interface TroubleshootingCase {
@@ -43,6 +43,19 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
     {
       title: 'NetworkAttachmentDefinition cannot be read',
       message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED, nads: { 'ovs-vduse-a': null } }),
+    },
+    {
+      title: 'Instancetype or preference does not exist',
+      message: denied(virtctlVm({ instancetype: 'u1.medium' }), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'vduse' }, instancetype: null }),
+    },
+    {
+      title: 'Instancetype cannot be read',
+      message: denied(virtctlVm({ instancetype: 'u1.medium' }), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'vduse' }, instancetype: { unreadable: 'HTTP 403' } }),
+    },
+    { title: 'Bad pod-network annotation', message: denied(virtctlVm(), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'yes' } }) },
+    {
+      title: 'Coalescing without cloud-init',
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, withoutCloudInit: true, annotations: { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('coalescing'))!,
     },
     { title: 'No device in network-info', message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), '{"interfaces":[]}') },
     { title: 'CONTAINER_NAME unset', message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: '/dev/vhost-vdpa-0' } } }] }), '') },

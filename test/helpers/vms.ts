@@ -55,6 +55,9 @@ export function roundTripVm(): Record<string, unknown> & { metadata: Record<stri
   const vm = JSON.parse(readSharedFixture('apitesting-VirtualMachine.json')) as ReturnType<typeof roundTripVm>;
   delete vm.metadata.deletionTimestamp;
   delete vm.spec.template.metadata.deletionTimestamp;
+  // Its instancetype and preference name kind "kindValue", which KubeVirt itself refuses.
+  delete (vm.spec as Record<string, unknown>).instancetype;
+  delete (vm.spec as Record<string, unknown>).preference;
   return vm;
 }
 

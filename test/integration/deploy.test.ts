@@ -9,6 +9,7 @@ import type { VirtualMachine } from '../../api/kubevirt.ts';
 import { KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES, SIDECAR_MEMORY_LIMIT, SIDECAR_MEMORY_LIMIT_BYTES, SIDECAR_MEMORY_MINIMUM_BYTES } from '../../api/sidecar-resources.ts';
 import { cloudInitBindingName, DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_VDUSE_RESOURCE_NAME, LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, NAD_RESOURCE_NAME_ANNOTATION } from '../../api/names.ts';
 import { NAD_GROUP, NAD_PLURAL } from '../../webhook/cluster-cache.ts';
+import { INSTANCETYPE_GROUP } from '../../webhook/instancetypes.ts';
 import { DEFAULT_CONFIG, parseWebhookConfig } from '../../webhook/config.ts';
 import { DEFAULT_HEALTH_PORT, DEFAULT_WEBHOOK_PORT, MUTATE_PATH } from '../../webhook/server.ts';
 import { applyIndependently, decideFor } from '../helpers/admission.ts';
@@ -104,11 +105,17 @@ describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandP
       expect(mounted.configMap.name).toBe(configMap.metadata.name);
     });
 
-    it('RBAC grants exactly get, list and watch on what the informers read', () => {
+    it('RBAC grants exactly get, list and watch on what the informers read, and get on what the webhook GETs', () => {
       const role = find(rendered.base!, 'ClusterRole');
       expect(role.rules).toEqual([
         { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: [NAD_GROUP], resources: [NAD_PLURAL], verbs: ['get', 'list', 'watch'] },
+        {
+          apiGroups: [INSTANCETYPE_GROUP],
+          resources: ['virtualmachineinstancetypes', 'virtualmachineclusterinstancetypes', 'virtualmachinepreferences', 'virtualmachineclusterpreferences'],
+          verbs: ['get'],
+        },
+        { apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['get'] },
       ]);
       const binding = find(rendered.base!, 'ClusterRoleBinding');
       const account = find(rendered.base!, 'ServiceAccount');

@@ -13,7 +13,7 @@ import { applyIndependently } from '../helpers/admission.ts';
 import { createLoopbackPki, type LoopbackPki } from '../../cli/loopback-pki.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { schemaErrors } from '../helpers/kubevirt-schema.ts';
-import { NAMESPACE, roundTripVm, VDUSE_RESOURCE, vmWith } from '../helpers/vms.ts';
+import { NAMESPACE, roundTripVm, VDUSE_RESOURCE, virtctlVm, vmWith } from '../helpers/vms.ts';
 import { admissionAnswer, capturedLogger, decodedPatch, kubeConfigFor, postJson, reviewOf } from '../helpers/webhook-client.ts';
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -71,12 +71,48 @@ describe('webhook server', () => {
     expect(response.warnings).toContain('vduse: interfaces dataplane now use binding vduse');
     expect(response.auditAnnotations).toMatchObject({ decision: 'mutated', interfaces: 'dataplane' });
     const mutated = applyIndependently<VirtualMachine>(vm, decodedPatch(answer) as never);
-    expect(mutated.spec.template.spec!.domain.devices.interfaces![1]).toEqual({ name: 'dataplane', macAddress: '02:00:00:00:00:10', binding: { name: 'vduse' } });
+    expect(mutated.spec.template.spec!.domain.devices.interfaces![1]).toEqual({ name: 'dataplane', macAddress: '02:00:00:00:00:10', model: 'virtio', binding: { name: 'vduse' } });
     expect(schemaErrors('v1.VirtualMachine', mutated)).toEqual([]);
     // The API server sends the mutated object again (reinvocationPolicy: IfNeeded): nothing more to do.
     const again = admissionAnswer(await post(reviewOf(mutated, { operation: 'UPDATE' })));
     expect(again).toMatchObject({ allowed: true });
     expect(again.patch).toBeUndefined();
+  });
+
+  it('reads the instancetype a virtctl VM names, and its ControllerRevision, with GETs: the overhead comes from its guest memory', async () => {
+    api.setNamespace('primary', { 'vduse.kubevirt.io/policy': 'enabled' }, { 'vduse.kubevirt.io/pod-network': 'vduse' });
+    const instancetypes = '/apis/instancetype.kubevirt.io/v1beta1';
+    api.addObject(instancetypes, 'virtualmachineclusterinstancetypes', { apiVersion: 'instancetype.kubevirt.io/v1beta1', kind: 'VirtualMachineClusterInstancetype', metadata: { name: 'u1.medium' }, spec: { cpu: { guest: 1 }, memory: { guest: '4Gi' } } } as never);
+    api.addObject('/apis/apps/v1', 'controllerrevisions', {
+      apiVersion: 'apps/v1',
+      kind: 'ControllerRevision',
+      metadata: { name: 'vm-virtctl-u1.medium-v1beta1-1', namespace: 'primary' },
+      data: { apiVersion: 'instancetype.kubevirt.io/v1beta1', kind: 'VirtualMachineClusterInstancetype', metadata: { name: 'u1.medium' }, spec: { cpu: { guest: 1 }, memory: { guest: '2Gi' } } },
+      revision: 1,
+    } as never);
+    await until(async () => (await cluster.namespace('primary')).state === 'found', 2000, 'the new Namespace');
+    const vm = virtctlVm({ instancetype: 'u1.medium' });
+    vm.metadata!.namespace = 'primary';
+    const answer = await post(reviewOf(vm));
+    expect(admissionAnswer(answer).allowed).toBe(true);
+    const mutated = applyIndependently<VirtualMachine>(vm, decodedPatch(answer) as never);
+    expect(mutated.spec.template.spec!.networks).toEqual([{ name: 'default', pod: {} }]);
+    expect(mutated.spec.template.spec!.domain.memory).toEqual({ reservedOverhead: { memLock: 'Required', addedOverhead: '1Gi' } });
+    expect(schemaErrors('v1.VirtualMachine', mutated)).toEqual([]);
+
+    (vm.spec as unknown as Record<string, unknown>).instancetype = { kind: 'VirtualMachineClusterInstancetype', name: 'u1.medium', revisionName: 'vm-virtctl-u1.medium-v1beta1-1' };
+    vm.spec.template.spec!.networks = [{ name: 'default', pod: {} }, { name: 'dataplane', multus: { networkName: 'ovs-vduse-a' } }];
+    vm.spec.template.spec!.domain.devices.interfaces = [{ name: 'default', masquerade: {} }, { name: 'dataplane', bridge: {} }];
+    api.setNad('primary', 'ovs-vduse-a', VDUSE_RESOURCE);
+    await until(async () => (await cluster.nad('primary/ovs-vduse-a')).state === 'found', 2000, 'the new NAD');
+    const revised = applyIndependently<VirtualMachine>(vm, decodedPatch(await post(reviewOf(vm))) as never);
+    // Two interfaces on a 2Gi guest (the revision's, not the object's 4Gi): 1 GiB + 1 x 2 GiB.
+    expect(revised.spec.template.spec!.domain.memory!.reservedOverhead!.addedOverhead).toBe('3Gi');
+
+    (vm.spec as unknown as Record<string, unknown>).instancetype = { kind: 'VirtualMachineClusterInstancetype', name: 'u1.gone' };
+    const missing = admissionAnswer(await post(reviewOf(vm)));
+    expect(missing.allowed).toBe(false);
+    expect(missing.status?.message).toContain('spec.instancetype names VirtualMachineClusterInstancetype "u1.gone", which does not exist');
   });
 
   it("answers KubeVirt's round-trip VM (every field set) without error, and a dry run the same way", async () => {

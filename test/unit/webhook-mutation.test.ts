@@ -453,6 +453,10 @@ describe('lifecycle: what the webhook wrote is re-resolved, and removed with the
   });
 });
 
+/** common-instancetypes' u1.medium and fedora, as the cluster serves them (instancetype.kubevirt.io/v1beta1). */
+const U1_MEDIUM = { apiVersion: 'instancetype.kubevirt.io/v1beta1', kind: 'VirtualMachineClusterInstancetype', metadata: { name: 'u1.medium' }, spec: { cpu: { guest: 1 }, memory: { guest: '4Gi' } } };
+const FEDORA = { apiVersion: 'instancetype.kubevirt.io/v1beta1', kind: 'VirtualMachineClusterPreference', metadata: { name: 'fedora' }, spec: { devices: { preferredDiskBus: 'virtio', preferredInterfaceModel: 'virtio' } } };
+
 describe('a VDUSE primary network: the pod network KubeVirt defaults, on the vduse binding', () => {
   const podNetworkVduse = { 'vduse.kubevirt.io/pod-network': 'vduse' };
 
@@ -462,19 +466,21 @@ describe('a VDUSE primary network: the pod network KubeVirt defaults, on the vdu
     ['the cluster config says the pod network is VDUSE', { config: { podNetwork: 'vduse' as const } }],
   ])('a virtctl VM with no networks gets KubeVirt\'s default pod network on vduse when %s', (_title, scenario) => {
     const vm = virtctlVm({ instancetype: 'u1.medium', preference: 'fedora' });
-    const { result, decision } = mutate(vm, { namespaceLabels: POLICY_ENABLED, ...scenario });
+    const { result, decision } = mutate(vm, { namespaceLabels: POLICY_ENABLED, instancetype: U1_MEDIUM, preference: FEDORA, ...scenario });
     expect(template(result).spec!.networks).toEqual([{ name: 'default', pod: {} }]);
     expect(template(result).spec!.domain.devices.interfaces).toEqual([{ name: 'default', model: 'virtio', binding: { name: 'vduse' } }]);
     expect(decision.warnings).toContain('vduse: added the pod network "default", as KubeVirt would, on binding vduse');
     expect(schemaErrors('v1.VirtualMachine', result)).toEqual([]);
-    expect(decideFor(result, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', ...scenario }).patch).toEqual([]);
+    expect(decideFor(result, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', instancetype: U1_MEDIUM, preference: FEDORA, ...scenario }).patch).toEqual([]);
   });
 
   it('honours autoattachPodInterface: false, and a preference that says so', () => {
     const vm = virtctlVm();
     vm.spec.template.spec!.domain.devices.autoattachPodInterface = false;
     expect(decideFor(vm, { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: podNetworkVduse }).outcome).toBe('skipped');
-    expect(decideFor(virtctlVm(), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: podNetworkVduse, preferredAutoattachPodInterface: false }).outcome).toBe('skipped');
+    const withPreference = virtctlVm({ preference: 'no-pod-net' });
+    expect(decideFor(withPreference, { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: podNetworkVduse, preferredAutoattachPodInterface: false }).outcome).toBe('skipped');
+    expect(decideFor(withPreference, { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: podNetworkVduse, preferredAutoattachPodInterface: true }).outcome).toBe('mutated');
   });
 
   it('converts a written pod network where the Namespace declares it VDUSE-backed', () => {
@@ -494,5 +500,62 @@ describe('a VDUSE primary network: the pod network KubeVirt defaults, on the vdu
   it('denies a bad pod-network value on the Namespace, naming it', () => {
     const decision = decideFor(virtctlVm(), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'yes' } });
     expect(decision.reason).toBe('Namespace telco: annotation vduse.kubevirt.io/pod-network: got "yes"; expected one of vduse, default (ask the namespace\'s administrator)');
+  });
+});
+
+describe('instancetypes and preferences', () => {
+  const optedIn = (shape: Parameters<typeof virtctlVm>[0]) => {
+    const vm = virtctlVm(shape);
+    vm.metadata!.labels = { 'vduse.kubevirt.io/enabled': 'true' };
+    return vm;
+  };
+  const scenario = { namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'vduse' } };
+
+  it("sizes the memlock overhead from the instancetype's guest memory, and never advises memory.guest", () => {
+    const { result, decision } = mutate(optedIn({ instancetype: 'u1.medium' }), { ...scenario, instancetype: U1_MEDIUM });
+    // One interface: 1 GiB on top of what KubeVirt counts for the 4Gi guest.
+    expect(template(result).spec!.domain.memory).toEqual({ reservedOverhead: { memLock: 'Required', addedOverhead: '1Gi' } });
+    expect(template(result).spec!.domain.memory!.guest).toBeUndefined();
+    expect(decision.warnings.join('\n')).not.toContain('memory.guest');
+    expect(schemaErrors('v1.VirtualMachine', result)).toEqual([]);
+  });
+
+  it('reads the instancetype from the ControllerRevision that revisionName names', () => {
+    const vm = optedIn({ instancetype: 'u1.medium' });
+    (vm.spec as unknown as Record<string, unknown>).instancetype = { kind: 'VirtualMachineClusterInstancetype', name: 'u1.medium', revisionName: 'vm-virtctl-u1.medium-1' };
+    vm.spec.template.spec!.networks = [{ name: 'default', pod: {} }, { name: 'a', multus: { networkName: 'ovs-vduse-a' } }];
+    vm.spec.template.spec!.domain.devices.interfaces = [{ name: 'default', masquerade: {} }, { name: 'a', bridge: {} }];
+    const revision = { apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata: { name: 'vm-virtctl-u1.medium-1', namespace: NAMESPACE }, data: { ...U1_MEDIUM, spec: { ...U1_MEDIUM.spec, memory: { guest: '8Gi' } } }, revision: 1 };
+    const { result } = mutate(vm, { ...scenario, instancetype: revision });
+    // Two interfaces (the pod network and a): 1 GiB + 1 x 8 GiB.
+    expect(template(result).spec!.domain.memory!.reservedOverhead!.addedOverhead).toBe('9Gi');
+  });
+
+  it('denies a VM whose instancetype or preference does not exist, naming it and the fix', () => {
+    const missing = decideFor(optedIn({ instancetype: 'u1.huge' }), { ...scenario, instancetype: null });
+    expect(missing.allowed).toBe(false);
+    expect(missing.reason).toBe('VirtualMachine telco/vm-virtctl: spec.instancetype names VirtualMachineClusterInstancetype "u1.huge", which does not exist; create it, or fix spec.instancetype');
+    const noPreference = decideFor(optedIn({ preference: 'plan9' }), { ...scenario, preference: null });
+    expect(noPreference.reason).toContain('spec.preference names VirtualMachineClusterPreference "plan9", which does not exist');
+  });
+
+  it('denies an instancetype that cannot be read, or warns and leaves the overhead unsized when the config says allow', () => {
+    const denied = decideFor(optedIn({ instancetype: 'u1.medium' }), { ...scenario, instancetype: { unreadable: 'HTTP 403' } });
+    expect(denied.reason).toContain('cannot read VirtualMachineClusterInstancetype "u1.medium" from spec.instancetype (HTTP 403)');
+    const allowed = decideFor(optedIn({ instancetype: 'u1.medium' }), { ...scenario, instancetype: { unreadable: 'HTTP 403' }, config: { onLookupFailure: 'allow' } });
+    expect(allowed.allowed).toBe(true);
+    expect(allowed.warnings).toContain('vduse: memlock overhead not sized: VirtualMachineClusterInstancetype "u1.medium" could not be read');
+    expect(allowed.warnings.join('\n')).not.toContain('memory.guest');
+  });
+
+  it('writes model virtio, so that a preference for e1000e cannot change a converted interface', () => {
+    const { result } = mutate(optedIn({ instancetype: 'u1.medium', preference: 'windows' }), { ...scenario, instancetype: U1_MEDIUM, preference: { spec: { devices: { preferredInterfaceModel: 'e1000e' } } } });
+    expect(iface(result, 'default').model).toBe('virtio');
+  });
+
+  it('denies a matcher kind KubeVirt does not know', () => {
+    const vm = optedIn({});
+    (vm.spec as unknown as Record<string, unknown>).instancetype = { kind: 'Flavor', name: 'x' };
+    expect(decideFor(vm, scenario).reason).toBe('VirtualMachine telco/vm-virtctl: spec.instancetype.kind: got "Flavor"; expected VirtualMachineInstancetype or VirtualMachineClusterInstancetype');
   });
 });
