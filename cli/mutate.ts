@@ -66,6 +66,11 @@ export const mutateCommand: Command = {
       description: "the instancetype the VM names (or the ControllerRevision its revisionName names), JSON or YAML; without it, a VM with spec.instancetype is denied as in a cluster that lacks it",
     },
     preference: { type: 'string', placeholder: 'FILE', description: 'the preference the VM names, likewise' },
+    kubevirt: {
+      type: 'string',
+      placeholder: 'FILE',
+      description: 'the KubeVirt CR (kubectl get kubevirt -A -o yaml, one object), to check the binding, feature gate and sidecar memory as the webhook does; without it, a warning',
+    },
     nad: { type: 'string', placeholder: 'NS/NAME=RESOURCE,...', default: '', description: 'NetworkAttachmentDefinitions and the k8s.v1.cni.cncf.io/resourceName each has' },
     config: { type: 'string', placeholder: 'FILE', description: "the webhook's config file; built-in defaults without it" },
     operation: { type: 'string', placeholder: 'OP', default: 'CREATE', description: 'the admission operation, CREATE or UPDATE' },
@@ -102,6 +107,7 @@ export const mutateCommand: Command = {
           (['instancetype', 'preference'] as const).filter((kind) => typeof values[kind] === 'string').map(async (kind) => [kind, await readDocument(values[kind] as string, kind)] as const),
         ),
       ),
+      typeof values.kubevirt === 'string' ? await readDocument(values.kubevirt, 'KubeVirt CR') : undefined,
     );
     const decision = await admit(
       { uid: 'offline', kind: { group: 'kubevirt.io', version: 'v1', kind: object.kind as string }, operation, namespace, name: typeof metadata.name === 'string' ? metadata.name : '', dryRun: true, object },

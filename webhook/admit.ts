@@ -4,6 +4,7 @@ import type { AdmissionRequest } from './admission-review.ts';
 import type { WebhookConfig } from './config.ts';
 import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
 import type { MatcherReference } from './instancetypes.ts';
+import type { KubevirtFacts } from './kubevirt-readiness.ts';
 import { decideAdmission, type Decision, lookupsFor, matchersFor, MUTATED_KINDS, type MutatedKind, skipDecision } from './mutation.ts';
 
 /** Where the webhook reads Namespaces and NetworkAttachmentDefinitions from. */
@@ -13,6 +14,8 @@ export interface ClusterView {
   nad(key: string): Promise<Lookup<NadFacts>>;
   /** An instancetype or preference, or the ControllerRevision that holds it: the object as read. */
   matcher(reference: MatcherReference): Promise<Lookup<unknown>>;
+  /** The cluster's KubeVirt CR. */
+  kubevirt(): Promise<Lookup<KubevirtFacts>>;
 }
 
 export async function admit(request: AdmissionRequest, cluster: ClusterView, config: WebhookConfig): Promise<Decision> {
@@ -23,10 +26,11 @@ export async function admit(request: AdmissionRequest, cluster: ClusterView, con
   const subject = { kind: kind as MutatedKind, operation: request.operation, namespace: request.namespace, object: request.object };
   const needed = lookupsFor(subject);
   const references = matchersFor(subject);
-  const [namespace, nads, matched] = await Promise.all([
+  const [namespace, nads, matched, kubevirt] = await Promise.all([
     cluster.namespace(needed.namespace),
     Promise.all(needed.nads.map((key) => cluster.nad(key))),
     Promise.all(references.map((reference) => cluster.matcher(reference))),
+    cluster.kubevirt(),
   ]);
   return decideAdmission(
     subject,
@@ -34,6 +38,7 @@ export async function admit(request: AdmissionRequest, cluster: ClusterView, con
       namespace,
       nads: new Map(needed.nads.map((key, index) => [key, nads[index]!])),
       matchers: Object.fromEntries(references.map((reference, index) => [reference.kind, matched[index]!])),
+      kubevirt,
     },
     config,
   );

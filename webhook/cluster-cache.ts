@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { NAD_RESOURCE_NAME_ANNOTATION } from '../api/names.ts';
 import type { ClusterView } from './admit.ts';
 import { INSTANCETYPE_GROUP, INSTANCETYPE_VERSION, type MatcherReference } from './instancetypes.ts';
+import { KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, type KubevirtFacts, kubevirtFacts } from './kubevirt-readiness.ts';
 import { ABSENT, failed, found, type Lookup, type NadFacts, type NamespaceFacts } from './lookup.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
@@ -51,6 +52,10 @@ class ResilientInformer<T extends KubernetesObject> {
 
   count(): number {
     return this.informer.list().length;
+  }
+
+  list(): readonly T[] {
+    return this.informer.list();
   }
 
   start(): void {
@@ -112,6 +117,8 @@ const nadFacts = (nad: NetworkAttachmentDefinition): NadFacts => ({ resourceName
 export class InformerClusterView implements ClusterView {
   private readonly namespaces: ResilientInformer<V1Namespace>;
   private readonly nads: ResilientInformer<NetworkAttachmentDefinition>;
+  /** Not part of `synced`: a cluster without KubeVirt's CRD must not keep the webhook unready. */
+  private readonly kubevirts: ResilientInformer<KubernetesObject>;
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly apps: AppsV1Api;
@@ -140,6 +147,15 @@ export class InformerClusterView implements ClusterView {
       metrics,
       options,
     );
+    this.kubevirts = new ResilientInformer(
+      KUBEVIRT_PLURAL,
+      makeInformer(kubeConfig, `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/${KUBEVIRT_PLURAL}`, () =>
+        this.custom.listClusterCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, plural: KUBEVIRT_PLURAL }) as Promise<{ items: KubernetesObject[] }>,
+      ),
+      log,
+      metrics,
+      options,
+    );
   }
 
   get synced(): boolean {
@@ -149,11 +165,24 @@ export class InformerClusterView implements ClusterView {
   start(): void {
     this.namespaces.start();
     this.nads.start();
+    this.kubevirts.start();
   }
 
   stop(): void {
     this.namespaces.stop();
     this.nads.stop();
+    this.kubevirts.stop();
+  }
+
+  /** The KubeVirt CR from its informer; there is one per cluster. */
+  kubevirt(): Promise<Lookup<KubevirtFacts>> {
+    if (!this.kubevirts.synced) {
+      this.metrics.lookups.inc({ resource: KUBEVIRT_PLURAL, source: 'cache', result: 'failed' });
+      return Promise.resolve(failed('the KubeVirt CR watch is not synced'));
+    }
+    const [cr] = this.kubevirts.list();
+    this.metrics.lookups.inc({ resource: KUBEVIRT_PLURAL, source: 'cache', result: cr ? 'found' : 'absent' });
+    return Promise.resolve(cr ? found(kubevirtFacts(cr)) : ABSENT);
   }
 
   cachedCounts(): { namespaces: number; nads: number } {

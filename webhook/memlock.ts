@@ -12,6 +12,7 @@ import {
   type Quantity,
   QUANTITY_EXPECTED,
   quantityOf,
+  wholeBytes,
   subtractQuantities,
 } from './quantity.ts';
 
@@ -41,13 +42,6 @@ function quantityField(subject: string, field: string, text: unknown): Quantity 
   const quantity = typeof text === 'string' ? parseQuantity(text) : typeof text === 'number' ? parseQuantity(String(text)) : undefined;
   if (quantity === undefined || isNegative(quantity)) throw new InvalidInputError(subject, field, text, `${QUANTITY_EXPECTED}, not negative`);
   return quantity;
-}
-
-/** Memory quantities count whole bytes, rounded up, as Kubernetes' Quantity.Value() does. */
-function wholeBytes(quantity: Quantity): bigint {
-  const divisor = 10n ** BigInt(Math.max(quantity.scale, 0));
-  const scaled = quantity.scale < 0 ? quantity.numerator * 10n ** BigInt(-quantity.scale) : quantity.numerator;
-  return quantity.scale <= 0 ? scaled : (scaled + divisor - 1n) / divisor;
 }
 
 export function planMemlock(input: MemlockInput): MemlockPlan {

@@ -20,7 +20,7 @@ export function createWebhookMetrics() {
     }),
     lookups: new Counter({
       name: 'vduse_webhook_lookups_total',
-      help: 'Namespace and NetworkAttachmentDefinition lookups, by source (cache, api) and result.',
+      help: 'Lookups of Namespaces, NetworkAttachmentDefinitions, the KubeVirt CR, instancetypes and preferences, by resource, source (cache, api) and result.',
       labelNames: ['resource', 'source', 'result'] as const,
       registers: [registry],
     }),

@@ -13,6 +13,7 @@ import { CLUSTER_TUNING_KEYS, type WebhookConfig } from './config.ts';
 import { chooseNetworks, convertInterface, referencedNads } from './interface-choice.ts';
 import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
 import { instancetypeFacts, type InstancetypeFacts, type MatcherKind, type MatcherReference, matcherReference, preferenceFacts } from './instancetypes.ts';
+import { type KubevirtFacts, readinessProblems, sidecarsAreLimited } from './kubevirt-readiness.ts';
 import { planMemlock } from './memlock.ts';
 import { defaultedNames, hasWebhookAdditions, recordDefaulted, usersTemplateAnnotations, withoutWebhookAdditions } from './ownership.ts';
 import { decideOptIn } from './opt-in.ts';
@@ -36,6 +37,8 @@ export interface ClusterFacts {
   nads: ReadonlyMap<string, Lookup<NadFacts>>;
   /** The instancetype and preference a VM names, as read (the object, or a ControllerRevision holding it). */
   matchers?: Partial<Record<MatcherKind, Lookup<unknown>>>;
+  /** The cluster's KubeVirt CR; undefined when nobody read it. */
+  kubevirt?: Lookup<KubevirtFacts>;
 }
 
 export type Outcome = 'mutated' | 'unchanged' | 'skipped' | 'denied';
@@ -318,6 +321,16 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   if (bound.length === 0) {
     const removal = removalOrSkip(target, `wanted (${optIn.because}), but no interface is on a VDUSE network`, config);
     return { ...removal, warnings: [...warnings, ...removal.warnings] };
+  }
+
+  // KubeVirt must be able to run what this admits: otherwise the user meets errors about fields
+  // they never wrote (virt-api's feature-gate denial), or a VMI that never gets a pod.
+  const kubevirt = facts.kubevirt ?? { state: 'failed' as const, reason: 'not read' };
+  if (kubevirt.state === 'found') {
+    const problems = readinessProblems(kubevirt.value, { binding: bindingName, sidecarsLimited: sidecarsAreLimited(spec, matched.instancetype?.dedicatedCPUPlacement ?? false) });
+    if (problems.length > 0) return denyDecision(`${target.subject} cannot run on VDUSE here yet: ${problems.join('; ')}`);
+  } else {
+    warnings.push(limitWarning(`vduse: KubeVirt CR ${kubevirt.state === 'absent' ? 'not found' : 'unreadable'}: binding, feature gate and sidecar memory unchecked`));
   }
 
   // The resolved tuning goes on the template, so the VMI carries explicit values; what came from

@@ -102,3 +102,10 @@ export function formatQuantity(quantity: Quantity): string {
 }
 
 export const GiB = quantityOf(1024n ** 3n);
+
+/** Memory quantities count whole bytes, rounded up, as Kubernetes' Quantity.Value() does. */
+export function wholeBytes(quantity: Quantity): bigint {
+  if (quantity.scale <= 0) return quantity.numerator * 10n ** BigInt(-quantity.scale);
+  const divisor = 10n ** BigInt(quantity.scale);
+  return (quantity.numerator + divisor - 1n) / divisor;
+}

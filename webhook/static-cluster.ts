@@ -2,6 +2,7 @@
 // server, with the cluster described on the command line.
 import type { ClusterView } from './admit.ts';
 import type { MatcherReference } from './instancetypes.ts';
+import { type KubevirtFacts, kubevirtFacts } from './kubevirt-readiness.ts';
 import { ABSENT, found, type Lookup, type NadFacts, type NamespaceFacts } from './lookup.ts';
 
 export class StaticClusterView implements ClusterView {
@@ -13,10 +14,17 @@ export class StaticClusterView implements ClusterView {
   /** Instancetypes and preferences by kind (instancetype, preference): the object given for it, whatever it is named. */
   private readonly matchers: ReadonlyMap<string, unknown>;
 
-  constructor(namespaces: ReadonlyMap<string, NamespaceFacts>, nads: ReadonlyMap<string, NadFacts>, matchers: ReadonlyMap<string, unknown> = new Map()) {
+  private readonly kubevirtObject: unknown;
+
+  constructor(namespaces: ReadonlyMap<string, NamespaceFacts>, nads: ReadonlyMap<string, NadFacts>, matchers: ReadonlyMap<string, unknown> = new Map(), kubevirt?: unknown) {
     this.namespaces = namespaces;
     this.nads = nads;
     this.matchers = matchers;
+    this.kubevirtObject = kubevirt;
+  }
+
+  kubevirt(): Promise<Lookup<KubevirtFacts>> {
+    return Promise.resolve(this.kubevirtObject === undefined ? ABSENT : found(kubevirtFacts(this.kubevirtObject)));
   }
 
   matcher(reference: MatcherReference): Promise<Lookup<unknown>> {

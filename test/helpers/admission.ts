@@ -4,6 +4,7 @@ import { applyPatch } from 'rfc6902';
 import type { Operation } from 'fast-json-patch';
 import { DEFAULT_CONFIG, type WebhookConfig } from '../../webhook/config.ts';
 import { ABSENT, failed, found, type Lookup, type NadFacts, type NamespaceFacts } from '../../webhook/lookup.ts';
+import { type KubevirtFacts, kubevirtFacts } from '../../webhook/kubevirt-readiness.ts';
 import { decideAdmission, type Decision, lookupsFor, type MutatedKind } from '../../webhook/mutation.ts';
 import { NAMESPACE, VDUSE_RESOURCE } from './vms.ts';
 
@@ -23,7 +24,38 @@ export interface Scenario {
   /** What reading the VM's instancetype gives: the object, null when it does not exist, or a failure. */
   instancetype?: object | null | { unreadable: string };
   preference?: object | null | { unreadable: string };
+  /** The KubeVirt CR: READY_KUBEVIRT unless given; null when there is none. */
+  kubevirt?: object | null | { unreadable: string };
 }
+
+/**
+ * A KubeVirt CR with what deploy/kubevirt/register-vduse.json adds, shaped as the API server
+ * returns it (spec.configuration as in KubeVirt's round-trip object, status with the version).
+ */
+interface KubevirtConfiguration {
+  network: { binding: Record<string, { sidecarImage: string; downwardAPI?: string; migration: object }> };
+  developerConfiguration: { featureGates: string[] };
+  supportContainerResources?: { type: string; resources: { limits: { memory: string } } }[];
+}
+
+export const READY_KUBEVIRT: { apiVersion: string; kind: string; metadata: { name: string; namespace: string }; spec: { configuration: KubevirtConfiguration }; status: object } = {
+  apiVersion: 'kubevirt.io/v1',
+  kind: 'KubeVirt',
+  metadata: { name: 'kubevirt', namespace: 'kubevirt' },
+  spec: {
+    configuration: {
+      network: {
+        binding: {
+          vduse: { sidecarImage: 'registry.example/kubevirt-vduse/sidecar:0.1.0', downwardAPI: 'device-info', migration: {} },
+          'vduse-cloudinit': { sidecarImage: 'registry.example/kubevirt-vduse/sidecar:0.1.0', downwardAPI: 'device-info', migration: {} },
+        },
+      },
+      developerConfiguration: { featureGates: ['Snapshot', 'ReservedOverheadMemlock'] },
+      supportContainerResources: [{ type: 'sidecar', resources: { limits: { memory: '128M' } } }],
+    },
+  },
+  status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.8.0' },
+};
 
 const asLookup = (value: object | null | { unreadable: string }): Lookup<unknown> =>
   value === null ? ABSENT : 'unreadable' in value ? failed(value.unreadable) : found(value);
@@ -52,7 +84,9 @@ export function decideFor(object: unknown, scenario: Scenario = {}): Decision {
     ...(scenario.instancetype !== undefined ? { instancetype: asLookup(scenario.instancetype) } : {}),
     ...(preference !== undefined ? { preference: asLookup(preference) } : {}),
   };
-  return decideAdmission(subject, { namespace: namespaceLookup, nads, matchers }, { ...DEFAULT_CONFIG, ...scenario.config });
+  const kubevirtGiven = scenario.kubevirt === undefined ? READY_KUBEVIRT : scenario.kubevirt;
+  const kubevirt: Lookup<KubevirtFacts> = kubevirtGiven === null ? ABSENT : 'unreadable' in kubevirtGiven ? failed(String(kubevirtGiven.unreadable)) : found(kubevirtFacts(kubevirtGiven));
+  return decideAdmission(subject, { namespace: namespaceLookup, nads, matchers, kubevirt }, { ...DEFAULT_CONFIG, ...scenario.config });
 }
 
 /** The object with the patch applied by rfc6902; throws on any operation that does not apply. */
@@ -61,5 +95,12 @@ export function applyIndependently<T>(object: T, patch: readonly Operation[]): T
   const results = applyPatch(copy, structuredClone(patch) as Parameters<typeof applyPatch>[1]);
   const failures = results.map((result, index) => (result ? `${patch[index]!.op} ${patch[index]!.path}: ${result.name}` : undefined)).filter(Boolean);
   if (failures.length > 0) throw new Error(`patch does not apply: ${failures.join('; ')}`);
+  return copy;
+}
+
+/** READY_KUBEVIRT with one change to its configuration. */
+export function kubevirtWith(change: (configuration: KubevirtConfiguration) => void): typeof READY_KUBEVIRT {
+  const copy = structuredClone(READY_KUBEVIRT);
+  change(copy.spec.configuration);
   return copy;
 }

@@ -25,6 +25,7 @@ const NAMESPACES = '/api/v1/namespaces';
 const NADS = '/apis/k8s.cni.cncf.io/v1/network-attachment-definitions';
 const NAD_ITEM = /^\/apis\/k8s\.cni\.cncf\.io\/v1\/namespaces\/([^/]+)\/network-attachment-definitions\/([^/]+)$/;
 const NAMESPACE_ITEM = /^\/api\/v1\/namespaces\/([^/]+)$/;
+const KUBEVIRTS = '/apis/kubevirt.io/v1/kubevirts';
 
 export class FakeApiServer {
   private readonly server: Server;
@@ -35,7 +36,8 @@ export class FakeApiServer {
   private compactedBefore = 0;
   getDelayMs = 0;
   readonly requests: string[] = [];
-  private readonly collections: Record<'namespaces' | 'nads', Collection> = {
+  private readonly collections: Record<'namespaces' | 'nads' | 'kubevirts', Collection> = {
+    kubevirts: { listKind: 'KubeVirtList', apiVersion: 'kubevirt.io/v1', kind: 'KubeVirt', objects: new Map(), watches: new Set() },
     namespaces: { listKind: 'NamespaceList', apiVersion: 'v1', kind: 'Namespace', objects: new Map(), watches: new Set() },
     nads: { listKind: 'NetworkAttachmentDefinitionList', apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', objects: new Map(), watches: new Set() },
   };
@@ -139,7 +141,12 @@ export class FakeApiServer {
     this.failStatus = status;
   }
 
-  private store(collectionName: 'namespaces' | 'nads', object: StoredObject): void {
+  /** The KubeVirt CR, listed and watched cluster-wide as the webhook does. */
+  setKubevirt(object: { apiVersion: string; kind: string; metadata: { name: string; namespace: string } }): void {
+    this.store('kubevirts', structuredClone(object));
+  }
+
+  private store(collectionName: 'namespaces' | 'nads' | 'kubevirts', object: StoredObject): void {
     const collection = this.collections[collectionName];
     const key = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
     const type = collection.objects.has(key) ? 'MODIFIED' : 'ADDED';
@@ -155,7 +162,7 @@ export class FakeApiServer {
     const status = (code: number, reason: string) => json(code, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, code, message: reason });
     if (Date.now() < this.failUntil) return status(this.failStatus, 'InternalError');
 
-    const collectionName = url.pathname === NAMESPACES ? 'namespaces' : url.pathname === NADS ? 'nads' : undefined;
+    const collectionName = url.pathname === NAMESPACES ? 'namespaces' : url.pathname === NADS ? 'nads' : url.pathname === KUBEVIRTS ? 'kubevirts' : undefined;
     if (collectionName) {
       const collection = this.collections[collectionName];
       if (url.searchParams.get('watch') === 'true') {

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HookCallbacks } from '../../sidecar/callbacks.ts';
-import { decideFor, POLICY_ENABLED } from './admission.ts';
+import { decideFor, kubevirtWith, POLICY_ENABLED } from './admission.ts';
 import { sharedFixture } from './fixtures.ts';
 import { virtctlVm, vmWith } from './vms.ts';
 import { masqueradeDefault, vduseInterface, vmiWith } from './vmis.ts';
@@ -25,6 +25,12 @@ async function sidecarError(run: (callbacks: HookCallbacks) => Promise<unknown>,
     return (error as Error).message.replace(dir, '/etc/podinfo').replace('0.2 s', '30 s');
   }
   throw new Error('expected an error');
+}
+
+function dedicatedVm() {
+  const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' } });
+  vm.spec.template.spec!.domain.cpu = { cores: 2, dedicatedCpuPlacement: true };
+  return vm;
 }
 
 export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
@@ -53,6 +59,15 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
       message: denied(virtctlVm({ instancetype: 'u1.medium' }), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'vduse' }, instancetype: { unreadable: 'HTTP 403' } }),
     },
     { title: 'Bad pod-network annotation', message: denied(virtctlVm(), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'yes' } }) },
+    { title: 'Binding not registered', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED, kubevirt: kubevirtWith((c) => delete c.network.binding.vduse) }) },
+    {
+      title: 'Feature gate missing',
+      message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED, kubevirt: kubevirtWith((c) => (c.developerConfiguration.featureGates = ['Snapshot'])) }),
+    },
+    {
+      title: 'Sidecar memory too small for dedicated CPUs',
+      message: denied(dedicatedVm(), { namespaceLabels: POLICY_ENABLED, kubevirt: kubevirtWith((c) => delete c.supportContainerResources) }),
+    },
     {
       title: 'Coalescing without cloud-init',
       message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, withoutCloudInit: true, annotations: { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('coalescing'))!,

@@ -110,6 +110,7 @@ describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandP
       expect(role.rules).toEqual([
         { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: [NAD_GROUP], resources: [NAD_PLURAL], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['kubevirt.io'], resources: ['kubevirts'], verbs: ['get', 'list', 'watch'] },
         {
           apiGroups: [INSTANCETYPE_GROUP],
           resources: ['virtualmachineinstancetypes', 'virtualmachineclusterinstancetypes', 'virtualmachinepreferences', 'virtualmachineclusterpreferences'],

@@ -9,7 +9,7 @@ import { InformerClusterView } from '../../webhook/cluster-cache.ts';
 import { DEFAULT_CONFIG } from '../../webhook/config.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
 import { startWebhookServer, type WebhookServer } from '../../webhook/server.ts';
-import { applyIndependently } from '../helpers/admission.ts';
+import { applyIndependently, READY_KUBEVIRT } from '../helpers/admission.ts';
 import { createLoopbackPki, type LoopbackPki } from '../../cli/loopback-pki.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { schemaErrors } from '../helpers/kubevirt-schema.ts';
@@ -113,6 +113,23 @@ describe('webhook server', () => {
     const missing = admissionAnswer(await post(reviewOf(vm)));
     expect(missing.allowed).toBe(false);
     expect(missing.status?.message).toContain('spec.instancetype names VirtualMachineClusterInstancetype "u1.gone", which does not exist');
+  });
+
+  it('watches the KubeVirt CR: warns while there is none, denies with the fix while the feature gate is missing', async () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' } });
+    const before = admissionAnswer(await post(reviewOf(vm)));
+    expect(before.allowed).toBe(true);
+    expect(before.warnings).toContain('vduse: KubeVirt CR not found: binding, feature gate and sidecar memory unchecked');
+    const withoutGate = structuredClone(READY_KUBEVIRT);
+    withoutGate.spec.configuration.developerConfiguration.featureGates = ['Snapshot'];
+    api.setKubevirt(withoutGate);
+    await until(async () => (await cluster.kubevirt()).state === 'found', 3000, 'the KubeVirt CR');
+    const denied = admissionAnswer(await post(reviewOf(vm)));
+    expect(denied.allowed).toBe(false);
+    expect(denied.status?.message).toContain('lacks the ReservedOverheadMemlock feature gate');
+    api.setKubevirt(READY_KUBEVIRT);
+    await until(async () => admissionAnswer(await post(reviewOf(vm))).allowed, 3000, 'the fixed KubeVirt CR');
+    expect(admissionAnswer(await post(reviewOf(vm))).warnings?.join()).not.toContain('KubeVirt CR');
   });
 
   it("answers KubeVirt's round-trip VM (every field set) without error, and a dry run the same way", async () => {

@@ -2,7 +2,7 @@
 // independent RFC 6902 implementation and checked against KubeVirt's schema), what is denied.
 import { describe, expect, it } from 'vitest';
 import type { VirtualMachine } from '../../api/kubevirt.ts';
-import { applyIndependently, decideFor, NADS, POLICY_ENABLED, type Scenario } from '../helpers/admission.ts';
+import { applyIndependently, decideFor, kubevirtWith, NADS, POLICY_ENABLED, READY_KUBEVIRT, type Scenario } from '../helpers/admission.ts';
 import { schemaErrors } from '../helpers/kubevirt-schema.ts';
 import { NAMESPACE, roundTripVm, VDUSE_RESOURCE, virtctlVm, vmWith } from '../helpers/vms.ts';
 
@@ -194,7 +194,7 @@ describe('which binding: the cloud-init one only where virt-launcher can call Pr
   });
 
   it('uses the configured plugin name for both', () => {
-    const { result } = mutate(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: coalesced }), { namespaceLabels: POLICY_ENABLED, config: { pluginName: 'vdpa' } });
+    const { result } = mutate(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: coalesced }), { namespaceLabels: POLICY_ENABLED, config: { pluginName: 'vdpa' }, kubevirt: null });
     expect(bindingOf(result)).toBe('vdpa-cloudinit');
   });
 });
@@ -557,5 +557,57 @@ describe('instancetypes and preferences', () => {
     const vm = optedIn({});
     (vm.spec as unknown as Record<string, unknown>).instancetype = { kind: 'Flavor', name: 'x' };
     expect(decideFor(vm, scenario).reason).toBe('VirtualMachine telco/vm-virtctl: spec.instancetype.kind: got "Flavor"; expected VirtualMachineInstancetype or VirtualMachineClusterInstancetype');
+  });
+});
+
+describe('cluster readiness, from the KubeVirt CR', () => {
+  const vm = () => vmWith({ multus: { dataplane: 'ovs-vduse-a' } });
+  const cr = kubevirtWith;
+  const reason = (object: VirtualMachine, kubevirt: object, scenario: Scenario = {}) => {
+    const decision = decideFor(object, { namespaceLabels: POLICY_ENABLED, kubevirt, ...scenario });
+    expect(decision.allowed).toBe(false);
+    return decision.reason;
+  };
+
+  it('admits a VM when KubeVirt has both bindings, the gate and the sidecar memory', () => {
+    expect(decideFor(vm(), { namespaceLabels: POLICY_ENABLED, kubevirt: READY_KUBEVIRT }).outcome).toBe('mutated');
+  });
+
+  it('denies when the binding the VM gets is not registered, or not with device-info, naming the fix', () => {
+    expect(reason(vm(), cr((c) => delete c.network.binding.vduse))).toBe(
+      'VirtualMachine telco/vm-cirros cannot run on VDUSE here yet: KubeVirt kubevirt/kubevirt has no network binding "vduse" (spec.configuration.network.binding); register it with deploy/kubevirt/register-vduse.json',
+    );
+    const coalesced = vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' } });
+    expect(reason(coalesced, cr((c) => delete c.network.binding['vduse-cloudinit']))).toContain('has no network binding "vduse-cloudinit"');
+    expect(reason(vm(), cr((c) => delete c.network.binding.vduse!.downwardAPI))).toContain('binding "vduse" has downwardAPI null, not "device-info"');
+  });
+
+  it('denies without the ReservedOverheadMemlock feature gate, instead of leaving virt-api to deny a field the user never wrote', () => {
+    expect(reason(vm(), cr((c) => (c.developerConfiguration.featureGates = ['Snapshot'])))).toContain('lacks the ReservedOverheadMemlock feature gate, which reservedOverhead.memLock needs');
+  });
+
+  it("denies a VM with dedicated CPUs, Guaranteed QoS or a dedicated instancetype while KubeVirt's sidecar limit is below the sidecar's need", () => {
+    const small = cr((c) => delete c.supportContainerResources);
+    const dedicated = vm();
+    dedicated.spec.template.spec!.domain.cpu = { cores: 2, dedicatedCpuPlacement: true };
+    expect(reason(dedicated, small)).toContain('limits the sidecars of VMs with dedicated CPUs or Guaranteed QoS to 64M (its default), and the vduse sidecar needs 80M; set supportContainerResources type sidecar limits.memory to 128M');
+    const guaranteed = vm();
+    guaranteed.spec.template.spec!.domain.resources = { requests: { cpu: '2', memory: '2Gi' }, limits: { cpu: '2000m', memory: '2Gi' } };
+    expect(reason(guaranteed, cr((c) => (c.supportContainerResources = [{ type: 'sidecar', resources: { limits: { memory: '72M' } } }])))).toContain('to 72M, and the vduse sidecar needs 80M');
+    const viaInstancetype = virtctlVm({ instancetype: 'cx1.large' });
+    viaInstancetype.metadata!.labels = { 'vduse.kubevirt.io/enabled': 'true' };
+    const cx1 = { spec: { cpu: { guest: 2, dedicatedCPUPlacement: true }, memory: { guest: '4Gi' } } };
+    expect(reason(viaInstancetype, small, { namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'vduse' }, instancetype: cx1 })).toContain('dedicated CPUs or Guaranteed QoS');
+    // Neither dedicated nor Guaranteed: KubeVirt sets no sidecar limit, so 64M does not matter.
+    expect(decideFor(vm(), { namespaceLabels: POLICY_ENABLED, kubevirt: small }).allowed).toBe(true);
+    expect(decideFor(dedicated, { namespaceLabels: POLICY_ENABLED, kubevirt: READY_KUBEVIRT }).allowed).toBe(true);
+  });
+
+  it('warns, and admits, when the KubeVirt CR cannot be read or is not there', () => {
+    for (const kubevirt of [{ unreadable: 'HTTP 403' }, null]) {
+      const decision = decideFor(vm(), { namespaceLabels: POLICY_ENABLED, kubevirt });
+      expect(decision.outcome).toBe('mutated');
+      expect(decision.warnings.join('\n')).toMatch(/vduse: KubeVirt CR (unreadable|not found): binding, feature gate and sidecar memory unchecked/);
+    }
   });
 });

@@ -1,0 +1,105 @@
+// Whether the cluster's KubeVirt can run a VM the webhook converts, read from the KubeVirt CR
+// (kubevirt.io/v1 KubeVirt): the binding registered with device-info, the ReservedOverheadMemlock
+// feature gate, and, for VMIs whose sidecars KubeVirt limits (dedicated CPUs or Guaranteed QoS,
+// pkg/virt-controller/services/renderresources.go sidecarResources), a sidecar memory limit the
+// sidecar fits in. Pure: the webhook and `doctor` feed it what they read.
+import { isObject } from '../api/json.ts';
+import { KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES, SIDECAR_MEMORY_LIMIT, SIDECAR_MEMORY_MINIMUM_BYTES } from '../api/sidecar-resources.ts';
+import { compareQuantities, parseQuantity, type Quantity, wholeBytes } from './quantity.ts';
+
+export const KUBEVIRT_GROUP = 'kubevirt.io';
+export const KUBEVIRT_VERSION = 'v1';
+export const KUBEVIRT_PLURAL = 'kubevirts';
+export const MEMLOCK_FEATURE_GATE = 'ReservedOverheadMemlock';
+export const REGISTRATION_PATCH = 'deploy/kubevirt/register-vduse.json';
+
+export interface KubevirtFacts {
+  /** "KubeVirt kubevirt/kubevirt", for messages. */
+  described: string;
+  bindings: Readonly<Record<string, { downwardAPI: string | undefined; sidecarImage: string | undefined }>>;
+  featureGates: readonly string[];
+  /** supportContainerResources type sidecar, limits.memory: what KubeVirt uses over its 64M. */
+  sidecarMemoryLimit: string | undefined;
+  /** status.observedKubeVirtVersion, such as "v1.8.0". */
+  observedVersion: string | undefined;
+}
+
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((entry): entry is string => typeof entry === 'string') : []);
+
+export function kubevirtFacts(object: unknown): KubevirtFacts {
+  const cr = isObject(object) ? object : {};
+  const metadata = isObject(cr.metadata) ? cr.metadata : {};
+  const configuration = isObject(cr.spec) && isObject(cr.spec.configuration) ? cr.spec.configuration : {};
+  const network = isObject(configuration.network) && isObject(configuration.network.binding) ? configuration.network.binding : {};
+  const bindings = Object.fromEntries(
+    Object.entries(network).map(([name, plugin]) => [
+      name,
+      { downwardAPI: isObject(plugin) && typeof plugin.downwardAPI === 'string' ? plugin.downwardAPI : undefined, sidecarImage: isObject(plugin) && typeof plugin.sidecarImage === 'string' ? plugin.sidecarImage : undefined },
+    ]),
+  );
+  const developer = isObject(configuration.developerConfiguration) ? configuration.developerConfiguration : {};
+  // KubeVirt takes the first sidecar entry with a non-zero limit (pkg/virt-config GetSupportContainerLimit).
+  const sidecarLimit = (Array.isArray(configuration.supportContainerResources) ? configuration.supportContainerResources : [])
+    .filter((entry) => isObject(entry) && entry.type === 'sidecar')
+    .map((entry) => (isObject(entry) && isObject(entry.resources) && isObject(entry.resources.limits) ? entry.resources.limits.memory : undefined))
+    .map((memory) => (typeof memory === 'string' || typeof memory === 'number' ? String(memory) : undefined))
+    .find((memory) => memory !== undefined && parseQuantity(memory)?.numerator !== 0n);
+  const status = isObject(cr.status) ? cr.status : {};
+  return {
+    described: `KubeVirt ${typeof metadata.namespace === 'string' ? metadata.namespace : ''}/${typeof metadata.name === 'string' ? metadata.name : ''}`,
+    bindings,
+    featureGates: strings(developer.featureGates),
+    sidecarMemoryLimit: sidecarLimit,
+    observedVersion: typeof status.observedKubeVirtVersion === 'string' ? status.observedKubeVirtVersion : undefined,
+  };
+}
+
+/** KubeVirt's IsCPUDedicated or WantsToHaveQOSGuaranteed, on the VMI spec after the instancetype. */
+export function sidecarsAreLimited(vmiSpec: unknown, instancetypeDedicated: boolean): boolean {
+  const spec = isObject(vmiSpec) ? vmiSpec : {};
+  const domain = isObject(spec.domain) ? spec.domain : {};
+  if (instancetypeDedicated || (isObject(domain.cpu) && domain.cpu.dedicatedCpuPlacement === true)) return true;
+  const resources = isObject(domain.resources) ? domain.resources : {};
+  const quantity = (map: unknown, key: string) => {
+    const text = isObject(map) ? map[key] : undefined;
+    return typeof text === 'string' || typeof text === 'number' ? parseQuantity(String(text)) : undefined;
+  };
+  const same = (a: Quantity | undefined, b: Quantity | undefined) => a !== undefined && b !== undefined && compareQuantities(a, b) === 0;
+  const zero = (q: Quantity | undefined) => q === undefined || q.numerator === 0n;
+  const memoryWantsIt = (zero(quantity(resources.requests, 'memory')) && !zero(quantity(resources.limits, 'memory'))) || (!zero(quantity(resources.requests, 'memory')) && same(quantity(resources.requests, 'memory'), quantity(resources.limits, 'memory')));
+  const cpuWantsIt = !zero(quantity(resources.requests, 'cpu')) && same(quantity(resources.requests, 'cpu'), quantity(resources.limits, 'cpu'));
+  return memoryWantsIt && cpuWantsIt;
+}
+
+export interface ReadinessNeeds {
+  /** The binding the VM's interfaces use. */
+  binding: string;
+  /** Its sidecars get KubeVirt's dedicated-CPU limits. */
+  sidecarsLimited: boolean;
+}
+
+/** What is missing for such a VM, each with its fix; empty when KubeVirt is ready. */
+export function readinessProblems(facts: KubevirtFacts, needs: ReadinessNeeds): string[] {
+  const problems: string[] = [];
+  const plugin = facts.bindings[needs.binding];
+  if (plugin === undefined) {
+    problems.push(`${facts.described} has no network binding "${needs.binding}" (spec.configuration.network.binding); register it with ${REGISTRATION_PATCH}`);
+  } else if (plugin.downwardAPI !== 'device-info') {
+    problems.push(
+      `${facts.described}: binding "${needs.binding}" has downwardAPI ${JSON.stringify(plugin.downwardAPI ?? null)}, not "device-info", so the sidecar cannot find its devices; register it with ${REGISTRATION_PATCH}`,
+    );
+  }
+  if (!facts.featureGates.includes(MEMLOCK_FEATURE_GATE)) {
+    problems.push(`${facts.described} lacks the ${MEMLOCK_FEATURE_GATE} feature gate, which reservedOverhead.memLock needs; add it with ${REGISTRATION_PATCH}`);
+  }
+  if (needs.sidecarsLimited) {
+    const parsed = facts.sidecarMemoryLimit === undefined ? undefined : parseQuantity(facts.sidecarMemoryLimit);
+    const limit = parsed === undefined ? BigInt(KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES) : wholeBytes(parsed);
+    if (limit < BigInt(SIDECAR_MEMORY_MINIMUM_BYTES)) {
+      problems.push(
+        `${facts.described} limits the sidecars of VMs with dedicated CPUs or Guaranteed QoS to ${facts.sidecarMemoryLimit ?? '64M (its default)'}, and the vduse sidecar needs ${SIDECAR_MEMORY_MINIMUM_BYTES / 1_000_000}M; set supportContainerResources type sidecar limits.memory to ${SIDECAR_MEMORY_LIMIT} with ${REGISTRATION_PATCH}`,
+      );
+    }
+  }
+  return problems;
+}
