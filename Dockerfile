@@ -17,6 +17,7 @@ COPY tsconfig.json ./
 COPY api api
 COPY sidecar sidecar
 COPY webhook webhook
+COPY cluster cluster
 COPY cli cli
 COPY scripts scripts
 RUN node scripts/build.ts

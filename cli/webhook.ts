@@ -1,8 +1,8 @@
 // kubevirt-vduse webhook: the admission server.
-import { KubeConfig } from '@kubernetes/client-node';
 import { accessSync, constants } from 'node:fs';
 import { pino } from 'pino';
 import { InvalidInputError } from '../api/errors.ts';
+import { kubeConfigFrom } from '../cluster/kubeconfig.ts';
 import { InformerClusterView } from '../webhook/cluster-cache.ts';
 import { DEFAULT_CONFIG, parseWebhookConfig, type WebhookConfig } from '../webhook/config.ts';
 import { createWebhookMetrics } from '../webhook/metrics.ts';
@@ -35,19 +35,6 @@ function readFlagFiles(flags: Record<string, string>): ReturnType<typeof readFil
 function readConfigFile(path: string): { config: WebhookConfig; digest: string } {
   const { contents, digest } = readFlagFiles({ config: path });
   return { config: parseWebhookConfig(contents[0]!.toString('utf8'), path), digest };
-}
-
-function kubeConfigFrom(path: string | undefined): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  if (path) {
-    readFlagFiles({ kubeconfig: path });
-    kubeConfig.loadFromFile(path);
-  } else if (process.env.KUBERNETES_SERVICE_HOST) {
-    kubeConfig.loadFromCluster();
-  } else {
-    throw new InvalidInputError('arguments', '--kubeconfig', undefined, 'a kubeconfig file when not running in a pod (KUBERNETES_SERVICE_HOST is not set)');
-  }
-  return kubeConfig;
 }
 
 export const webhookCommand: Command = {

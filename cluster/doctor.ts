@@ -1,0 +1,154 @@
+// kubevirt-vduse doctor's checks: what a cluster needs before VDUSE VMs can run, each with its
+// fix. checkCluster() is pure, over what readCluster() read; a read that failed is a failed check
+// that says why, never a crash.
+import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { isObject } from '../api/json.ts';
+import { cloudInitBindingName, NAD_RESOURCE_NAME_ANNOTATION } from '../api/names.ts';
+import { NAD_GROUP, NAD_PLURAL, NAD_VERSION, describeError } from '../webhook/cluster-cache.ts';
+import { KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, kubevirtFacts, readinessProblems, REGISTRATION_PATCH } from '../webhook/kubevirt-readiness.ts';
+
+/** The first KubeVirt with reservedOverhead and the ReservedOverheadMemlock gate. */
+export const MINIMUM_KUBEVIRT = [1, 8] as const;
+
+export interface DoctorOptions {
+  bindingName: string;
+  resourceName: string;
+  /** Where the webhook runs, and its names, as deploy/base has them. */
+  webhookNamespace: string;
+  webhookService: string;
+  webhookConfiguration: string;
+}
+
+/** Each read: the objects, or why they could not be read. */
+export type Read<T> = { ok: T } | { error: string };
+
+export interface ClusterState {
+  kubevirts: Read<unknown[]>;
+  webhookConfiguration: Read<unknown>;
+  endpointSlices: Read<unknown[]>;
+  nads: Read<unknown[]>;
+  nodes: Read<unknown[]>;
+}
+
+export interface CheckResult {
+  check: string;
+  ok: boolean;
+  detail: string;
+  /** What to do, when it failed. */
+  fix?: string;
+}
+
+const pass = (check: string, detail: string): CheckResult => ({ check, ok: true, detail });
+const fail = (check: string, detail: string, fix: string): CheckResult => ({ check, ok: false, detail, fix });
+const metadataOf = (object: unknown): Record<string, unknown> => (isObject(object) && isObject(object.metadata) ? object.metadata : {});
+const nameOf = (object: unknown): string => {
+  const { name, namespace } = metadataOf(object);
+  return `${typeof namespace === 'string' ? `${namespace}/` : ''}${typeof name === 'string' ? name : '?'}`;
+};
+
+function kubevirtChecks(state: ClusterState, options: DoctorOptions): CheckResult[] {
+  const names = ['KubeVirt version', 'binding registration', 'feature gate', 'sidecar resources'];
+  const { kubevirts } = state;
+  if ('error' in kubevirts) return names.map((check) => fail(check, `cannot read the KubeVirt CR: ${kubevirts.error}`, 'check the kubeconfig and its RBAC: get and list on kubevirts.kubevirt.io'));
+  const [cr] = kubevirts.ok;
+  if (cr === undefined) return names.map((check) => fail(check, 'no KubeVirt CR in the cluster', 'install KubeVirt 1.8 or later'));
+  const facts = kubevirtFacts(cr);
+  const results: CheckResult[] = [];
+  const version = /^v?(\d+)\.(\d+)/.exec(facts.observedVersion ?? '');
+  const atLeast = version !== null && (Number(version[1]) > MINIMUM_KUBEVIRT[0] || (Number(version[1]) === MINIMUM_KUBEVIRT[0] && Number(version[2]) >= MINIMUM_KUBEVIRT[1]));
+  results.push(
+    atLeast
+      ? pass('KubeVirt version', `${facts.described} runs ${facts.observedVersion!}`)
+      : fail('KubeVirt version', `${facts.described} runs ${facts.observedVersion ?? 'an unknown version (no status.observedKubeVirtVersion)'}`, `upgrade to KubeVirt ${MINIMUM_KUBEVIRT.join('.')} or later (HCO 1.18 on OpenShift): reservedOverhead and ReservedOverheadMemlock first appear there`),
+  );
+  const bindingProblems = [options.bindingName, cloudInitBindingName(options.bindingName)].flatMap((binding) => readinessProblems(facts, { binding, sidecarsLimited: false }).filter((problem) => problem.includes('binding')));
+  results.push(bindingProblems.length === 0 ? pass('binding registration', `${options.bindingName} and ${cloudInitBindingName(options.bindingName)} are registered with downwardAPI: device-info`) : fail('binding registration', bindingProblems.join('; '), `apply ${REGISTRATION_PATCH} (deploy/kubevirt/README.md)`));
+  const gate = readinessProblems(facts, { binding: options.bindingName, sidecarsLimited: false }).filter((problem) => problem.includes('feature gate'));
+  results.push(gate.length === 0 ? pass('feature gate', 'ReservedOverheadMemlock is enabled') : fail('feature gate', gate.join('; '), `apply ${REGISTRATION_PATCH}`));
+  const memory = readinessProblems(facts, { binding: options.bindingName, sidecarsLimited: true }).filter((problem) => problem.includes('sidecars'));
+  results.push(memory.length === 0 ? pass('sidecar resources', `sidecars of dedicated-CPU VMs get ${facts.sidecarMemoryLimit ?? '?'}`) : fail('sidecar resources', memory.join('; '), `apply ${REGISTRATION_PATCH} (deploy/kubevirt/README.md#sidecar-memory)`));
+  return results;
+}
+
+function webhookChecks(state: ClusterState, options: DoctorOptions): CheckResult[] {
+  const results: CheckResult[] = [];
+  const service = `Service ${options.webhookNamespace}/${options.webhookService}`;
+  if ('error' in state.endpointSlices) {
+    results.push(fail('webhook endpoints', `cannot read the EndpointSlices of ${service}: ${state.endpointSlices.error}`, 'check the kubeconfig and its RBAC'));
+  } else {
+    const ready = state.endpointSlices.ok.flatMap((slice) => (isObject(slice) && Array.isArray(slice.endpoints) ? (slice.endpoints as unknown[]) : [])).filter((endpoint) => isObject(endpoint) && (!isObject(endpoint.conditions) || endpoint.conditions.ready !== false));
+    results.push(
+      ready.length > 0
+        ? pass('webhook endpoints', `${service} has ${ready.length} ready endpoint(s)`)
+        : fail('webhook endpoints', `${service} has no ready endpoints: every VM in an opted-in Namespace is refused while it has none (failurePolicy: Fail)`, `kubectl -n ${options.webhookNamespace} get pods,events; kubectl -n ${options.webhookNamespace} logs deploy/${options.webhookService}`),
+    );
+  }
+  const configuration = `MutatingWebhookConfiguration ${options.webhookConfiguration}`;
+  if ('error' in state.webhookConfiguration) {
+    results.push(fail('webhook caBundle', `cannot read ${configuration}: ${state.webhookConfiguration.error}`, 'install the webhook: docs/install.md'));
+  } else {
+    const webhooks = isObject(state.webhookConfiguration.ok) && Array.isArray(state.webhookConfiguration.ok.webhooks) ? state.webhookConfiguration.ok.webhooks : [];
+    const empty = webhooks.filter((webhook) => !(isObject(webhook) && isObject(webhook.clientConfig) && typeof webhook.clientConfig.caBundle === 'string' && webhook.clientConfig.caBundle !== ''));
+    results.push(
+      webhooks.length > 0 && empty.length === 0
+        ? pass('webhook caBundle', `${configuration}: every webhook has a caBundle`)
+        : fail('webhook caBundle', `${configuration}: ${empty.length || 'no'} webhook(s) without a caBundle, so the API server cannot trust the webhook`, 'the cert-manager overlay fills it through its CA injector, the openshift overlay through the service-ca operator; with deploy/base, set it yourself'),
+    );
+  }
+  return results;
+}
+
+function nodeChecks(state: ClusterState, options: DoctorOptions): CheckResult[] {
+  const results: CheckResult[] = [];
+  if ('error' in state.nads) {
+    results.push(fail('VDUSE networks', `cannot list NetworkAttachmentDefinitions: ${state.nads.error}`, 'check the kubeconfig; is Multus installed?'));
+  } else {
+    const vduse = state.nads.ok.filter((nad) => metadataOf(nad).annotations !== undefined && isObject(metadataOf(nad).annotations) && (metadataOf(nad).annotations as Record<string, unknown>)[NAD_RESOURCE_NAME_ANNOTATION] === options.resourceName);
+    results.push(
+      vduse.length > 0
+        ? pass('VDUSE networks', `${vduse.length} NetworkAttachmentDefinition(s) name ${options.resourceName}: ${vduse.map(nameOf).slice(0, 5).join(', ')}`)
+        : fail('VDUSE networks', `no NetworkAttachmentDefinition has ${NAD_RESOURCE_NAME_ANNOTATION}: ${options.resourceName}`, 'create one: deploy/examples/network-attachment-definition.yaml'),
+    );
+  }
+  if ('error' in state.nodes) {
+    results.push(fail('VDUSE devices on nodes', `cannot list Nodes: ${state.nodes.error}`, 'check the kubeconfig and its RBAC: list on nodes'));
+  } else {
+    const advertising = state.nodes.ok.filter((node) => {
+      const allocatable = isObject(node) && isObject(node.status) && isObject(node.status.allocatable) ? node.status.allocatable[options.resourceName] : undefined;
+      return typeof allocatable === 'string' && /^[1-9]\d*$/.test(allocatable);
+    });
+    results.push(
+      advertising.length > 0
+        ? pass('VDUSE devices on nodes', `${advertising.length} node(s) have allocatable ${options.resourceName}: ${advertising.map(nameOf).slice(0, 5).join(', ')}`)
+        : fail('VDUSE devices on nodes', `no node has allocatable ${options.resourceName}`, 'run the VDUSE device plugin on the nodes with OVS-DPDK VDUSE ports (docs/requirements.md)'),
+    );
+  }
+  return results;
+}
+
+export function checkCluster(state: ClusterState, options: DoctorOptions): CheckResult[] {
+  return [...kubevirtChecks(state, options), ...webhookChecks(state, options), ...nodeChecks(state, options)];
+}
+
+const read = async <T>(work: () => Promise<T>): Promise<Read<T>> => {
+  try {
+    return { ok: await work() };
+  } catch (error) {
+    return { error: describeError(error) };
+  }
+};
+const items = (list: unknown): unknown[] => (isObject(list) && Array.isArray(list.items) ? list.items : []);
+
+/** Everything the checks need, read in parallel; each read may fail on its own. */
+export async function readCluster(kubeConfig: KubeConfig, options: DoctorOptions): Promise<ClusterState> {
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const [kubevirts, webhookConfiguration, endpointSlices, nads, nodes] = await Promise.all([
+    read(async () => items(await custom.listClusterCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, plural: KUBEVIRT_PLURAL }))),
+    read(() => kubeConfig.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name: options.webhookConfiguration }) as Promise<unknown>),
+    read(async () => items(await kubeConfig.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: options.webhookNamespace, labelSelector: `kubernetes.io/service-name=${options.webhookService}` }))),
+    read(async () => items(await custom.listClusterCustomObject({ group: NAD_GROUP, version: NAD_VERSION, plural: NAD_PLURAL }))),
+    read(async () => items(await core.listNode())),
+  ]);
+  return { kubevirts, webhookConfiguration, endpointSlices, nads, nodes };
+}
