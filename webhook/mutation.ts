@@ -198,8 +198,17 @@ function readMatchers(subject: AdmissionSubject, name: string, facts: ClusterFac
       if (kind === 'instancetype') matched.unsizedBecause = `vduse: memlock overhead not sized: ${reference.described} could not be read`;
       continue;
     }
-    if (kind === 'instancetype') matched.instancetype = instancetypeFacts(lookup.value);
-    else matched.preferredAutoattachPodInterface = preferenceFacts(lookup.value).preferredAutoattachPodInterface;
+    if (kind === 'instancetype') {
+      matched.instancetype = instancetypeFacts(lookup.value);
+      // KubeVirt refuses guest memory on both (pkg/instancetype/apply/memory.go validateMemory).
+      const template = isObject(subject.object.spec) && isObject(subject.object.spec.template) ? subject.object.spec.template : {};
+      const domain = isObject(template.spec) && isObject(template.spec.domain) ? template.spec.domain : {};
+      if (matched.instancetype.guestMemory !== undefined && isObject(domain.memory) && domain.memory.guest !== undefined) {
+        return {
+          denied: `${name}: spec.template.spec.domain.memory.guest is set, and ${reference.described} supplies the guest memory, which KubeVirt refuses; remove spec.template.spec.domain.memory.guest`,
+        };
+      }
+    } else matched.preferredAutoattachPodInterface = preferenceFacts(lookup.value).preferredAutoattachPodInterface;
   }
   return matched;
 }
