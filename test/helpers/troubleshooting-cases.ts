@@ -58,6 +58,17 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
       title: 'Instancetype cannot be read',
       message: denied(virtctlVm({ instancetype: 'u1.medium' }), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'vduse' }, instancetype: { unreadable: 'HTTP 403' } }),
     },
+    {
+      title: 'Guest memory beside an instancetype',
+      message: denied(
+        (() => {
+          const vm = virtctlVm({ instancetype: 'u1.medium' });
+          vm.spec.template.spec!.domain.memory = { guest: '2Gi' };
+          return vm;
+        })(),
+        { namespaceLabels: POLICY_ENABLED, instancetype: { spec: { cpu: { guest: 1 }, memory: { guest: '4Gi' } } } },
+      ),
+    },
     { title: 'Bad pod-network annotation', message: denied(virtctlVm(), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'yes' } }) },
     { title: 'Binding not registered', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED, kubevirt: kubevirtWith((c) => delete c.network.binding.vduse) }) },
     {
