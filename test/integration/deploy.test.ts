@@ -1,7 +1,9 @@
 // deploy/: rendered by kubectl kustomize, every object checked against its schema, and held
 // against the code so nothing drifts (paths, ports, names, label keys, plugin name, RBAC).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { applyPatch } from 'rfc6902';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
@@ -25,8 +27,8 @@ type Manifest = Record<string, any> & { apiVersion: string; kind: string; metada
 
 const VARIANTS = ['base', 'overlays/cert-manager', 'overlays/openshift'] as const;
 
-function render(variant: string): Manifest[] {
-  const result = spawnSync('kubectl', ['kustomize', projectFile('deploy', variant)], { encoding: 'utf8' });
+function render(variant: string, root = projectFile('deploy')): Manifest[] {
+  const result = spawnSync('kubectl', ['kustomize', join(root, variant)], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`kubectl kustomize deploy/${variant} failed: ${result.stderr}`);
   return parseAllDocuments(result.stdout).map((document) => document.toJS() as Manifest);
 }
@@ -49,6 +51,18 @@ describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandP
     const objects = rendered[variant]!;
     expect(objects.length).toBeGreaterThan(8);
     for (const object of objects) expect(await objectSchemaErrors(object), `${object.kind} ${object.metadata.name}`).toEqual([]);
+  });
+
+  it.each(['overlays/cert-manager', 'overlays/openshift'])('%s: the image override the docs give reaches the Deployment', (variant) => {
+    // What `kustomize edit set image NAME=IMAGE` writes into the overlay, for the command docs/install.md gives.
+    const command = /kustomize edit set image (\S+)=(\S+):(\S+)/.exec(readFileSync(projectFile('docs', 'install.md'), 'utf8'))!;
+    const [, name, newName, newTag] = command;
+    const copy = mkdtempSync(join(tmpdir(), 'vduse-deploy-'));
+    cpSync(projectFile('deploy'), copy, { recursive: true });
+    appendFileSync(join(copy, variant, 'kustomization.yaml'), `images:\n  - name: ${name!}\n    newName: ${newName!}\n    newTag: ${newTag!}\n`);
+    const container = find(render(variant, copy), 'Deployment').spec.template.spec.containers[0];
+    expect(container.image).toBe(`${newName!}:${newTag!}`);
+    expect(newName).toBe('REGISTRY/kubevirt-vduse/webhook');
   });
 
   it('the schema check can fail: a misspelt field is caught', async () => {
@@ -138,9 +152,25 @@ describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandP
       expect(find(rendered.base!, 'PodDisruptionBudget').spec).toEqual({ maxUnavailable: 1, selector: deployment.spec.selector });
     });
 
+    it('cert-manager: a self-signed Issuer, a long-lived CA and a CA Issuer, so the caBundle outlives serving renewals', () => {
+      const objects = rendered['overlays/cert-manager']!;
+      const issuers = objects.filter((object) => object.kind === 'Issuer');
+      const selfSigned = issuers.find((issuer) => issuer.spec.selfSigned !== undefined)!;
+      const caIssuer = issuers.find((issuer) => issuer.spec.ca !== undefined)!;
+      const ca = objects.find((object) => object.kind === 'Certificate' && object.spec.isCA === true)!;
+      const serving = find(objects, 'Certificate', 'kubevirt-vduse-webhook');
+      expect(issuers).toHaveLength(2);
+      expect(ca.spec.issuerRef).toEqual({ name: selfSigned.metadata.name, kind: 'Issuer' });
+      expect(caIssuer.spec.ca.secretName).toBe(ca.spec.secretName);
+      expect(serving.spec.issuerRef).toEqual({ name: caIssuer.metadata.name, kind: 'Issuer' });
+      expect(serving.spec.isCA).toBeUndefined();
+      const hours = (duration: string) => Number(/^(\d+)h$/.exec(duration)![1]);
+      expect(hours(ca.spec.duration)).toBeGreaterThanOrEqual(10 * hours(serving.spec.duration));
+    });
+
     it('cert-manager issues the Secret the pod mounts and injects the CA', () => {
       const objects = rendered['overlays/cert-manager']!;
-      const certificate = find(objects, 'Certificate');
+      const certificate = find(objects, 'Certificate', 'kubevirt-vduse-webhook');
       const service = find(objects, 'Service');
       const secret = find(objects, 'Deployment').spec.template.spec.volumes.find((volume: { name: string }) => volume.name === 'tls').secret.secretName;
       expect(certificate.spec.secretName).toBe(secret);
@@ -201,6 +231,16 @@ describe('deploy/kubevirt: the KubeVirt CR patch', () => {
 
   it('uses an append, not a replacement, for the feature gate list', () => {
     expect(patch.find((operation) => operation.path.includes('featureGates'))).toEqual({ op: 'add', path: '/spec/configuration/developerConfiguration/featureGates/-', value: 'ReservedOverheadMemlock' });
+  });
+
+  it("the sed command the README gives sets the sidecar image of both bindings", () => {
+    const command = /^sed -i '([^']+)' deploy\/kubevirt\/register-vduse\.json$/m.exec(readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8'))!;
+    const copy = join(mkdtempSync(join(tmpdir(), 'vduse-register-')), 'register-vduse.json');
+    cpSync(projectFile('deploy', 'kubevirt', 'register-vduse.json'), copy);
+    expect(spawnSync('sed', ['-i', command[1]!, copy]).status).toBe(0);
+    const edited = JSON.parse(readFileSync(copy, 'utf8')) as { path: string; value: { sidecarImage?: string } }[];
+    const images = edited.filter((operation) => operation.path.includes('/binding/')).map((operation) => operation.value.sidecarImage);
+    expect(images).toEqual(['REGISTRY/kubevirt-vduse/sidecar:0.1.0', 'REGISTRY/kubevirt-vduse/sidecar:0.1.0']);
   });
 
   it('names the sidecar image without a registry host', () => {
