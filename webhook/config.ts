@@ -27,11 +27,14 @@ export interface WebhookConfig {
   podNetwork: PodNetworkKind;
 }
 
+/** OpenShift's system Namespaces, never mutated whatever the config says (the webhook configuration's matchConditions agree). */
+export const SYSTEM_NAMESPACE_PREFIX = 'openshift-';
+
 export const DEFAULT_CONFIG: WebhookConfig = Object.freeze({
   pluginName: DEFAULT_BINDING_PLUGIN_NAME,
   resourceName: DEFAULT_VDUSE_RESOURCE_NAME,
   defaultTuning: {},
-  excludedNamespaces: ['kube-system', 'vduse-system', 'kubevirt'],
+  excludedNamespaces: ['kube-system', 'vduse-system', 'kubevirt', 'openshift-cnv'],
   onLookupFailure: 'deny',
   podNetwork: 'default',
 });

@@ -9,7 +9,7 @@ import { type Interface, KUBEVIRT_API_VERSION, type Network, parseVmiObject, typ
 import { ANNOTATION_MEMLOCK_OVERHEAD, ANNOTATION_POD_NETWORK, cloudInitBindingName, DEFAULT_POD_NETWORK_NAME, DEFAULTED_MEMLOCK, POD_NETWORK_VALUES } from '../api/names.ts';
 import { resolveTuning } from '../api/resolve.ts';
 import { formatTuningValue, parseTuningAnnotations, TUNING_SCHEMA } from '../api/tuning.ts';
-import { CLUSTER_TUNING_KEYS, type WebhookConfig } from './config.ts';
+import { CLUSTER_TUNING_KEYS, SYSTEM_NAMESPACE_PREFIX, type WebhookConfig } from './config.ts';
 import { chooseNetworks, convertInterface, referencedNads } from './interface-choice.ts';
 import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
 import { instancetypeFacts, type InstancetypeFacts, type MatcherKind, type MatcherReference, matcherReference, preferenceFacts } from './instancetypes.ts';
@@ -235,6 +235,7 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     return skipDecision(`an ${subject.operation} of a VirtualMachineInstance that no VirtualMachine owns: its spec is fixed once created, so VDUSE is decided only at CREATE`);
   }
   if (config.excludedNamespaces.includes(subject.namespace)) return skipDecision(`Namespace ${subject.namespace} is excluded in the webhook config`);
+  if (subject.namespace.startsWith(SYSTEM_NAMESPACE_PREFIX)) return skipDecision(`Namespace ${subject.namespace} is an OpenShift system Namespace`);
 
   const target = targetOf(subject, original);
   let namespace: NamespaceFacts | undefined;

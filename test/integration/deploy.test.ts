@@ -12,7 +12,7 @@ import { KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES, SIDECAR_MEMORY_LIMIT, SIDECAR_ME
 import { cloudInitBindingName, DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_VDUSE_RESOURCE_NAME, LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, NAD_RESOURCE_NAME_ANNOTATION } from '../../api/names.ts';
 import { NAD_GROUP, NAD_PLURAL } from '../../webhook/cluster-cache.ts';
 import { INSTANCETYPE_GROUP } from '../../webhook/instancetypes.ts';
-import { DEFAULT_CONFIG, parseWebhookConfig } from '../../webhook/config.ts';
+import { DEFAULT_CONFIG, parseWebhookConfig, SYSTEM_NAMESPACE_PREFIX } from '../../webhook/config.ts';
 import { DEFAULT_HEALTH_PORT, DEFAULT_WEBHOOK_PORT, MUTATE_PATH } from '../../webhook/server.ts';
 import { applyIndependently, decideFor } from '../helpers/admission.ts';
 import { projectFile } from '../helpers/fixtures.ts';
@@ -26,6 +26,26 @@ import { commandProblem, describeRequiring } from '../helpers/requirements.ts';
 type Manifest = Record<string, any> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } };
 
 const VARIANTS = ['base', 'overlays/cert-manager', 'overlays/openshift'] as const;
+
+interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+/** A label selector as the API server evaluates it: NotIn and DoesNotExist also match a missing key. */
+function selects(selector: LabelSelector | undefined, labels: Record<string, string>): boolean {
+  if (selector === undefined) return true;
+  const matches = Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
+  return (
+    matches &&
+    (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+      const value = labels[key];
+      if (operator === 'In') return value !== undefined && values.includes(value);
+      if (operator === 'NotIn') return value === undefined || !values.includes(value);
+      return operator === 'Exists' ? value !== undefined : value === undefined;
+    })
+  );
+}
 
 function render(variant: string, root = projectFile('deploy')): Manifest[] {
   const result = spawnSync('kubectl', ['kustomize', join(root, variant)], { encoding: 'utf8' });
@@ -99,14 +119,34 @@ describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandP
           { apiGroups: ['kubevirt.io'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['virtualmachines'], scope: 'Namespaced' },
           { apiGroups: ['kubevirt.io'], apiVersions: ['v1'], operations: ['CREATE'], resources: ['virtualmachineinstances'], scope: 'Namespaced' },
         ]);
-        expect(webhook.matchConditions).toEqual([{ name: 'not-being-deleted', expression: '!has(object.metadata.deletionTimestamp)' }]);
+        expect(webhook.matchConditions).toEqual([
+          { name: 'not-being-deleted', expression: '!has(object.metadata.deletionTimestamp)' },
+          { name: 'not-owned-by-a-vm', expression: "request.kind.kind != 'VirtualMachineInstance' || !has(object.metadata.ownerReferences) || !object.metadata.ownerReferences.exists(owner, owner.kind == 'VirtualMachine')" },
+          { name: 'not-an-openshift-namespace', expression: `!request.namespace.startsWith('${SYSTEM_NAMESPACE_PREFIX}')` },
+        ]);
         const excluded = webhook.namespaceSelector.matchExpressions.find((expression: { key: string }) => expression.key === 'kubernetes.io/metadata.name');
         expect(excluded).toEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...DEFAULT_CONFIG.excludedNamespaces] });
       }
       const [byNamespace, byVm] = configuration.webhooks;
-      expect(byNamespace.namespaceSelector.matchExpressions).toContainEqual({ key: LABEL_NAMESPACE_POLICY, operator: 'Exists' });
-      expect(byVm.namespaceSelector.matchExpressions).toContainEqual({ key: LABEL_NAMESPACE_POLICY, operator: 'DoesNotExist' });
+      expect(byNamespace.namespaceSelector.matchExpressions).toContainEqual({ key: LABEL_NAMESPACE_POLICY, operator: 'In', values: ['enabled'] });
+      expect(byVm.namespaceSelector.matchExpressions).toContainEqual({ key: LABEL_NAMESPACE_POLICY, operator: 'NotIn', values: ['enabled'] });
       expect(byVm.objectSelector).toEqual({ matchLabels: { [LABEL_VM_ENABLED]: 'true' } });
+    });
+
+    it.each([
+      ['policy=enabled, a plain VM', { [LABEL_NAMESPACE_POLICY]: 'enabled' }, {}, ['namespace-policy.vduse.kubevirt.io']],
+      ['policy=disabled, a plain VM: not sent, so an outage cannot touch it', { [LABEL_NAMESPACE_POLICY]: 'disabled' }, {}, []],
+      ['policy=disabled, an opted-in VM: sent, to be refused with the reason', { [LABEL_NAMESPACE_POLICY]: 'disabled' }, { [LABEL_VM_ENABLED]: 'true' }, ['vm-opt-in.vduse.kubevirt.io']],
+      ['no policy, an opted-in VM', {}, { [LABEL_VM_ENABLED]: 'true' }, ['vm-opt-in.vduse.kubevirt.io']],
+      ['no policy, a plain VM', {}, {}, []],
+      ['policy=enabled in kube-system', { [LABEL_NAMESPACE_POLICY]: 'enabled', 'kubernetes.io/metadata.name': 'kube-system' }, { [LABEL_VM_ENABLED]: 'true' }, []],
+    ])('sends %s to exactly the webhooks expected, by the selectors as the API server evaluates them', (_title, namespaceLabels, objectLabels, expected) => {
+      const configuration = find(rendered.base!, 'MutatingWebhookConfiguration');
+      const labels = { 'kubernetes.io/metadata.name': 'telco', ...namespaceLabels } as Record<string, string>;
+      const sent = configuration.webhooks.filter(
+        (webhook: { namespaceSelector?: LabelSelector; objectSelector?: LabelSelector }) => selects(webhook.namespaceSelector, labels) && selects(webhook.objectSelector, objectLabels),
+      );
+      expect(sent.map((webhook: { name: string }) => webhook.name)).toEqual(expected);
     });
 
     it('the config file parses with the webhook\'s own parser and agrees with the selectors and the KubeVirt patch', () => {
