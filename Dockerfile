@@ -20,13 +20,13 @@ COPY webhook webhook
 COPY cluster cluster
 COPY cli cli
 COPY scripts scripts
-RUN node scripts/build.ts
+RUN node scripts/build.ts --no-source-maps
 
 FROM ${BASE_IMAGE} AS runtime
 USER 0
 WORKDIR /opt/kubevirt-vduse
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# The bundle carries every dependency it loads, so the image has no node_modules at all (the
+# production dependencies alone were about 110 MiB, client-node 64 MiB of it).
 COPY --from=build /src/dist dist
 COPY bin bin
 LABEL org.opencontainers.image.title="kubevirt-vduse" \
