@@ -1,8 +1,21 @@
 // Diagnostics go to stderr: readable text on a terminal, JSON lines (pino) otherwise, so that logs
 // collected from containers stay machine-readable.
-import { pino } from 'pino';
+import { type LoggerOptions, pino } from 'pino';
 
-const jsonLogger = () => pino({ base: undefined }, pino.destination({ fd: 2, sync: true }));
+/**
+ * JSON log lines as KubeVirt's components write them: a string level ("info", "error") and an
+ * RFC 3339 timestamp under "timestamp" (kubevirt.io/client-go/log), so one log pipeline reads both.
+ */
+export function kubevirtStyleLog(base: Record<string, string> | undefined): LoggerOptions {
+  return {
+    base: base ?? null,
+    messageKey: 'msg',
+    formatters: { level: (label) => ({ level: label }) },
+    timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
+  };
+}
+
+const jsonLogger = () => pino(kubevirtStyleLog(undefined), pino.destination({ fd: 2, sync: true }));
 let logger: ReturnType<typeof jsonLogger> | undefined;
 
 export function reportError(command: string, error: unknown): void {

@@ -8,6 +8,7 @@ import {
 } from '../api/names.ts';
 import { HookCallbacks, type SidecarConfig } from '../sidecar/callbacks.ts';
 import { startHookServer } from '../sidecar/hook-server.ts';
+import { kubevirtStyleLog } from './diagnostics.ts';
 import { type Command, durationOption, EXIT_OK, type OptionSpec, type OptionValues, stringOption } from './command.ts';
 
 const sharedOptions: Record<string, OptionSpec> = {
@@ -58,7 +59,7 @@ export const sidecarCommand: Command = {
   },
   async run(values) {
     const config = sidecarConfig(values, values['annotation-hook'] === true);
-    const log = pino({ base: { component: 'sidecar' } }, pino.destination({ fd: 2, sync: true }));
+    const log = pino(kubevirtStyleLog({ component: 'sidecar' }), pino.destination({ fd: 2, sync: true }));
     if (!config.containerName) log.warn('CONTAINER_NAME is not set: OnDefineDomain will fail until it is');
     const callbacks = new HookCallbacks(config);
     let exit: () => void = () => undefined;

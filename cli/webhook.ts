@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG, parseWebhookConfig, type WebhookConfig } from '../webho
 import { createWebhookMetrics } from '../webhook/metrics.ts';
 import { DEFAULT_HEALTH_PORT, DEFAULT_WEBHOOK_PORT, MUTATE_PATH, startWebhookServer } from '../webhook/server.ts';
 import { DEFAULT_POLL_INTERVAL_MS, readFiles, watchFiles } from '../webhook/watched-file.ts';
+import { kubevirtStyleLog } from './diagnostics.ts';
 import { type Command, durationOption, EXIT_OK, type OptionValues, stringOption } from './command.ts';
 
 /** How long in-flight reviews get after SIGTERM; the pod's grace period is longer. */
@@ -62,7 +63,7 @@ export const webhookCommand: Command = {
   },
   async run(values) {
     // Asynchronous: a review does not wait for its log line to reach the pipe. Flushed on exit.
-    const log = pino({ base: { component: 'webhook' } }, pino.destination({ sync: false }));
+    const log = pino(kubevirtStyleLog({ component: 'webhook' }), pino.destination({ sync: false }));
     const reloadMs = durationOption(values, 'reload-interval');
     const configPath = typeof values.config === 'string' ? values.config : undefined;
     // Bad config or certificate at start-up: exit with the error, before anything listens.

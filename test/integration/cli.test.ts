@@ -70,7 +70,7 @@ describe('kubevirt-vduse render', () => {
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');
     const diagnostic = JSON.parse(result.stderr.trim().split('\n').at(-1)!) as { level: number; msg: string; command: string };
-    expect(diagnostic).toMatchObject({ level: 50, command: 'render' });
+    expect(diagnostic).toMatchObject({ level: 'error', command: 'render' });
     expect(diagnostic.msg).toContain(message);
   });
 });

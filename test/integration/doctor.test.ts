@@ -110,6 +110,8 @@ describe('kubevirt-vduse doctor', () => {
   it('refuses a missing kubeconfig clearly', () => {
     const result = spawnSync(process.execPath, [projectFile('cli', 'main.ts'), 'doctor', '--kubeconfig', '/nonexistent/kubeconfig'], { encoding: 'utf8' });
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('--kubeconfig: got \\"/nonexistent/kubeconfig\\"; expected a readable file (ENOENT)');
+    const line = JSON.parse(result.stderr.trim()) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 'error', command: 'doctor', msg: 'arguments: --kubeconfig: got "/nonexistent/kubeconfig"; expected a readable file (ENOENT)' });
+    expect(Number.isNaN(Date.parse(String(line.timestamp)))).toBe(false);
   });
 });

@@ -68,6 +68,10 @@ describe('sidecar under the virt-launcher replay', () => {
     for (const again of later) expect(again).toBe(first);
     await expectDefinedByLibvirt(first!);
     expect(await sidecar.exited).toBe(0);
+    // Log lines as KubeVirt's components write them: string level, RFC 3339 timestamp.
+    const serving = sidecar.stderr().split('\n').map((line) => JSON.parse(line || '{}') as Record<string, unknown>).find((line) => line.msg === 'serving')!;
+    expect(serving).toMatchObject({ level: 'info', component: 'sidecar' });
+    expect(String(serving.timestamp)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(existsSync(sidecar.socketPath)).toBe(false);
   });
 
