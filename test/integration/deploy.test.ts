@@ -151,6 +151,8 @@ describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandP
 
     it('the config file parses with the webhook\'s own parser and agrees with the selectors and the KubeVirt patch', () => {
       const configMap = find(rendered.base!, 'ConfigMap');
+      // The content hash in the name makes a config change a rollout (webhook/README.md).
+      expect(configMap.metadata.name).toMatch(/^kubevirt-vduse-webhook-config-[a-z0-9]{10}$/);
       const config = parseWebhookConfig(configMap.data['config.yaml'], 'deploy/base/config.yaml');
       expect(config.excludedNamespaces).toEqual(DEFAULT_CONFIG.excludedNamespaces);
       expect(config.pluginName).toBe(DEFAULT_BINDING_PLUGIN_NAME);
