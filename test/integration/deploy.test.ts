@@ -276,13 +276,33 @@ describe('deploy/kubevirt: the KubeVirt CR patch', () => {
   });
 
   it("the sed command the README gives sets the sidecar image of both bindings", () => {
-    const command = /^sed -i '([^']+)' deploy\/kubevirt\/register-vduse\.json$/m.exec(readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8'))!;
-    const copy = join(mkdtempSync(join(tmpdir(), 'vduse-register-')), 'register-vduse.json');
-    cpSync(projectFile('deploy', 'kubevirt', 'register-vduse.json'), copy);
-    expect(spawnSync('sed', ['-i', command[1]!, copy]).status).toBe(0);
-    const edited = JSON.parse(readFileSync(copy, 'utf8')) as { path: string; value: { sidecarImage?: string } }[];
+    const command = /^sed -i '([^']+)' (deploy\/kubevirt\/.+)$/m.exec(readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8'))!;
+    const copy = mkdtempSync(join(tmpdir(), 'vduse-register-'));
+    cpSync(projectFile('deploy'), join(copy, 'deploy'), { recursive: true });
+    const files = command[2]!.split(' ');
+    expect(files.sort()).toEqual(['deploy/kubevirt/hco/networkbinding-hco-1.18.json', 'deploy/kubevirt/hco/networkbinding-hco-before-1.18.json', 'deploy/kubevirt/register-vduse.json']);
+    expect(spawnSync('sed', ['-i', command[1]!, ...files], { cwd: copy }).status).toBe(0);
+    const edited = JSON.parse(readFileSync(join(copy, 'deploy/kubevirt/register-vduse.json'), 'utf8')) as { path: string; value: { sidecarImage?: string } }[];
     const images = edited.filter((operation) => operation.path.includes('/binding/')).map((operation) => operation.value.sidecarImage);
     expect(images).toEqual(['REGISTRY/kubevirt-vduse/sidecar:0.1.0', 'REGISTRY/kubevirt-vduse/sidecar:0.1.0']);
+    const hco = JSON.parse(readFileSync(join(copy, 'deploy/kubevirt/hco/networkbinding-hco-1.18.json'), 'utf8')) as { spec: { networking: { networkBinding: Record<string, { sidecarImage: string }> } } };
+    expect(Object.values(hco.spec.networking.networkBinding).map((binding) => binding.sidecarImage)).toEqual(images);
+  });
+
+  it("HyperConverged: both HCO forms register the KubeVirt patch's bindings, and the jsonpatch annotation's patch applies to HCO's KubeVirt CR", () => {
+    const readJson = (file: string) => JSON.parse(readFileSync(projectFile('deploy', 'kubevirt', 'hco', file), 'utf8')) as Record<string, never>;
+    const bindings = Object.fromEntries(patch.filter((operation) => operation.path.includes('/binding/')).map((operation) => [operation.path.split('/').at(-1)!, operation.value]));
+    expect((readJson('networkbinding-hco-1.18.json') as { spec: { networking: { networkBinding: unknown } } }).spec.networking.networkBinding).toEqual(bindings);
+    expect((readJson('networkbinding-hco-before-1.18.json') as { spec: { networkBinding: unknown } }).spec.networkBinding).toEqual(bindings);
+    // HCO generates the KubeVirt CR with its own feature gates and no supportContainerResources.
+    const generated = kubevirt();
+    const jsonPatch = readJson('kubevirt-jsonpatch.json') as unknown as { op: string; path: string; value: unknown }[];
+    expect(applyPatch(generated, jsonPatch as never).every((error) => error === null)).toBe(true);
+    expect(generated.spec.configuration.developerConfiguration.featureGates).toContain('ReservedOverheadMemlock');
+    expect((generated.spec.configuration as Record<string, unknown>).supportContainerResources).toEqual([{ type: 'sidecar', resources: { limits: { memory: SIDECAR_MEMORY_LIMIT } } }]);
+    expect(schemaErrors('v1.KubeVirt', generated)).toEqual([]);
+    const readme = readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8');
+    for (const word of ['openshift-cnv', 'kubevirt-hyperconverged', 'TaintedConfiguration', 'replaces any patch already there']) expect(readme).toContain(word);
   });
 
   it('names the sidecar image without a registry host', () => {
