@@ -271,6 +271,17 @@ describe('deploy/kubevirt: the KubeVirt CR patch', () => {
     expect(readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8')).toContain(`memory limit of \`${SIDECAR_MEMORY_LIMIT}\``);
   });
 
+  it('unregister-vduse.jq computes the reverse patch from the live CR: the CR is as it was before', () => {
+    const before = kubevirt();
+    (before.spec.configuration as Record<string, unknown>).supportContainerResources = [{ type: 'virtLauncher', resources: { limits: { memory: '1Gi' } } }];
+    const cr = structuredClone(before);
+    expect(applyPatch(cr, patch as never).every((error) => error === null)).toBe(true);
+    const jq = spawnSync('jq', ['-c', '-f', projectFile('deploy', 'kubevirt', 'unregister-vduse.jq')], { input: JSON.stringify(cr), encoding: 'utf8' });
+    expect(jq.status, jq.stderr).toBe(0);
+    expect(applyPatch(cr, JSON.parse(jq.stdout) as never).every((error) => error === null)).toBe(true);
+    expect(cr).toEqual(before);
+  });
+
   it('uses an append, not a replacement, for the feature gate list', () => {
     expect(patch.find((operation) => operation.path.includes('featureGates'))).toEqual({ op: 'add', path: '/spec/configuration/developerConfiguration/featureGates/-', value: 'ReservedOverheadMemlock' });
   });
