@@ -42,6 +42,11 @@ export function createWebhookMetrics() {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    certificateExpiry: new Gauge({
+      name: 'vduse_webhook_certificate_expiry_timestamp_seconds',
+      help: 'When the serving certificate in use expires (notAfter), in seconds since the epoch.',
+      registers: [registry],
+    }),
     ready: new Gauge({ name: 'vduse_webhook_ready', help: '1 when the certificate is loaded and the caches have synced.', registers: [registry] }),
   };
   return metrics;

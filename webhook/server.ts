@@ -4,6 +4,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { admissionResponse, MalformedReviewError, parseAdmissionReview } from './admission-review.ts';
@@ -154,10 +155,16 @@ function closeServer(server: HttpServer | HttpsServer): Promise<void> {
   });
 }
 
+/** The serving certificate's notAfter (the first certificate of the chain), for the expiry alert. */
+function certificateExpirySeconds(cert: Buffer): number {
+  return Date.parse(new X509Certificate(cert).validTo) / 1000;
+}
+
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const { log, metrics } = options;
   // Fails here, at start-up, on an unusable certificate or key.
   createSecureContext(secureContextOptions(options.tls));
+  metrics.certificateExpiry.set(certificateExpirySeconds(options.tls.cert));
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   // Node checks the header and request timeouts only every connectionsCheckingInterval.
   const checking = { connectionsCheckingInterval: Math.min(1000, timeouts.headersMs / 3) };
@@ -194,6 +201,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     healthPort,
     setCertificate(tls) {
       https.setSecureContext(secureContextOptions(tls));
+      metrics.certificateExpiry.set(certificateExpirySeconds(tls.cert));
     },
     ready,
     close() {

@@ -9,6 +9,7 @@ interface TypedObject {
 
 const MODEL_PACKAGES: Record<string, string> = {
   'cert-manager.io': '@kubernetes-models/cert-manager/cert-manager.io',
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator/monitoring.coreos.com',
 };
 
 /** The schema errors of one object; [] when it validates. Throws for a kind with no schema here. */

@@ -1,7 +1,7 @@
 // deploy/: rendered by kubectl kustomize, every object checked against its schema, and held
 // against the code so nothing drifts (paths, ports, names, label keys, plugin name, RBAC).
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyPatch } from 'rfc6902';
@@ -13,6 +13,7 @@ import { cloudInitBindingName, DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_VDUSE_RESOUR
 import { NAD_GROUP, NAD_PLURAL } from '../../webhook/cluster-cache.ts';
 import { INSTANCETYPE_GROUP } from '../../webhook/instancetypes.ts';
 import { DEFAULT_CONFIG, parseWebhookConfig, SYSTEM_NAMESPACE_PREFIX } from '../../webhook/config.ts';
+import { createWebhookMetrics } from '../../webhook/metrics.ts';
 import { DEFAULT_HEALTH_PORT, DEFAULT_WEBHOOK_PORT, MUTATE_PATH } from '../../webhook/server.ts';
 import { applyIndependently, decideFor } from '../helpers/admission.ts';
 import { projectFile } from '../helpers/fixtures.ts';
@@ -83,6 +84,32 @@ describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandP
     const container = find(render(variant, copy), 'Deployment').spec.template.spec.containers[0];
     expect(container.image).toBe(`${newName!}:${newTag!}`);
     expect(newName).toBe('REGISTRY/kubevirt-vduse/webhook');
+  });
+
+  it('the monitoring component: a ServiceMonitor on the Service\'s health port, and alerts on metrics the webhook exports', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'vduse-monitoring-'));
+    cpSync(projectFile('deploy'), copy, { recursive: true });
+    mkdirSync(join(copy, 'overlays', 'monitored'));
+    writeFileSync(join(copy, 'overlays', 'monitored', 'kustomization.yaml'), 'resources:\n  - ../cert-manager\ncomponents:\n  - ../../components/monitoring\n');
+    const objects = render('overlays/monitored', copy);
+    const monitor = find(objects, 'ServiceMonitor');
+    const rule = find(objects, 'PrometheusRule');
+    for (const object of [monitor, rule]) expect(await objectSchemaErrors(object), object.kind).toEqual([]);
+    const service = find(objects, 'Service');
+    expect(Object.entries(monitor.spec.selector.matchLabels).every(([key, value]) => service.metadata.labels?.[key] === value)).toBe(true);
+    expect(service.spec.ports.map((port: { name: string }) => port.name)).toContain(monitor.spec.endpoints[0].port);
+    // Every metric an alert reads is exported: a misspelt name would never fire.
+    const exported = new Set((await createWebhookMetrics().registry.getMetricsAsJSON()).map((metric) => metric.name));
+    const promql = new Set(['absent', 'sum', 'rate', 'max', 'min', 'by', 'time', 'up']);
+    const alerts = rule.spec.groups[0].rules as { alert: string; expr: string }[];
+    expect(alerts.map((alert) => alert.alert)).toEqual(expect.arrayContaining(['KubevirtVduseWebhookDown', 'KubevirtVduseWebhookNotReady', 'KubevirtVduseWebhookDenialsRising', 'KubevirtVduseWebhookErrors', 'KubevirtVduseWebhookCertificateExpiring']));
+    for (const { alert, expr } of alerts) {
+      // Label matchers, ranges, strings and grouping labels out; what is left are metrics and PromQL.
+      const names = expr.replace(/\{[^}]*\}|\[[^\]]*\]|"[^"]*"|\bby\s*\([^)]*\)/g, ' ').match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
+      for (const name of names) expect(exported.has(name) || promql.has(name), `${alert}: ${name}`).toBe(true);
+      expect(expr).toContain(`job="${service.metadata.name}"`);
+    }
+    expect(exported.has('vduse_webhook_certificate_expiry_timestamp_seconds')).toBe(true);
   });
 
   it('the schema check can fail: a misspelt field is caught', async () => {
@@ -301,13 +328,13 @@ describe('deploy/kubevirt: the KubeVirt CR patch', () => {
   });
 
   it("HyperConverged: both HCO forms register the KubeVirt patch's bindings, and the jsonpatch annotation's patch applies to HCO's KubeVirt CR", () => {
-    const readJson = (file: string) => JSON.parse(readFileSync(projectFile('deploy', 'kubevirt', 'hco', file), 'utf8')) as Record<string, never>;
+    const readJson = (file: string): unknown => JSON.parse(readFileSync(projectFile('deploy', 'kubevirt', 'hco', file), 'utf8'));
     const bindings = Object.fromEntries(patch.filter((operation) => operation.path.includes('/binding/')).map((operation) => [operation.path.split('/').at(-1)!, operation.value]));
     expect((readJson('networkbinding-hco-1.18.json') as { spec: { networking: { networkBinding: unknown } } }).spec.networking.networkBinding).toEqual(bindings);
     expect((readJson('networkbinding-hco-before-1.18.json') as { spec: { networkBinding: unknown } }).spec.networkBinding).toEqual(bindings);
     // HCO generates the KubeVirt CR with its own feature gates and no supportContainerResources.
     const generated = kubevirt();
-    const jsonPatch = readJson('kubevirt-jsonpatch.json') as unknown as { op: string; path: string; value: unknown }[];
+    const jsonPatch = readJson('kubevirt-jsonpatch.json') as { op: string; path: string; value: unknown }[];
     expect(applyPatch(generated, jsonPatch as never).every((error) => error === null)).toBe(true);
     expect(generated.spec.configuration.developerConfiguration.featureGates).toContain('ReservedOverheadMemlock');
     expect((generated.spec.configuration as Record<string, unknown>).supportContainerResources).toEqual([{ type: 'sidecar', resources: { limits: { memory: SIDECAR_MEMORY_LIMIT } } }]);

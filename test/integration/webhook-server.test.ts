@@ -1,5 +1,6 @@
 // The webhook served for real: HTTPS with a certificate made by openssl, client-node informers
 // against a local list/watch server, AdmissionReviews built from KubeVirt's objects.
+import { X509Certificate } from 'node:crypto';
 import { Agent } from 'node:https';
 import { connect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +36,7 @@ describe('webhook server', () => {
   let server: WebhookServer;
   let cluster: InformerClusterView;
   let logs: ReturnType<typeof capturedLogger>;
+  let leaf: ReturnType<LoopbackPki['issue']>;
   const post = (body: unknown, options?: Parameters<typeof postJson>[3]) => postJson(server.port, pki.ca, typeof body === 'string' ? body : JSON.stringify(body), options);
 
   beforeAll(async () => {
@@ -47,7 +49,7 @@ describe('webhook server', () => {
     logs = capturedLogger();
     const metrics = createWebhookMetrics();
     cluster = new InformerClusterView(kubeConfigFor(api.kubeconfigFile()), logs.log, metrics, { getTimeoutMs: 2000, restartDelayMs: { initial: 50, max: 400 } });
-    const leaf = pki.issue('webhook-1');
+    leaf = pki.issue('webhook-1');
     server = await startWebhookServer({ port: 0, healthPort: 0, host: '127.0.0.1', tls: leaf, cluster, config: () => DEFAULT_CONFIG, log: logs.log, metrics });
     expect((await healthGet(server.healthPort, '/readyz')).status).toBe(503);
     cluster.start();
@@ -225,6 +227,8 @@ describe('webhook server', () => {
     const metrics = await healthGet(server.healthPort, '/metrics');
     expect(metrics.text).toMatch(/vduse_webhook_admissions_total\{kind="VirtualMachine",operation="CREATE",outcome="mutated"\} [1-9]/);
     expect(metrics.text).toContain('vduse_webhook_ready 1');
+    const expiry = Number(/^vduse_webhook_certificate_expiry_timestamp_seconds (\S+)$/m.exec(metrics.text)![1]);
+    expect(expiry).toBe(Date.parse(new X509Certificate(leaf.cert).validTo) / 1000);
   });
 
   it('swaps the certificate while requests flow, with none failing', async () => {
