@@ -320,11 +320,13 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     const ours = iface.binding !== undefined && ourBindings.has(iface.binding.name);
     // Interfaces bound by hand to either binding are re-chosen too, so no VM keeps the cloud-init one without cloud-init.
     if (!chosen.has(iface.name) && !ours) continue;
-    if (iface.binding?.name === bindingName) continue;
+    const rebound = iface.binding?.name !== bindingName;
+    if (!rebound && iface.model === 'virtio') continue;
+    // Already on the binding but without a model (written by hand): model virtio still goes in.
     const result = convertInterface(iface, bindingName, target.subject, `${interfacesPath}[${index}]`);
     if ('denied' in result) return denyDecision(result.denied);
     interfaces[index] = result;
-    converted.push(iface.name);
+    if (rebound) converted.push(iface.name);
     scope.push(`${target.pointer}/spec/domain/devices/interfaces/${index}`);
   }
   const bound = interfaces.filter((iface) => iface.binding?.name === bindingName).map((iface) => iface.name);

@@ -188,9 +188,11 @@ describe('which binding: the cloud-init one only where virt-launcher can call Pr
     const { result, decision } = mutate(handWritten('vduse-cloudinit'));
     expect(bindingOf(result)).toBe('vduse');
     expect(decision.interfaces).toEqual(['dataplane']);
-    const plain = decideFor(handWritten('vduse'));
-    expect(plain).toMatchObject({ allowed: true, interfaces: ['dataplane'] });
-    expect(plain.patch.some((operation) => operation.path.includes('/interfaces'))).toBe(false);
+    // A hand-written vduse keeps its binding, and gets model virtio so that no preference fills another.
+    const { result: plain, decision: plainDecision } = mutate(handWritten('vduse'));
+    expect(plainDecision).toMatchObject({ allowed: true, interfaces: ['dataplane'] });
+    expect(iface(plain, 'dataplane')).toEqual({ name: 'dataplane', model: 'virtio', binding: { name: 'vduse' } });
+    expect(plainDecision.warnings.join()).not.toContain('now use binding');
   });
 
   it('uses the configured plugin name for both', () => {
