@@ -69,6 +69,17 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
         { namespaceLabels: POLICY_ENABLED, instancetype: { spec: { cpu: { guest: 1 }, memory: { guest: '4Gi' } } } },
       ),
     },
+    {
+      title: 'Unknown instancetype kind',
+      message: denied(
+        (() => {
+          const vm = virtctlVm();
+          (vm.spec as unknown as Record<string, unknown>).instancetype = { kind: 'Flavor', name: 'large' };
+          return vm;
+        })(),
+        { namespaceLabels: POLICY_ENABLED },
+      ),
+    },
     { title: 'Bad pod-network annotation', message: denied(virtctlVm(), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'yes' } }) },
     { title: 'Binding not registered', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED, kubevirt: kubevirtWith((c) => delete c.network.binding.vduse) }) },
     {
@@ -82,6 +93,21 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
     {
       title: 'Coalescing without cloud-init',
       message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, withoutCloudInit: true, annotations: { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('coalescing'))!,
+    },
+    {
+      title: 'Pod network added',
+      message: decideFor(virtctlVm(), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'vduse' } }).warnings.find((warning) => warning.includes('pod network'))!,
+    },
+    {
+      title: 'Instancetype still to be inferred',
+      message: decideFor(
+        (() => {
+          const vm = virtctlVm();
+          (vm.spec as unknown as Record<string, unknown>).instancetype = { inferFromVolume: 'vm-containerdisk-0' };
+          return vm;
+        })(),
+        { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'vduse' } },
+      ).warnings.find((warning) => warning.includes('inferred'))!,
     },
     { title: 'No device in network-info', message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), '{"interfaces":[]}') },
     { title: 'CONTAINER_NAME unset', message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: '/dev/vhost-vdpa-0' } } }] }), '') },
