@@ -14,6 +14,7 @@ const COMMAND_LOADERS: Record<string, () => Promise<Command>> = {
   webhook: async () => (await import('./webhook.ts')).webhookCommand,
   mutate: async () => (await import('./mutate.ts')).mutateCommand,
   doctor: async () => (await import('./doctor.ts')).doctorCommand,
+  'migration-test': async () => (await import('./migration-test.ts')).migrationTestCommand,
   sidecar: async () => (await import('./sidecar.ts')).sidecarCommand,
   render: async () => (await import('./render.ts')).renderCommand,
   onDefineDomain: async () => (await import('./sidecar.ts')).onDefineDomainCommand,

@@ -3,9 +3,26 @@
 // drive it: add objects (pushed to open watches), cut watches, fail every request for a while.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+export interface ExecRequest {
+  namespace: string;
+  pod: string;
+  container: string;
+  command: string[];
+}
+
+export interface ExecAnswer {
+  stdout?: string;
+  stderr?: string;
+  exitCode: number;
+}
+
+const EXEC_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/;
 
 interface StoredObject {
   apiVersion: string;
@@ -43,8 +60,11 @@ export class FakeApiServer {
   };
   port = 0;
 
+  private readonly webSockets = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : false) });
+
   constructor() {
     this.server = createServer((request, response) => this.handle(request, response));
+    this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(request, socket, head));
   }
 
   async start(): Promise<this> {
@@ -115,6 +135,61 @@ export class FakeApiServer {
   }
 
   private readonly others = new Map<string, unknown>();
+  /** Objects created with POST, and paths deleted with DELETE, in order. */
+  readonly created: { path: string; object: Record<string, unknown> }[] = [];
+  readonly deleted: string[] = [];
+  /** Called on each POST of another object, after it is stored. */
+  onCreate: (path: string, object: Record<string, unknown>) => void = () => undefined;
+  /** Answers the exec subresource, as a container would run the command. */
+  execHandler: (request: ExecRequest) => ExecAnswer = () => ({ stdout: '', stderr: 'no exec handler', exitCode: 127 });
+
+  /** The object stored at an item path, for tests to read and change. */
+  objectAt(path: string): unknown {
+    return this.others.get(path);
+  }
+
+  /** Stores an object at an item path as it is (a status change, say). */
+  putObject(path: string, object: unknown): void {
+    this.others.set(path, object);
+  }
+
+  private handleCreate(request: IncomingMessage, url: URL, json: (status: number, body: unknown) => void): void {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const object = JSON.parse(body) as Record<string, unknown> & { metadata?: { name?: string; generateName?: string; namespace?: string } };
+      const metadata = { ...object.metadata };
+      metadata.name ??= `${metadata.generateName ?? 'object-'}${(++this.revision).toString(36)}`;
+      const stored = { ...object, metadata: { ...metadata, uid: `uid-${metadata.name}`, resourceVersion: String(++this.revision), creationTimestamp: new Date().toISOString() } };
+      const path = `${url.pathname}/${metadata.name}`;
+      this.others.set(path, stored);
+      this.created.push({ path, object: stored });
+      json(201, stored);
+      this.onCreate(path, stored);
+    });
+  }
+
+  /** The exec subresource over WebSocket, in the v4 channel protocol client-node speaks. */
+  private handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(request.url ?? '/', 'http://fake');
+    const exec = EXEC_PATH.exec(url.pathname);
+    if (!exec) {
+      socket.destroy();
+      return;
+    }
+    this.webSockets.handleUpgrade(request, socket, head, (connection) => {
+      const answer = this.execHandler({ namespace: exec[1]!, pod: exec[2]!, container: url.searchParams.get('container') ?? '', command: url.searchParams.getAll('command') });
+      const frame = (channel: number, text: string) => connection.send(Buffer.concat([Buffer.from([channel]), Buffer.from(text)]));
+      if (answer.stdout) frame(1, answer.stdout);
+      if (answer.stderr) frame(2, answer.stderr);
+      const status =
+        answer.exitCode === 0
+          ? { metadata: {}, status: 'Success' }
+          : { metadata: {}, status: 'Failure', message: `command terminated with non-zero exit code: ${answer.exitCode}`, reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(answer.exitCode) }] } };
+      frame(3, JSON.stringify(status));
+      connection.close();
+    });
+  }
 
   /** Ends every open watch, as a dropped connection or an API server restart does. */
   cutWatches(): void {
@@ -190,15 +265,25 @@ export class FakeApiServer {
     if (namespaceItem) return answerGet(this.collections.namespaces, `/${namespaceItem[1]}`);
     const nadItem = NAD_ITEM.exec(url.pathname);
     if (nadItem) return answerGet(this.collections.nads, `${nadItem[1]}/${nadItem[2]}`);
+    if (request.method === 'POST') return this.handleCreate(request, url, json);
     const other = this.others.get(url.pathname);
+    if (other !== undefined && request.method === 'DELETE') {
+      this.others.delete(url.pathname);
+      this.deleted.push(url.pathname);
+      return json(200, { kind: 'Status', apiVersion: 'v1', status: 'Success' });
+    }
     if (other !== undefined) return json(200, other);
+    const selector = url.searchParams.get('labelSelector');
+    const [selectorKey, selectorValue] = selector ? selector.split('=') : [];
     // A list of other objects: every item whose path is this collection's, across Namespaces when the path has none.
     const listed = [...this.others.entries()].filter(([path]) => {
       const plural = url.pathname.split('/').at(-1)!;
       const prefix = url.pathname.slice(0, -plural.length - 1);
-      return path.startsWith(`${url.pathname}/`) || (!url.pathname.includes('/namespaces/') && path.startsWith(`${prefix}/namespaces/`) && path.split('/').at(-2) === plural);
+      const inCollection = path.startsWith(`${url.pathname}/`) || (!url.pathname.includes('/namespaces/') && path.startsWith(`${prefix}/namespaces/`) && path.split('/').at(-2) === plural);
+      const labels = (this.others.get(path) as { metadata?: { labels?: Record<string, string> } }).metadata?.labels ?? {};
+      return inCollection && (selectorKey === undefined || labels[selectorKey] === selectorValue);
     });
-    if (listed.length > 0) return json(200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.revision) }, items: listed.map(([, object]) => object) });
+    if (listed.length > 0 || selector) return json(200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.revision) }, items: listed.map(([, object]) => object) });
     status(404, 'NotFound');
   }
 }
