@@ -48,6 +48,8 @@ export const DEFAULT_BINDING_PLUGIN_NAME = 'vduse';
  */
 export const CLOUD_INIT_BINDING_SUFFIX = '-cloudinit';
 export const cloudInitBindingName = (bindingName: string): string => `${bindingName}${CLOUD_INIT_BINDING_SUFFIX}`;
+/** Both bindings of one plugin: the plain one first, then the cloud-init one. */
+export const pluginBindingNames = (bindingName: string): readonly [string, string] => [bindingName, cloudInitBindingName(bindingName)];
 /** Whether a sidecar running as this binding subscribes to PreCloudInitIso. */
 export const bindingSubscribesToCloudInit = (bindingName: string): boolean => bindingName.endsWith(CLOUD_INIT_BINDING_SUFFIX);
 export const DEFAULT_VDUSE_RESOURCE_NAME = 'vduse.io/vduse';

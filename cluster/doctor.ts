@@ -3,7 +3,7 @@
 // that says why, never a crash.
 import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { isObject } from '../api/json.ts';
-import { cloudInitBindingName, NAD_RESOURCE_NAME_ANNOTATION } from '../api/names.ts';
+import { NAD_RESOURCE_NAME_ANNOTATION, pluginBindingNames } from '../api/names.ts';
 import { NAD_GROUP, NAD_PLURAL, NAD_VERSION, describeError } from '../webhook/cluster-cache.ts';
 import { KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, kubevirtFacts, readinessProblems, REGISTRATION_PATCH } from '../webhook/kubevirt-readiness.ts';
 
@@ -61,8 +61,9 @@ function kubevirtChecks(state: ClusterState, options: DoctorOptions): CheckResul
       ? pass('KubeVirt version', `${facts.described} runs ${facts.observedVersion!}`)
       : fail('KubeVirt version', `${facts.described} runs ${facts.observedVersion ?? 'an unknown version (no status.observedKubeVirtVersion)'}`, `upgrade to KubeVirt ${MINIMUM_KUBEVIRT.join('.')} or later (HCO 1.18 on OpenShift): reservedOverhead and ReservedOverheadMemlock first appear there`),
   );
-  const bindingProblems = [options.bindingName, cloudInitBindingName(options.bindingName)].flatMap((binding) => readinessProblems(facts, { binding, sidecarsLimited: false }).filter((problem) => problem.includes('binding')));
-  results.push(bindingProblems.length === 0 ? pass('binding registration', `${options.bindingName} and ${cloudInitBindingName(options.bindingName)} are registered with downwardAPI: device-info`) : fail('binding registration', bindingProblems.join('; '), `apply ${REGISTRATION_PATCH} (deploy/kubevirt/README.md)`));
+  const bindings = pluginBindingNames(options.bindingName);
+  const bindingProblems = bindings.flatMap((binding) => readinessProblems(facts, { binding, sidecarsLimited: false }).filter((problem) => problem.includes('binding')));
+  results.push(bindingProblems.length === 0 ? pass('binding registration', `${bindings.join(' and ')} are registered with downwardAPI: device-info`) : fail('binding registration', bindingProblems.join('; '), `apply ${REGISTRATION_PATCH} (deploy/kubevirt/README.md)`));
   const gate = readinessProblems(facts, { binding: options.bindingName, sidecarsLimited: false }).filter((problem) => problem.includes('feature gate'));
   results.push(gate.length === 0 ? pass('feature gate', 'ReservedOverheadMemlock is enabled') : fail('feature gate', gate.join('; '), `apply ${REGISTRATION_PATCH}`));
   const memory = readinessProblems(facts, { binding: options.bindingName, sidecarsLimited: true }).filter((problem) => problem.includes('sidecars'));

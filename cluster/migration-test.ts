@@ -8,7 +8,7 @@ import { CoreV1Api, CustomObjectsApi, Exec, type KubeConfig, type V1Pod, type V1
 import { Writable } from 'node:stream';
 import { PreconditionError } from '../api/errors.ts';
 import { isObject } from '../api/json.ts';
-import { cloudInitBindingName, DEFAULT_HOOK_SOCKET_DIR, DEFAULT_NETWORK_INFO_PATH, DEVICE_LINK_DIR_NAME } from '../api/names.ts';
+import { DEFAULT_HOOK_SOCKET_DIR, pluginBindingNames, DEFAULT_NETWORK_INFO_PATH, DEVICE_LINK_DIR_NAME } from '../api/names.ts';
 import { podInterfaceName } from '../api/pod-interface.ts';
 import { compareForMigration } from '../sidecar/migration-check.ts';
 import { describeError } from '../webhook/cluster-cache.ts';
@@ -127,7 +127,7 @@ export class MigrationTester {
       const why = migratable ? `${migratable.reason ?? ''}${migratable.message ? `: ${migratable.message}` : ''}` : 'the condition is absent';
       throw new PreconditionError(`${this.subject}: condition LiveMigratable is not True (${why})`);
     }
-    const bindings = new Set([this.options.bindingName, cloudInitBindingName(this.options.bindingName)]);
+    const bindings = new Set(pluginBindingNames(this.options.bindingName));
     const networks = (vmi.spec.domain.devices.interfaces ?? []).filter((iface) => iface.binding && bindings.has(iface.binding.name)).map((iface) => iface.name);
     if (networks.length === 0) throw new PreconditionError(`${this.subject}: spec.domain.devices.interfaces has no interface on binding ${[...bindings].join(' or ')}`);
     return networks;

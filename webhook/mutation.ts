@@ -6,7 +6,7 @@ import { isCoalesceOff } from '../api/coalesce.ts';
 import { describeObject, InvalidInputError } from '../api/errors.ts';
 import { isObject } from '../api/json.ts';
 import { type Interface, KUBEVIRT_API_VERSION, type Network, parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
-import { ANNOTATION_MEMLOCK_OVERHEAD, ANNOTATION_POD_NETWORK, cloudInitBindingName, DEFAULT_POD_NETWORK_NAME, DEFAULTED_MEMLOCK, POD_NETWORK_VALUES } from '../api/names.ts';
+import { ANNOTATION_MEMLOCK_OVERHEAD, ANNOTATION_POD_NETWORK, cloudInitBindingName, DEFAULT_POD_NETWORK_NAME, DEFAULTED_MEMLOCK, pluginBindingNames, POD_NETWORK_VALUES } from '../api/names.ts';
 import { resolveTuning } from '../api/resolve.ts';
 import { formatTuningValue, parseTuningAnnotations, TUNING_SCHEMA } from '../api/tuning.ts';
 import { CLUSTER_TUNING_KEYS, SYSTEM_NAMESPACE_PREFIX, type WebhookConfig } from './config.ts';
@@ -152,7 +152,7 @@ function hasCloudInit(vmi: VirtualMachineInstance): boolean {
  */
 function removalOrSkip(target: Target, because: string, config: WebhookConfig): Decision {
   const templateAnnotations = target.vmi.metadata?.annotations;
-  const ourBindings = new Set([config.pluginName, cloudInitBindingName(config.pluginName)]);
+  const ourBindings = new Set(pluginBindingNames(config.pluginName));
   const stillBound = (target.vmi.spec.domain.devices.interfaces ?? []).some((iface) => iface.binding !== undefined && ourBindings.has(iface.binding.name));
   if (stillBound || !hasWebhookAdditions(templateAnnotations)) return skipDecision(because);
   const memory = target.vmi.spec.domain.memory;
@@ -309,7 +309,7 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   // VMI without cloud-init (api/names.ts); it is chosen again on every admission.
   const deliversCoalescing = !isCoalesceOff(tuning.coalesce) && hasCloudInit(target.vmi);
   const bindingName = deliversCoalescing ? cloudInitBindingName(config.pluginName) : config.pluginName;
-  const ourBindings = new Set([config.pluginName, cloudInitBindingName(config.pluginName)]);
+  const ourBindings = new Set(pluginBindingNames(config.pluginName));
   const chosen = new Set(choice.chosen);
   for (const network of choice.chosen) {
     if (!interfaces.some((iface) => iface.name === network)) {
