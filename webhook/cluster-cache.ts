@@ -138,24 +138,17 @@ export class InformerClusterView implements ClusterView {
       metrics,
       options,
     );
-    this.nads = new ResilientInformer(
-      NAD_PLURAL,
-      makeInformer(kubeConfig, `/apis/${NAD_GROUP}/${NAD_VERSION}/${NAD_PLURAL}`, () =>
-        this.custom.listClusterCustomObject({ group: NAD_GROUP, version: NAD_VERSION, plural: NAD_PLURAL }) as Promise<{ items: NetworkAttachmentDefinition[] }>,
-      ),
-      log,
-      metrics,
-      options,
-    );
-    this.kubevirts = new ResilientInformer(
-      KUBEVIRT_PLURAL,
-      makeInformer(kubeConfig, `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/${KUBEVIRT_PLURAL}`, () =>
-        this.custom.listClusterCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, plural: KUBEVIRT_PLURAL }) as Promise<{ items: KubernetesObject[] }>,
-      ),
-      log,
-      metrics,
-      options,
-    );
+    /** A cluster-wide informer on a custom resource, listed through the CustomObjectsApi. */
+    const customInformer = <T extends KubernetesObject>(group: string, version: string, plural: string) =>
+      new ResilientInformer<T>(
+        plural,
+        makeInformer(kubeConfig, `/apis/${group}/${version}/${plural}`, () => this.custom.listClusterCustomObject({ group, version, plural }) as Promise<{ items: T[] }>),
+        log,
+        metrics,
+        options,
+      );
+    this.nads = customInformer<NetworkAttachmentDefinition>(NAD_GROUP, NAD_VERSION, NAD_PLURAL);
+    this.kubevirts = customInformer(KUBEVIRT_GROUP, KUBEVIRT_VERSION, KUBEVIRT_PLURAL);
   }
 
   get synced(): boolean {
