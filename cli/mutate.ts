@@ -2,7 +2,7 @@
 import jsonpatch from 'fast-json-patch';
 import { stringify as toYaml } from 'yaml';
 import { InvalidInputError } from '../api/errors.ts';
-import { isObject } from '../api/json.ts';
+import { isObject, stringMapField } from '../api/json.ts';
 import { KUBEVIRT_API_VERSION } from '../api/kubevirt.ts';
 import { admit } from '../webhook/admit.ts';
 import { MUTATED_KINDS } from '../webhook/mutation.ts';
@@ -32,12 +32,7 @@ async function namespaceMetadata(path: string, objectNamespace: string): Promise
   }
   const metadata = isObject(document.metadata) ? document.metadata : {};
   if (metadata.name !== objectNamespace) throw new InvalidInputError(path, 'metadata.name', metadata.name, `${objectNamespace}, the object's namespace`);
-  const strings = (value: unknown, field: string): Record<string, string> => {
-    if (value === undefined) return {};
-    if (!isObject(value) || !Object.values(value).every((entry) => typeof entry === 'string')) throw new InvalidInputError(path, field, value, 'a map of strings');
-    return value as Record<string, string>;
-  };
-  return { labels: strings(metadata.labels, 'metadata.labels'), annotations: strings(metadata.annotations, 'metadata.annotations') };
+  return { labels: stringMapField(metadata.labels, path, 'metadata.labels'), annotations: stringMapField(metadata.annotations, path, 'metadata.annotations') };
 }
 
 export const mutateCommand: Command = {

@@ -4,7 +4,7 @@
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import { isCoalesceOff } from '../api/coalesce.ts';
 import { describeObject, InvalidInputError } from '../api/errors.ts';
-import { isObject } from '../api/json.ts';
+import { isObject, stringMapField } from '../api/json.ts';
 import { type Interface, KUBEVIRT_API_VERSION, type Network, parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
 import { ANNOTATION_MEMLOCK_OVERHEAD, ANNOTATION_POD_NETWORK, cloudInitBindingName, DEFAULT_POD_NETWORK_NAME, DEFAULTED_MEMLOCK, pluginBindingNames, POD_NETWORK_VALUES } from '../api/names.ts';
 import { resolveTuning } from '../api/resolve.ts';
@@ -79,11 +79,7 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
   if (object.apiVersion !== KUBEVIRT_API_VERSION || object.kind !== subject.kind) {
     throw new InvalidInputError(name, 'apiVersion/kind', `${String(object.apiVersion)}/${String(object.kind)}`, `${KUBEVIRT_API_VERSION}/${subject.kind}, as the request says`);
   }
-  const stringMap = (value: unknown, field: string): Record<string, string> => {
-    if (value === undefined) return {};
-    if (!isObject(value) || !Object.values(value).every((v) => typeof v === 'string')) throw new InvalidInputError(name, field, value, 'a map of strings');
-    return value as Record<string, string>;
-  };
+  const stringMap = (value: unknown, field: string): Record<string, string> => stringMapField(value, name, field);
   if (subject.kind === 'VirtualMachineInstance') {
     const vmi = parseVmiObject(object, name);
     return { subject: name, pointer: '', path: '', vmi, labels: stringMap(metadata.labels, 'metadata.labels'), annotations: stringMap(metadata.annotations, 'metadata.annotations'), original: object };
@@ -173,7 +169,8 @@ interface Matched {
 }
 
 /** The instancetype and preference facts, or a denial that names what is wrong and the fix. */
-function readMatchers(subject: AdmissionSubject, name: string, facts: ClusterFacts, config: WebhookConfig): Matched | { denied: string } {
+function readMatchers(subject: AdmissionSubject, target: Target, facts: ClusterFacts, config: WebhookConfig): Matched | { denied: string } {
+  const name = target.subject;
   const matched: Matched = { instancetype: undefined, preferredAutoattachPodInterface: undefined, warnings: [], unsizedBecause: undefined };
   if (subject.kind !== 'VirtualMachine' || !isObject(subject.object)) return matched;
   for (const kind of ['instancetype', 'preference'] as const) {
@@ -201,9 +198,7 @@ function readMatchers(subject: AdmissionSubject, name: string, facts: ClusterFac
     if (kind === 'instancetype') {
       matched.instancetype = instancetypeFacts(lookup.value);
       // KubeVirt refuses guest memory on both (pkg/instancetype/apply/memory.go validateMemory).
-      const template = isObject(subject.object.spec) && isObject(subject.object.spec.template) ? subject.object.spec.template : {};
-      const domain = isObject(template.spec) && isObject(template.spec.domain) ? template.spec.domain : {};
-      if (matched.instancetype.guestMemory !== undefined && isObject(domain.memory) && domain.memory.guest !== undefined) {
+      if (matched.instancetype.guestMemory !== undefined && target.vmi.spec.domain.memory?.guest !== undefined) {
         return {
           denied: `${name}: spec.template.spec.domain.memory.guest is set, and ${reference.described} supplies the guest memory, which KubeVirt refuses; remove spec.template.spec.domain.memory.guest`,
         };
@@ -252,7 +247,7 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   if ('denied' in optIn) return denyDecision(optIn.denied);
   if (!optIn.wanted) return removalOrSkip(target, optIn.because, config);
 
-  const matched = readMatchers(subject, target.subject, facts, config);
+  const matched = readMatchers(subject, target, facts, config);
   if ('denied' in matched) return denyDecision(matched.denied);
 
   const vmLayer = parseTuningAnnotations(target.annotations, target.subject);
