@@ -11,7 +11,7 @@ export const KUBEVIRT_GROUP = 'kubevirt.io';
 export const KUBEVIRT_VERSION = 'v1';
 export const KUBEVIRT_PLURAL = 'kubevirts';
 export const MEMLOCK_FEATURE_GATE = 'ReservedOverheadMemlock';
-export const REGISTRATION_PATCH = 'deploy/kubevirt/register-vduse.json';
+export const REGISTRATION_PATCH = 'deploy/kubevirt/register-vduse.jq';
 
 export interface KubevirtFacts {
   /** "KubeVirt kubevirt/kubevirt", for messages. */

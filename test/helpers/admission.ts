@@ -29,11 +29,11 @@ export interface Scenario {
 }
 
 /**
- * A KubeVirt CR with what deploy/kubevirt/register-vduse.json adds, shaped as the API server
+ * A KubeVirt CR with what deploy/kubevirt/register-vduse.jq adds, shaped as the API server
  * returns it (spec.configuration as in KubeVirt's round-trip object, status with the version).
  */
 interface KubevirtConfiguration {
-  network: { binding: Record<string, { sidecarImage: string; downwardAPI?: string; migration: object }> };
+  network: { binding: Record<string, { sidecarImage?: string; downwardAPI?: string; migration: object }> };
   developerConfiguration: { featureGates: string[] };
   supportContainerResources?: { type: string; resources: { limits: { memory: string } } }[];
 }
@@ -47,7 +47,7 @@ export const READY_KUBEVIRT: { apiVersion: string; kind: string; metadata: { nam
       network: {
         binding: {
           vduse: { sidecarImage: 'registry.example/kubevirt-vduse/sidecar:0.1.0', downwardAPI: 'device-info', migration: {} },
-          'vduse-cloudinit': { sidecarImage: 'registry.example/kubevirt-vduse/sidecar:0.1.0', downwardAPI: 'device-info', migration: {} },
+          'vduse-cloudinit': { sidecarImage: 'registry.example/kubevirt-vduse/sidecar-cloudinit:0.1.0', downwardAPI: 'device-info', migration: {} },
         },
       },
       developerConfiguration: { featureGates: ['Snapshot', 'ReservedOverheadMemlock'] },

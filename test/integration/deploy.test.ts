@@ -1,7 +1,7 @@
 // deploy/: rendered by kubectl kustomize, every object checked against its schema, and held
 // against the code so nothing drifts (paths, ports, names, label keys, plugin name, RBAC).
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyPatch } from 'rfc6902';
@@ -74,16 +74,18 @@ describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandP
     for (const object of objects) expect(await objectSchemaErrors(object), `${object.kind} ${object.metadata.name}`).toEqual([]);
   });
 
-  it.each(['overlays/cert-manager', 'overlays/openshift'])('%s: the image override the docs give reaches the Deployment', (variant) => {
-    // What `kustomize edit set image NAME=IMAGE` writes into the overlay, for the command docs/install.md gives.
-    const command = /kustomize edit set image (\S+)=(\S+):(\S+)/.exec(readFileSync(projectFile('docs', 'install.md'), 'utf8'))!;
-    const [, name, newName, newTag] = command;
+  it.each(['cert-manager', 'openshift'])('an overlay of your own on %s, as docs/install.md writes it, sets the image with kubectl alone', (variant) => {
+    const install = readFileSync(projectFile('docs', 'install.md'), 'utf8');
+    const block = /```yaml\n(apiVersion: kustomize\.config\.k8s\.io\/v1beta1\nkind: Kustomization\n[\s\S]*?)```/.exec(install)![1]!;
+    expect(install).toContain('kubectl apply -k deploy/overlays/site');
     const copy = mkdtempSync(join(tmpdir(), 'vduse-deploy-'));
     cpSync(projectFile('deploy'), copy, { recursive: true });
-    appendFileSync(join(copy, variant, 'kustomization.yaml'), `images:\n  - name: ${name!}\n    newName: ${newName!}\n    newTag: ${newTag!}\n`);
-    const container = find(render(variant, copy), 'Deployment').spec.template.spec.containers[0];
-    expect(container.image).toBe(`${newName!}:${newTag!}`);
-    expect(newName).toBe('REGISTRY/kubevirt-vduse/webhook');
+    mkdirSync(join(copy, 'overlays', 'site'));
+    writeFileSync(join(copy, 'overlays', 'site', 'kustomization.yaml'), block.replace('../cert-manager        # or ../openshift', `../${variant}`));
+    const objects = render('overlays/site', copy);
+    expect(find(objects, 'Deployment').spec.template.spec.containers[0].image).toBe('REGISTRY/kubevirt-vduse/webhook:0.1.0');
+    // Everything else is the shipped overlay's.
+    expect(objects.length).toBe(render(`overlays/${variant}`).length);
   });
 
   it('the monitoring component: a ServiceMonitor on the Service\'s health port, and alerts on metrics the webhook exports', async () => {
@@ -260,92 +262,153 @@ describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandP
   });
 });
 
-describe('deploy/kubevirt: the KubeVirt CR patch', () => {
-  const patch = JSON.parse(readFileSync(projectFile('deploy', 'kubevirt', 'register-vduse.json'), 'utf8')) as { op: string; path: string; value: unknown }[];
-  const kubevirt = () => ({
-    apiVersion: 'kubevirt.io/v1',
-    kind: 'KubeVirt',
-    metadata: { name: 'kubevirt', namespace: 'kubevirt' },
-    spec: {
-      configuration: {
-        network: { binding: { passt: { sidecarImage: 'passt-binding:1.7', migration: { method: 'link-refresh' } } } },
-        developerConfiguration: { featureGates: ['Snapshot', 'HotplugVolumes'] },
-      },
-    },
-  });
+// KubeVirt's own release CR (kubevirt-cr.yaml): no network, no supportContainerResources, an empty gate list.
+const stockKubevirt = () => ({
+  apiVersion: 'kubevirt.io/v1',
+  kind: 'KubeVirt',
+  metadata: { name: 'kubevirt', namespace: 'kubevirt', resourceVersion: '4711' },
+  spec: { certificateRotateStrategy: {}, configuration: { developerConfiguration: { featureGates: [] as string[] } }, customizeComponents: {}, imagePullPolicy: 'IfNotPresent', workloadUpdateStrategy: {} },
+});
 
-  it('registers both bindings with one image, appends the feature gate and the sidecar memory limit, keeping what was there', () => {
-    const cr = kubevirt();
-    (cr.spec.configuration as Record<string, unknown>).supportContainerResources = [];
-    expect(applyPatch(cr, patch as never).every((error) => error === null)).toBe(true);
-    const registration = { sidecarImage: expect.any(String) as string, downwardAPI: 'device-info', migration: {} };
-    expect(cr.spec.configuration.network.binding).toEqual({
-      passt: { sidecarImage: 'passt-binding:1.7', migration: { method: 'link-refresh' } },
-      [DEFAULT_BINDING_PLUGIN_NAME]: registration,
-      [cloudInitBindingName(DEFAULT_BINDING_PLUGIN_NAME)]: registration,
+type JsonPatch = { op: string; path: string; value?: unknown }[];
+type KubevirtCr = ReturnType<typeof stockKubevirt> & { metadata: { annotations?: Record<string, string> } };
+
+function jq(file: string, input: unknown, args: string[] = []): { status: number | null; patch: JsonPatch; stderr: string } {
+  const result = spawnSync('jq', ['-c', ...(input === undefined ? ['-n'] : []), '-f', projectFile('deploy', 'kubevirt', file), ...args], { input: input === undefined ? undefined : JSON.stringify(input), encoding: 'utf8' });
+  return { status: result.status, patch: result.status === 0 ? (JSON.parse(result.stdout) as JsonPatch) : [], stderr: result.stderr };
+}
+
+/** What kubectl patch --type json does on the server: all operations, or none. */
+function patched<T>(cr: T, patch: JsonPatch): T {
+  const copy = structuredClone(cr);
+  const errors = applyPatch(copy, patch as never);
+  if (errors.some((error) => error !== null)) throw new Error(`the patch does not apply: ${errors.map(String).join('; ')}`);
+  return copy;
+}
+
+const IMAGE = 'REGISTRY/kubevirt-vduse/sidecar:0.1.0';
+const register = (cr: unknown, image = IMAGE) => {
+  const result = jq('register-vduse.jq', cr, ['--arg', 'image', image]);
+  expect(result.status, result.stderr).toBe(0);
+  return result.patch;
+};
+const unregister = (cr: unknown) => {
+  const result = jq('unregister-vduse.jq', cr);
+  expect(result.status, result.stderr).toBe(0);
+  return result.patch;
+};
+/** register, then unregister, each on the CR as the previous step left it (the server bumps resourceVersion). */
+const registerThenUnregister = (before: KubevirtCr, images = [IMAGE]) => {
+  let cr = before;
+  for (const image of images) {
+    const next = patched(cr, register(cr, image));
+    cr = { ...next, metadata: { ...next.metadata, resourceVersion: `after ${image}` } };
+  }
+  return { registered: cr, after: patched(cr, unregister(cr)) };
+};
+const withoutVersion = (cr: KubevirtCr) => ({ ...cr, metadata: { ...cr.metadata, resourceVersion: undefined } });
+
+describeRequiring('deploy/kubevirt: the registration, computed from the live KubeVirt CR with jq', 'jq', commandProblem('jq', ['--version']), () => {
+  it('applies to a stock KubeVirt CR: both bindings (the -cloudinit image for vduse-cloudinit), the gate, the sidecar memory, and the record', () => {
+    const cr = patched(stockKubevirt(), register(stockKubevirt())) as KubevirtCr & { spec: { configuration: Record<string, unknown> } };
+    const registration = (sidecarImage: string) => ({ sidecarImage, downwardAPI: 'device-info', migration: {} });
+    expect(cr.spec.configuration.network).toEqual({
+      binding: { [DEFAULT_BINDING_PLUGIN_NAME]: registration(IMAGE), [cloudInitBindingName(DEFAULT_BINDING_PLUGIN_NAME)]: registration('REGISTRY/kubevirt-vduse/sidecar-cloudinit:0.1.0') },
     });
-    const bindings = cr.spec.configuration.network.binding as Record<string, { sidecarImage: string }>;
-    expect(bindings[DEFAULT_BINDING_PLUGIN_NAME]!.sidecarImage).toBe(bindings[cloudInitBindingName(DEFAULT_BINDING_PLUGIN_NAME)]!.sidecarImage);
-    expect(cr.spec.configuration.developerConfiguration.featureGates).toEqual(['Snapshot', 'HotplugVolumes', 'ReservedOverheadMemlock']);
-    expect((cr.spec.configuration as Record<string, unknown>).supportContainerResources).toEqual([{ type: 'sidecar', resources: { limits: { memory: SIDECAR_MEMORY_LIMIT } } }]);
+    expect(cr.spec.configuration.developerConfiguration).toEqual({ featureGates: ['ReservedOverheadMemlock'] });
+    expect(cr.spec.configuration.supportContainerResources).toEqual([{ type: 'sidecar', resources: { limits: { memory: SIDECAR_MEMORY_LIMIT } } }]);
+    expect(JSON.parse(cr.metadata.annotations!['vduse.kubevirt.io/registration']!)).toMatchObject({ featureGate: 'added', sidecarMemory: 'added', createdAnnotations: true });
     expect(schemaErrors('v1.KubeVirt', cr)).toEqual([]);
   });
 
-  it('ships a sidecar memory limit of at least 1.5 times the measured minimum, a multiple of 16M, above KubeVirt\'s 64M', () => {
+  it('applies to a CR with no configuration at all, and to one with the gate already there, which it does not add twice', () => {
+    const bare = { ...stockKubevirt(), spec: {} };
+    expect((patched(bare, register(bare)).spec as { configuration: { developerConfiguration: unknown } }).configuration.developerConfiguration).toEqual({ featureGates: ['ReservedOverheadMemlock'] });
+    const gated = stockKubevirt();
+    gated.spec.configuration.developerConfiguration.featureGates = ['Snapshot', 'ReservedOverheadMemlock', 'HotplugVolumes'];
+    expect(patched(gated, register(gated)).spec.configuration.developerConfiguration.featureGates).toEqual(['Snapshot', 'ReservedOverheadMemlock', 'HotplugVolumes']);
+  });
+
+  it('applied again with a new image (the upgrade) changes only the images: one gate, one sidecar entry, the first record kept', () => {
+    const { registered } = registerThenUnregister(stockKubevirt(), [IMAGE, 'REGISTRY/kubevirt-vduse/sidecar:0.2.0']);
+    const configuration = registered.spec.configuration as unknown as { network: { binding: Record<string, { sidecarImage: string }> }; developerConfiguration: { featureGates: string[] }; supportContainerResources: unknown[] };
+    expect(Object.values(configuration.network.binding).map((binding) => binding.sidecarImage)).toEqual(['REGISTRY/kubevirt-vduse/sidecar:0.2.0', 'REGISTRY/kubevirt-vduse/sidecar-cloudinit:0.2.0']);
+    expect(configuration.developerConfiguration.featureGates).toEqual(['ReservedOverheadMemlock']);
+    expect(configuration.supportContainerResources).toHaveLength(1);
+    expect(JSON.parse(registered.metadata.annotations!['vduse.kubevirt.io/registration']!)).toMatchObject({ featureGate: 'added', sidecarMemory: 'added' });
+  });
+
+  it.each([
+    ['a stock CR', (cr: KubevirtCr) => cr],
+    ['a CR whose gate was there before', (cr: KubevirtCr) => ({ ...cr, spec: { ...cr.spec, configuration: { developerConfiguration: { featureGates: ['ReservedOverheadMemlock'] } } } })],
+    ['a CR with other bindings, gates and annotations', (cr: KubevirtCr) => ({
+      ...cr,
+      metadata: { ...cr.metadata, annotations: { owner: 'platform' } },
+      spec: { ...cr.spec, configuration: { network: { binding: { passt: { sidecarImage: 'passt-binding:1.7', migration: {} } } }, developerConfiguration: { featureGates: ['Snapshot'] }, supportContainerResources: [{ type: 'virtLauncher', resources: { limits: { memory: '1Gi' } } }] } as never },
+    })],
+    ['a CR whose sidecar limit was smaller (raised, then set back)', (cr: KubevirtCr) => ({ ...cr, spec: { ...cr.spec, configuration: { supportContainerResources: [{ type: 'sidecar', resources: { limits: { memory: '64Mi' } } }] } as never } })],
+    ['a CR whose sidecar limit was larger (kept)', (cr: KubevirtCr) => ({ ...cr, spec: { ...cr.spec, configuration: { supportContainerResources: [{ type: 'sidecar', resources: { limits: { memory: '256Mi' } } }] } as never } })],
+  ])('unregister-vduse.jq takes back exactly what the registration added, even after an upgrade: %s', (_title, shape) => {
+    const before = shape(stockKubevirt());
+    for (const images of [[IMAGE], [IMAGE, 'REGISTRY/kubevirt-vduse/sidecar:0.2.0']]) {
+      const { registered, after } = registerThenUnregister(before, images);
+      expect(registered).not.toEqual(before);
+      expect(withoutVersion(after)).toEqual(withoutVersion(before));
+    }
+  });
+
+  it('raises a smaller sidecar limit to the shipped one and keeps a larger one', () => {
+    const small = { ...stockKubevirt(), spec: { configuration: { supportContainerResources: [{ type: 'sidecar', resources: { limits: { memory: '64M' } } }] } } };
+    expect(patched(small, register(small)).spec.configuration.supportContainerResources).toEqual([{ type: 'sidecar', resources: { limits: { memory: SIDECAR_MEMORY_LIMIT } } }]);
+    const large = { ...stockKubevirt(), spec: { configuration: { supportContainerResources: [{ type: 'sidecar', resources: { limits: { memory: '1G' } } }] } } };
+    expect(patched(large, register(large)).spec.configuration.supportContainerResources).toEqual([{ type: 'sidecar', resources: { limits: { memory: '1G' } } }]);
+  });
+
+  it('tests the resourceVersion first: on a CR that changed since it was read, the patch fails whole', () => {
+    const patch = register(stockKubevirt());
+    expect(patch[0]).toEqual({ op: 'test', path: '/metadata/resourceVersion', value: '4711' });
+    expect(() => patched({ ...stockKubevirt(), metadata: { ...stockKubevirt().metadata, resourceVersion: '4712' } }, patch)).toThrow();
+  });
+
+  it('needs the image, and the cloud-init image too when the image is pinned by digest', () => {
+    expect(jq('register-vduse.jq', stockKubevirt()).stderr).toContain('give the sidecar image: --arg image REGISTRY/kubevirt-vduse/sidecar:VERSION');
+    expect(jq('register-vduse.jq', stockKubevirt(), ['--arg', 'image', 'REGISTRY/kubevirt-vduse/sidecar@sha256:0123']).stderr).toContain('pinned by digest; give the cloud-init image');
+    const pinned = jq('register-vduse.jq', stockKubevirt(), ['--arg', 'image', 'R/s@sha256:01', '--arg', 'cloudinitImage', 'R/c@sha256:02']);
+    expect(JSON.stringify(pinned.patch)).toContain('"sidecarImage":"R/c@sha256:02"');
+  });
+
+  it('ships a sidecar memory limit of at least 1.5 times the measured minimum, a multiple of 16M, above KubeVirt\'s 64M, the same in jq and in api/', () => {
     expect(SIDECAR_MEMORY_LIMIT_BYTES).toBeGreaterThanOrEqual(1.5 * SIDECAR_MEMORY_MINIMUM_BYTES);
     expect(SIDECAR_MEMORY_LIMIT_BYTES % 16_000_000).toBe(0);
     expect(SIDECAR_MEMORY_LIMIT_BYTES).toBeGreaterThan(KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES);
+    expect(readFileSync(projectFile('deploy', 'kubevirt', 'bindings.jq'), 'utf8')).toContain(`def sidecar_memory_limit: "${SIDECAR_MEMORY_LIMIT}";`);
     expect(readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8')).toContain(`memory limit of \`${SIDECAR_MEMORY_LIMIT}\``);
   });
 
-  it('unregister-vduse.jq computes the reverse patch from the live CR: the CR is as it was before', () => {
-    const before = kubevirt();
-    (before.spec.configuration as Record<string, unknown>).supportContainerResources = [{ type: 'virtLauncher', resources: { limits: { memory: '1Gi' } } }];
-    const cr = structuredClone(before);
-    expect(applyPatch(cr, patch as never).every((error) => error === null)).toBe(true);
-    const jq = spawnSync('jq', ['-c', '-f', projectFile('deploy', 'kubevirt', 'unregister-vduse.jq')], { input: JSON.stringify(cr), encoding: 'utf8' });
-    expect(jq.status, jq.stderr).toBe(0);
-    expect(applyPatch(cr, JSON.parse(jq.stdout) as never).every((error) => error === null)).toBe(true);
-    expect(cr).toEqual(before);
+  it('the commands the docs give are the ones tested here', () => {
+    const install = readFileSync(projectFile('docs', 'install.md'), 'utf8');
+    const readme = readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8');
+    const registration = 'kubectl patch kubevirt kubevirt -n kubevirt --type json -p "$(kubectl get kubevirt kubevirt -n kubevirt -o json \\\n  | jq -c -f deploy/kubevirt/register-vduse.jq --arg image REGISTRY/kubevirt-vduse/sidecar:';
+    for (const page of [install, readme]) expect(page).toContain(registration);
+    expect(install).toContain('-p "$(kubectl get kubevirt kubevirt -n kubevirt -o json | jq -c -f deploy/kubevirt/unregister-vduse.jq)"');
+    expect(readme).toContain('-p "$(jq -n -c -f deploy/kubevirt/hco/networkbinding.jq --arg image REGISTRY/kubevirt-vduse/sidecar:0.1.0)"');
+    expect(install).not.toMatch(/\bsed -i\b/);
   });
 
-  it('uses an append, not a replacement, for the feature gate list', () => {
-    expect(patch.find((operation) => operation.path.includes('featureGates'))).toEqual({ op: 'add', path: '/spec/configuration/developerConfiguration/featureGates/-', value: 'ReservedOverheadMemlock' });
-  });
-
-  it("the sed command the README gives sets the sidecar image of both bindings", () => {
-    const command = /^sed -i '([^']+)' (deploy\/kubevirt\/.+)$/m.exec(readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8'))!;
-    const copy = mkdtempSync(join(tmpdir(), 'vduse-register-'));
-    cpSync(projectFile('deploy'), join(copy, 'deploy'), { recursive: true });
-    const files = command[2]!.split(' ');
-    expect(files.sort()).toEqual(['deploy/kubevirt/hco/networkbinding-hco-1.18.json', 'deploy/kubevirt/hco/networkbinding-hco-before-1.18.json', 'deploy/kubevirt/register-vduse.json']);
-    expect(spawnSync('sed', ['-i', command[1]!, ...files], { cwd: copy }).status).toBe(0);
-    const edited = JSON.parse(readFileSync(join(copy, 'deploy/kubevirt/register-vduse.json'), 'utf8')) as { path: string; value: { sidecarImage?: string } }[];
-    const images = edited.filter((operation) => operation.path.includes('/binding/')).map((operation) => operation.value.sidecarImage);
-    expect(images).toEqual(['REGISTRY/kubevirt-vduse/sidecar:0.1.0', 'REGISTRY/kubevirt-vduse/sidecar:0.1.0']);
-    const hco = JSON.parse(readFileSync(join(copy, 'deploy/kubevirt/hco/networkbinding-hco-1.18.json'), 'utf8')) as { spec: { networking: { networkBinding: Record<string, { sidecarImage: string }> } } };
-    expect(Object.values(hco.spec.networking.networkBinding).map((binding) => binding.sidecarImage)).toEqual(images);
-  });
-
-  it("HyperConverged: both HCO forms register the KubeVirt patch's bindings, and the jsonpatch annotation's patch applies to HCO's KubeVirt CR", () => {
-    const readJson = (file: string): unknown => JSON.parse(readFileSync(projectFile('deploy', 'kubevirt', 'hco', file), 'utf8'));
-    const bindings = Object.fromEntries(patch.filter((operation) => operation.path.includes('/binding/')).map((operation) => [operation.path.split('/').at(-1)!, operation.value]));
-    expect((readJson('networkbinding-hco-1.18.json') as { spec: { networking: { networkBinding: unknown } } }).spec.networking.networkBinding).toEqual(bindings);
-    expect((readJson('networkbinding-hco-before-1.18.json') as { spec: { networkBinding: unknown } }).spec.networkBinding).toEqual(bindings);
+  it("HyperConverged: both HCO forms carry the KubeVirt registration's bindings, and the jsonpatch annotation's patch applies to HCO's KubeVirt CR", () => {
+    const bindings = (patched(stockKubevirt(), register(stockKubevirt())).spec.configuration as unknown as { network: { binding: unknown } }).network.binding;
+    expect((jq('hco/networkbinding.jq', undefined, ['--arg', 'image', IMAGE]).patch as unknown as { spec: { networking: { networkBinding: unknown } } }).spec.networking.networkBinding).toEqual(bindings);
+    expect((jq('hco/networkbinding.jq', undefined, ['--arg', 'image', IMAGE, '--arg', 'hco', 'before-1.18']).patch as unknown as { spec: { networkBinding: unknown } }).spec.networkBinding).toEqual(bindings);
+    expect(jq('hco/networkbinding.jq', undefined, ['--arg', 'image', IMAGE, '--arg', 'hco', '1.17']).stderr).toContain('--arg hco is 1.18');
     // HCO generates the KubeVirt CR with its own feature gates and no supportContainerResources.
-    const generated = kubevirt();
-    const jsonPatch = readJson('kubevirt-jsonpatch.json') as { op: string; path: string; value: unknown }[];
-    expect(applyPatch(generated, jsonPatch as never).every((error) => error === null)).toBe(true);
-    expect(generated.spec.configuration.developerConfiguration.featureGates).toContain('ReservedOverheadMemlock');
-    expect((generated.spec.configuration as Record<string, unknown>).supportContainerResources).toEqual([{ type: 'sidecar', resources: { limits: { memory: SIDECAR_MEMORY_LIMIT } } }]);
-    expect(schemaErrors('v1.KubeVirt', generated)).toEqual([]);
+    const generated = { ...stockKubevirt(), spec: { configuration: { developerConfiguration: { featureGates: ['Snapshot', 'HotplugVolumes'] } } } };
+    const jsonPatch = JSON.parse(readFileSync(projectFile('deploy', 'kubevirt', 'hco', 'kubevirt-jsonpatch.json'), 'utf8')) as JsonPatch;
+    const result = patched(generated, jsonPatch);
+    expect(result.spec.configuration.developerConfiguration.featureGates).toContain('ReservedOverheadMemlock');
+    expect((result.spec.configuration as Record<string, unknown>).supportContainerResources).toEqual([{ type: 'sidecar', resources: { limits: { memory: SIDECAR_MEMORY_LIMIT } } }]);
+    expect(schemaErrors('v1.KubeVirt', result)).toEqual([]);
     const readme = readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8');
     for (const word of ['openshift-cnv', 'kubevirt-hyperconverged', 'TaintedConfiguration', 'replaces any patch already there']) expect(readme).toContain(word);
-  });
-
-  it('names the sidecar image without a registry host', () => {
-    const image = (patch[0]!.value as { sidecarImage: string }).sidecarImage;
-    expect(image.split('/')[0]).not.toMatch(/[.:]/);
   });
 });
 

@@ -577,7 +577,7 @@ describe('cluster readiness, from the KubeVirt CR', () => {
 
   it('denies when the binding the VM gets is not registered, or not with device-info, naming the fix', () => {
     expect(reason(vm(), cr((c) => delete c.network.binding.vduse))).toBe(
-      'VirtualMachine telco/vm-cirros cannot run on VDUSE here yet: KubeVirt kubevirt/kubevirt has no network binding "vduse" (spec.configuration.network.binding); register it with deploy/kubevirt/register-vduse.json',
+      'VirtualMachine telco/vm-cirros cannot run on VDUSE here yet: KubeVirt kubevirt/kubevirt has no network binding "vduse" (spec.configuration.network.binding); register it with deploy/kubevirt/register-vduse.jq',
     );
     const coalesced = vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' } });
     expect(reason(coalesced, cr((c) => delete c.network.binding['vduse-cloudinit']))).toContain('has no network binding "vduse-cloudinit"');
