@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# kubevirt-vduse images. Two targets from one build:
+# kubevirt-vduse images. Three targets from one build:
 #   docker build --target webhook -t REGISTRY/kubevirt-vduse/webhook:0.1.0 .
+#   docker build --target sidecar-cloudinit -t REGISTRY/kubevirt-vduse/sidecar-cloudinit:0.1.0 .
 #   docker build --target sidecar -t REGISTRY/kubevirt-vduse/sidecar:0.1.0 .
 # BASE_IMAGE is Red Hat's UBI 9 Node.js 24 minimal image (the OpenShift convention), named
 # through your registry or mirror: --build-arg BASE_IMAGE=REGISTRY/ubi9/nodejs-24-minimal.
@@ -41,6 +42,15 @@ FROM runtime AS webhook
 LABEL org.opencontainers.image.title="kubevirt-vduse-webhook"
 EXPOSE 8443 8080
 ENTRYPOINT ["/opt/kubevirt-vduse/bin/kubevirt-vduse-webhook"]
+
+# The sidecar of the vduse-cloudinit binding: the same program, that knows its binding. KubeVirt 1.9
+# sets NETWORK_BINDING_PLUGIN_NAME in binding sidecars (to the same name); 1.8 sets nothing, and a
+# sidecar that took itself for vduse would convert no interface (deploy/kubevirt/README.md).
+FROM runtime AS sidecar-cloudinit
+LABEL org.opencontainers.image.title="kubevirt-vduse-sidecar-cloudinit"
+ENV PATH=/opt/kubevirt-vduse/bin:$PATH
+ENV NETWORK_BINDING_PLUGIN_NAME=vduse-cloudinit
+ENTRYPOINT ["/opt/kubevirt-vduse/bin/kubevirt-vduse-sidecar"]
 
 # Last, so that a build without --target gives the sidecar KubeVirt's CR names.
 FROM runtime AS sidecar

@@ -57,7 +57,12 @@ export const DEFAULT_VDUSE_RESOURCE_NAME = 'vduse.io/vduse';
 export const NAD_RESOURCE_NAME_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
 export const DEFAULT_HOOK_SOCKET_DIR = '/var/run/kubevirt-hooks';
-export const HOOK_SOCKET_NAME = 'vduse.sock';
+/**
+ * The hook socket's file name: one per binding. virt-launcher tracks sockets by file name
+ * (pkg/hooks/manager.go, processedSockets keyed on the base name), so two sidecars with one name
+ * would count once, and virt-launcher would wait for the other until it timed out.
+ */
+export const hookSocketName = (bindingName: string): string => `${bindingName}.sock`;
 /** Below the socket dir; a folder, because virt-launcher treats every other entry there as a socket. */
 export const DEVICE_LINK_DIR_NAME = 'vduse';
 export const DEFAULT_NETWORK_INFO_PATH = '/etc/podinfo/network-info';

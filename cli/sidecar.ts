@@ -43,7 +43,7 @@ export const sidecarCommand: Command = {
   name: 'sidecar',
   summary: "Serve KubeVirt's hook protocol in virt-launcher: the network binding sidecar.",
   description:
-    'Listens on <socket-dir>/vduse.sock. OnDefineDomain turns the interfaces bound to the plugin into\n' +
+    'Listens on <socket-dir>/<binding>.sock (vduse.sock, vduse-cloudinit.sock). OnDefineDomain turns the interfaces bound to the plugin into\n' +
     '<interface type="vdpa">; Shutdown (or SIGTERM) exits 0.\n' +
     'PreCloudInitIso (guest coalescing through cloud-init) is subscribed only when the binding name ends in\n' +
     '"-cloudinit" (vduse-cloudinit): virt-launcher crashes when a subscriber meets a VMI without cloud-init,\n' +

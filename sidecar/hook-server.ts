@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidInputError, PreconditionError } from '../api/errors.ts';
-import { bindingSubscribesToCloudInit, HOOK_SOCKET_NAME } from '../api/names.ts';
+import { bindingSubscribesToCloudInit, hookSocketName } from '../api/names.ts';
 import type { HookCallbacks } from './callbacks.ts';
 import { HOOK_POINTS, type HookPointName, HOOK_SERVICES, HOOK_VERSIONS, type HookMessage, type HookMessageInput, type HookVersion } from './hook-protocol.ts';
 
@@ -42,7 +42,7 @@ function grpcStatusOf(error: unknown): status {
 
 export async function startHookServer(options: HookServerOptions): Promise<HookServer> {
   const { callbacks, log } = options;
-  const socketPath = join(options.socketDir, HOOK_SOCKET_NAME);
+  const socketPath = join(options.socketDir, hookSocketName(options.pluginName));
   const hookPoints = subscribedHookPoints(options.pluginName);
   let queue: Promise<unknown> = Promise.resolve();
   const server = new Server();

@@ -54,7 +54,11 @@ export function kubevirtFacts(object: unknown): KubevirtFacts {
   };
 }
 
-/** KubeVirt's IsCPUDedicated or WantsToHaveQOSGuaranteed, on the VMI spec after the instancetype. */
+/**
+ * KubeVirt's IsCPUDedicated or WantsToHaveQOSGuaranteed, on the VMI spec after the instancetype and
+ * after virt-api's defaults: setDefaultResourceRequests (pkg/defaults) copies limits.cpu into an
+ * absent or zero requests.cpu before QoS is decided, so limits alone make a VMI Guaranteed.
+ */
 export function sidecarsAreLimited(vmiSpec: unknown, instancetypeDedicated: boolean): boolean {
   const spec = isObject(vmiSpec) ? vmiSpec : {};
   const domain = isObject(spec.domain) ? spec.domain : {};
@@ -67,7 +71,8 @@ export function sidecarsAreLimited(vmiSpec: unknown, instancetypeDedicated: bool
   const same = (a: Quantity | undefined, b: Quantity | undefined) => a !== undefined && b !== undefined && compareQuantities(a, b) === 0;
   const zero = (q: Quantity | undefined) => q === undefined || q.numerator === 0n;
   const memoryWantsIt = (zero(quantity(resources.requests, 'memory')) && !zero(quantity(resources.limits, 'memory'))) || (!zero(quantity(resources.requests, 'memory')) && same(quantity(resources.requests, 'memory'), quantity(resources.limits, 'memory')));
-  const cpuWantsIt = !zero(quantity(resources.requests, 'cpu')) && same(quantity(resources.requests, 'cpu'), quantity(resources.limits, 'cpu'));
+  const cpuRequest = zero(quantity(resources.requests, 'cpu')) ? quantity(resources.limits, 'cpu') : quantity(resources.requests, 'cpu');
+  const cpuWantsIt = !zero(cpuRequest) && same(cpuRequest, quantity(resources.limits, 'cpu'));
   return memoryWantsIt && cpuWantsIt;
 }
 

@@ -149,8 +149,10 @@ function hasCloudInit(vmi: VirtualMachineInstance): boolean {
 function removalOrSkip(target: Target, because: string, config: WebhookConfig): Decision {
   const templateAnnotations = target.vmi.metadata?.annotations;
   const ourBindings = new Set(pluginBindingNames(config.pluginName));
-  const stillBound = (target.vmi.spec.domain.devices.interfaces ?? []).some((iface) => iface.binding !== undefined && ourBindings.has(iface.binding.name));
-  if (stillBound || !hasWebhookAdditions(templateAnnotations)) return skipDecision(because);
+  const handBound = (target.vmi.spec.domain.devices.interfaces ?? []).filter((iface) => iface.binding !== undefined && ourBindings.has(iface.binding.name));
+  const refused = handBindingProblem(target, handBound, config);
+  if (refused !== undefined) return denyDecision(refused);
+  if (handBound.length > 0 || !hasWebhookAdditions(templateAnnotations)) return skipDecision(because);
   const memory = target.vmi.spec.domain.memory;
   const rest = withoutWebhookAdditions(target.subject, `${target.path}spec.domain`, templateAnnotations ?? {}, memory);
   const memoryPatch: Operation[] =
@@ -158,6 +160,37 @@ function removalOrSkip(target: Target, because: string, config: WebhookConfig): 
   const patch = [...diff(`${target.pointer}/metadata/annotations`, templateAnnotations, rest.annotations), ...memoryPatch];
   assertPatchInScope(patch, [`${target.pointer}/metadata/annotations`, `${target.pointer}/spec/domain/memory`], target.original);
   return { allowed: true, outcome: 'mutated', reason: `removed the webhook's memlock overhead and tuning: no VDUSE interface is left (${because})`, patch, warnings: [], interfaces: [] };
+}
+
+/**
+ * Interfaces bound by hand on a VM the webhook does not convert are left as written, unless that
+ * cannot run: both bindings in one VMI (two sidecars of this image, which KubeVirt may number
+ * differently on a migration's target), or the cloud-init binding without cloud-init (its sidecar
+ * subscribes to PreCloudInitIso, and virt-launcher fails such a VMI: api/names.ts).
+ */
+function handBindingProblem(target: Target, handBound: readonly Interface[], config: WebhookConfig): string | undefined {
+  const [plain, cloudInit] = pluginBindingNames(config.pluginName);
+  const on = (binding: string) => handBound.filter((iface) => iface.binding?.name === binding).map((iface) => iface.name);
+  const interfacesPath = `${target.path}spec.domain.devices.interfaces`;
+  if (on(plain).length > 0 && on(cloudInit).length > 0) {
+    return `${target.subject}: ${interfacesPath}: interfaces ${on(plain).join(', ')} use binding ${plain} and ${on(cloudInit).join(', ')} use binding ${cloudInit}; one VMI may use only one of the two (each brings its own sidecar): bind them all to ${plain}`;
+  }
+  if (on(cloudInit).length > 0 && !hasCloudInit(target.vmi)) {
+    return `${target.subject}: ${interfacesPath}: interfaces ${on(cloudInit).join(', ')} use binding ${cloudInit}, whose sidecar needs a cloudInitNoCloud or cloudInitConfigDrive volume, which this VM lacks (virt-launcher would fail the VMI); bind them to ${plain}`;
+  }
+  return undefined;
+}
+
+/**
+ * KubeVirt names binding sidecars hook-sidecar-N in the order of a Go map (pkg/network/netbinding),
+ * so with two or more binding plugins that have sidecars, a migration's target pod may number ours
+ * differently from the source, and the domain the target runs (the source's) names the source's
+ * container in its device paths. The VM runs; such a migration fails and the VM stays on the source.
+ */
+function bindingSidecarsWarning(interfaces: readonly Interface[], kubevirt: KubevirtFacts): string | undefined {
+  const withSidecars = [...new Set(interfaces.flatMap((iface) => (iface.binding && kubevirt.bindings[iface.binding.name]?.sidecarImage ? [iface.binding.name] : [])))];
+  if (withSidecars.length < 2) return undefined;
+  return `vduse: live migration may fail: this VM uses ${withSidecars.length} binding plugins with sidecars (${withSidecars.join(', ')}), which KubeVirt numbers in random order, so a migration's target may name the VDUSE sidecar's container differently and fail to open the devices (the VM keeps running on the source); use one binding plugin with a sidecar per VM to migrate reliably`;
 }
 
 interface Matched {
@@ -336,6 +369,8 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   if (kubevirt.state === 'found') {
     const problems = readinessProblems(kubevirt.value, { binding: bindingName, sidecarsLimited: sidecarsAreLimited(spec, matched.instancetype?.dedicatedCPUPlacement ?? false) });
     if (problems.length > 0) return denyDecision(`${target.subject} cannot run on VDUSE here yet: ${problems.join('; ')}`);
+    const sidecars = bindingSidecarsWarning(interfaces, kubevirt.value);
+    if (sidecars !== undefined) warnings.push(limitWarning(sidecars));
   } else {
     warnings.push(limitWarning(`vduse: KubeVirt CR ${kubevirt.state === 'absent' ? 'not found' : 'unreadable'}: binding, feature gate and sidecar memory unchecked`));
   }

@@ -13,6 +13,7 @@ import { protoClients } from '../helpers/hook-protos.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 import { procStatus } from '../helpers/processes.ts';
 import { formatMicros } from './measure.ts';
+import { DEFAULT_BINDING_PLUGIN_NAME, hookSocketName } from '../../api/names.ts';
 
 const CALLS = 1000;
 async function startServer(command: string, args: string[], socketPath: string, env: NodeJS.ProcessEnv) {
@@ -93,7 +94,7 @@ export async function run(): Promise<boolean> {
   };
   const env = { ...process.env, CONTAINER_NAME: 'hook-sidecar-0', NETWORK_BINDING_PLUGIN_NAME: '' };
   const sidecarArgs = (name: string) => ['--socket-dir', join(dir, name), '--network-info', networkInfo];
-  const socket = (name: string) => join(dir, name, 'vduse.sock');
+  const socket = (name: string) => join(dir, name, hookSocketName(DEFAULT_BINDING_PLUGIN_NAME));
 
   // As the image runs it: the entry point with its V8 flags. Then the same bundle on Node's
   // defaults, to show what the flags buy, and the bare echo that sets the floor.

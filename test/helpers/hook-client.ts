@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { projectFile } from './fixtures.ts';
 import { protoClients } from './hook-protos.ts';
+import { DEFAULT_BINDING_PLUGIN_NAME, hookSocketName } from '../../api/names.ts';
 
 type Unary = (request: object, options: { deadline: number }, callback: (error: ServiceError | null, response: Record<string, Buffer>) => void) => void;
 
@@ -35,7 +36,10 @@ export async function startSidecar(socketDir: string, args: string[] = [], env: 
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const socketPath = join(socketDir, 'vduse.sock');
+  // The binding the sidecar serves names its socket: $NETWORK_BINDING_PLUGIN_NAME, else --binding-name, else vduse.
+  const flag = args.indexOf('--binding-name');
+  const bindingName = env.NETWORK_BINDING_PLUGIN_NAME || (flag >= 0 ? args[flag + 1] : undefined) || DEFAULT_BINDING_PLUGIN_NAME;
+  const socketPath = join(socketDir, hookSocketName(bindingName));
   // The socket file alone proves nothing: a crashed predecessor may have left it.
   for (let waited = 0; !existsSync(socketPath) || !stderr.includes('"msg":"serving"'); waited += 20) {
     if (waited > 10_000 || child.exitCode !== null) throw new Error(`sidecar did not create ${socketPath}: ${stderr}`);

@@ -16,7 +16,7 @@
 //   v1alpha3 subscribers.
 import { type Client, credentials, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unaryCall } from './hook-client.ts';
 import { protoClients } from './hook-protos.ts';
@@ -115,16 +115,20 @@ export class VirtLauncher {
     return found;
   }
 
-  /** Collect: poll every 300 ms until every sidecar answered Info. */
+  /**
+   * Collect: poll every 300 ms until every sidecar answered Info. Sockets are tracked by file name,
+   * as processedSockets is in manager.go: a second socket with a name already processed, in another
+   * sidecar's folder, is never called, and the count waits for a sidecar that never comes.
+   */
   async collect(): Promise<CollectedSidecar[]> {
     const deadline = Date.now() + (this.options.collectTimeoutMs ?? 240_000);
     const processed = new Map<string, CollectedSidecar>();
     return this.timed('collect', undefined, async () => {
       while (processed.size < this.options.sidecars) {
         for (const socketPath of this.candidateSockets()) {
-          if (processed.has(socketPath)) continue;
+          if (processed.has(basename(socketPath))) continue;
           const collected = await this.info(socketPath);
-          if (collected) processed.set(socketPath, collected);
+          if (collected) processed.set(basename(socketPath), collected);
         }
         if (processed.size >= this.options.sidecars) break;
         if (Date.now() > deadline) throw new VirtLauncherFailure('Failed to collect all expected sidecar hook sockets within given timeout');

@@ -1,11 +1,13 @@
 // No container engine runs here, so the Dockerfile is tested by doing what it does: its runtime
 // stage's RUN commands in a temp dir with the build output, then both images' entry points.
-import { execSync, spawnSync } from 'node:child_process';
+import { execSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cloudInitBindingName, DEFAULT_BINDING_PLUGIN_NAME } from '../../api/names.ts';
 import { projectFile } from '../helpers/fixtures.ts';
+import { logLines, waitForLine } from '../helpers/processes.ts';
 
 interface Stage {
   name: string;
@@ -41,6 +43,12 @@ describe('Dockerfile', () => {
     expect(instruction(stage('webhook').lines, 'ENTRYPOINT')).toEqual(['["/opt/kubevirt-vduse/bin/kubevirt-vduse-webhook"]']);
     expect(instruction(stage('sidecar').lines, 'ENTRYPOINT')).toEqual(['["/opt/kubevirt-vduse/bin/kubevirt-vduse-sidecar"]']);
     expect(instruction(stage('sidecar').lines, 'ENV')).toContain('PATH=/opt/kubevirt-vduse/bin:$PATH');
+  });
+
+  it('has a sidecar-cloudinit target: the sidecar that names its binding itself, for KubeVirt 1.8', () => {
+    expect(stage('sidecar-cloudinit').from).toBe('runtime');
+    expect(instruction(stage('sidecar-cloudinit').lines, 'ENTRYPOINT')).toEqual(instruction(stage('sidecar').lines, 'ENTRYPOINT'));
+    expect(instruction(stage('sidecar-cloudinit').lines, 'ENV')).toEqual(['PATH=/opt/kubevirt-vduse/bin:$PATH', `NETWORK_BINDING_PLUGIN_NAME=${cloudInitBindingName(DEFAULT_BINDING_PLUGIN_NAME)}`]);
   });
 
   it('builds on a UBI Node.js minimal image of the pinned major, named without a registry host', () => {
@@ -122,6 +130,23 @@ describe('the image layout, built the way the Dockerfile builds it', () => {
       const result = run([shim, '--help'], join(app, 'bin'));
       expect(result.status, result.stderr).toBe(0);
       expect(result.stdout).toContain(`Usage: kubevirt-vduse ${shim} [flags]`);
+    }
+  });
+
+  it.each([
+    ['sidecar', DEFAULT_BINDING_PLUGIN_NAME, ['OnDefineDomain', 'Shutdown']],
+    ['sidecar-cloudinit', cloudInitBindingName(DEFAULT_BINDING_PLUGIN_NAME), ['OnDefineDomain', 'PreCloudInitIso', 'Shutdown']],
+  ])('the %s image under KubeVirt 1.8, which sets only CONTAINER_NAME, serves its binding on its own socket', async (target, binding, hookPoints) => {
+    // The stage's ENV lines, as the container runtime applies them; KubeVirt 1.8 adds CONTAINER_NAME alone.
+    const imageEnvironment = Object.fromEntries(instruction(stage(target).lines, 'ENV').map((line) => line.split('=', 2) as [string, string]).filter(([key]) => key !== 'PATH'));
+    const socketDir = mkdtempSync(join(tmpdir(), 'vduse-image-hooks-'));
+    const child = spawn(join(app, 'bin', 'kubevirt-vduse-sidecar'), ['--socket-dir', socketDir], { env: { PATH: environment.PATH, ...imageEnvironment, CONTAINER_NAME: 'hook-sidecar-0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const lines = logLines(child);
+      const serving = await waitForLine(child, lines, (line) => line.msg === 'serving', `the ${target} entry point did not start`);
+      expect(serving).toMatchObject({ plugin: binding, hookPoints, socket: join(socketDir, `${binding}.sock`) });
+    } finally {
+      child.kill('SIGTERM');
     }
   });
 

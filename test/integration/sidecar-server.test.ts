@@ -12,6 +12,7 @@ import { startSidecar, type SidecarProcess } from '../helpers/hook-client.ts';
 import { inject } from 'vitest';
 import { noCloudData, replayBoot, replayMigrationTarget, VirtLauncher, VirtLauncherPanic } from '../helpers/virt-launcher-replay.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
+import { hookSocketName } from '../../api/names.ts';
 
 const domainXml = readSharedFixture('domain_x86_64.xml');
 const vmi = vmiWith([masqueradeDefault, vduseInterface('net1', { macAddress: macFor(0), pciAddress: '0000:0a:00.0' })], {
@@ -115,11 +116,23 @@ describe('sidecar under the virt-launcher replay', () => {
     await new Promise((resolve) => setTimeout(resolve, 700));
     await sidecarOn(place);
     const [sidecar] = await collected;
-    expect(sidecar!.socketPath).toBe(join(place.socketDir, 'vduse.sock'));
+    expect(sidecar!.socketPath).toBe(join(place.socketDir, hookSocketName('vduse')));
     await launcher.onDefineDomain(domainXml, withBinding('vduse'));
     expect(existsSync(join(place.socketDir, 'vduse'))).toBe(true);
     // A second collect sees the link folder and still finds only the socket.
     expect((await new VirtLauncher({ hooksDir: place.hooksDir, sidecars: 1 }).collect()).map(({ socketPath }) => socketPath)).toEqual([sidecar!.socketPath]);
+  });
+
+  it('two sidecars of this image in one pod, each for its binding, have their own socket names, and virt-launcher collects both', async () => {
+    // virt-launcher tracks sockets by file name (manager.go processedSockets): with one name for
+    // both, it would count one and wait for the other until its timeout.
+    const place = node('/dev/vhost-vdpa-6');
+    const second = { socketDir: join(place.hooksDir, 'hook-sidecar-1'), infoPath: place.infoPath };
+    const plain = await sidecarOn(place, '5', 'vduse');
+    const cloudInit = await sidecarOn(second, '5', 'vduse-cloudinit');
+    expect([plain.socketPath, cloudInit.socketPath]).toEqual([join(place.socketDir, 'vduse.sock'), join(second.socketDir, 'vduse-cloudinit.sock')]);
+    const collected = await new VirtLauncher({ hooksDir: place.hooksDir, sidecars: 2, collectTimeoutMs: 5000 }).collect();
+    expect(collected.map(({ name }) => name).sort()).toEqual(['vduse', 'vduse-cloudinit']);
   });
 
   it('serves the older versions too', async () => {

@@ -16,6 +16,7 @@ import { protoClients } from '../helpers/hook-protos.ts';
 import { logLines, procStatus, runLoad, startWebhookEntryPoint, waitForLine } from '../helpers/processes.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 import { NAMESPACE, VDUSE_RESOURCE } from '../helpers/vms.ts';
+import { DEFAULT_BINDING_PLUGIN_NAME, hookSocketName } from '../../api/names.ts';
 
 interface Row {
   run: string;
@@ -189,7 +190,7 @@ async function sidecarSoak(): Promise<void> {
   });
   const lines = logLines(child);
   await waitForLine(child, lines, (line) => line.msg === 'serving', 'the sidecar did not start');
-  const client = new (protoClients().v1alpha3)(`unix:${join(socketDir, 'vduse.sock')}`, credentials.createInsecure());
+  const client = new (protoClients().v1alpha3)(`unix:${join(socketDir, hookSocketName(DEFAULT_BINDING_PLUGIN_NAME))}`, credentials.createInsecure());
   const request = {
     domainXML: readFileSync(sharedFixture('domain_x86_64.xml')),
     vmi: Buffer.from(JSON.stringify(vmiWith([masqueradeDefault, vduseInterface('net1', { macAddress: macFor(0) })]))),

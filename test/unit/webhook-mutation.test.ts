@@ -195,6 +195,26 @@ describe('which binding: the cloud-init one only where virt-launcher can call Pr
     expect(plainDecision.warnings.join()).not.toContain('now use binding');
   });
 
+  it('refuses a VM it does not convert whose hand-written interfaces use both bindings, or the cloud-init one without cloud-init', () => {
+    const handWritten = (bindings: string[], withoutCloudInit = false) => {
+      const vm = vmWith({ withoutCloudInit, multus: { dataplane: 'sriov-net', storage: 'sriov-net' } });
+      bindings.forEach((binding, index) => (vm.spec.template.spec!.domain.devices.interfaces![index + 1] = { name: index === 0 ? 'dataplane' : 'storage', binding: { name: binding } }));
+      return vm;
+    };
+    const optedOut = { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' } as const;
+    const both = decideFor({ ...handWritten(['vduse', 'vduse-cloudinit']), metadata: { ...handWritten([]).metadata, labels: { 'vduse.kubevirt.io/enabled': 'false' } } }, optedOut);
+    expect(both).toMatchObject({ allowed: false });
+    expect(both.reason).toBe(
+      'VirtualMachine telco/vm-cirros: spec.template.spec.domain.devices.interfaces: interfaces dataplane use binding vduse and storage use binding vduse-cloudinit; one VMI may use only one of the two (each brings its own sidecar): bind them all to vduse',
+    );
+    const noCloudInit = decideFor(handWritten(['vduse-cloudinit'], true), {});
+    expect(noCloudInit.reason).toContain('interfaces dataplane use binding vduse-cloudinit, whose sidecar needs a cloudInitNoCloud or cloudInitConfigDrive volume');
+    expect(decideFor(handWritten(['vduse', 'vduse']), {}).outcome).toBe('skipped');
+    // Converted, both end on one binding.
+    const { result } = mutate(handWritten(['vduse', 'vduse-cloudinit']), { namespaceLabels: POLICY_ENABLED });
+    expect(new Set(template(result).spec!.domain.devices.interfaces!.flatMap((i) => (i.binding ? [i.binding.name] : [])))).toEqual(new Set(['vduse']));
+  });
+
   it('uses the configured plugin name for both', () => {
     const { result } = mutate(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: coalesced }), { namespaceLabels: POLICY_ENABLED, config: { pluginName: 'vdpa' }, kubevirt: null });
     expect(bindingOf(result)).toBe('vdpa-cloudinit');
@@ -600,9 +620,26 @@ describe('cluster readiness, from the KubeVirt CR', () => {
     viaInstancetype.metadata!.labels = { 'vduse.kubevirt.io/enabled': 'true' };
     const cx1 = { spec: { cpu: { guest: 2, dedicatedCPUPlacement: true }, memory: { guest: '4Gi' } } };
     expect(reason(viaInstancetype, small, { namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'vduse' }, instancetype: cx1 })).toContain('dedicated CPUs or Guaranteed QoS');
+    // Limits alone: virt-api copies limits.cpu into requests.cpu (pkg/defaults), so the VMI is Guaranteed.
+    const limitsOnly = vm();
+    limitsOnly.spec.template.spec!.domain.resources = { limits: { cpu: '2', memory: '2Gi' } };
+    expect(reason(limitsOnly, small)).toContain('limits the sidecars of VMs with dedicated CPUs or Guaranteed QoS to 64M');
+    const burstable = vm();
+    burstable.spec.template.spec!.domain.resources = { requests: { cpu: '1' }, limits: { cpu: '2', memory: '2Gi' } };
+    expect(decideFor(burstable, { namespaceLabels: POLICY_ENABLED, kubevirt: small }).allowed).toBe(true);
     // Neither dedicated nor Guaranteed: KubeVirt sets no sidecar limit, so 64M does not matter.
     expect(decideFor(vm(), { namespaceLabels: POLICY_ENABLED, kubevirt: small }).allowed).toBe(true);
     expect(decideFor(dedicated, { namespaceLabels: POLICY_ENABLED, kubevirt: READY_KUBEVIRT }).allowed).toBe(true);
+  });
+
+  it('warns that migration may fail when the VM uses a second binding plugin with a sidecar, and not for one without', () => {
+    const twoPlugins = vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'sriov-net' } });
+    twoPlugins.spec.template.spec!.domain.devices.interfaces![2] = { name: 'storage', binding: { name: 'passt' } };
+    const withPasst = (sidecarImage?: string) => cr((c) => (c.network.binding.passt = { ...(sidecarImage ? { sidecarImage } : {}), migration: {} }));
+    const decision = decideFor(twoPlugins, { namespaceLabels: POLICY_ENABLED, kubevirt: withPasst('passt-binding:1.7') });
+    expect(decision.outcome).toBe('mutated');
+    expect(decision.warnings.join('\n')).toContain('vduse: live migration may fail: this VM uses 2 binding plugins with sidecars (vduse, passt)');
+    expect(decideFor(twoPlugins, { namespaceLabels: POLICY_ENABLED, kubevirt: withPasst() }).warnings.join('\n')).not.toContain('live migration may fail');
   });
 
   it('warns, and admits, when the KubeVirt CR cannot be read or is not there', () => {
