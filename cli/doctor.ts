@@ -2,6 +2,7 @@
 import { InvalidInputError } from '../api/errors.ts';
 import { DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_VDUSE_RESOURCE_NAME } from '../api/names.ts';
 import { checkCluster, readCluster } from '../cluster/doctor.ts';
+import { ClusterClients } from '../cluster/clients.ts';
 import { kubeConfigFrom } from '../cluster/kubeconfig.ts';
 import { type Command, EXIT_ERROR, EXIT_OK, stringOption } from './command.ts';
 
@@ -9,12 +10,16 @@ export const doctorCommand: Command = {
   name: 'doctor',
   summary: 'Check a cluster for what VDUSE VMs need, and print the fix for each check that fails.',
   description:
-    'Checks: KubeVirt 1.8 or later; the vduse and vduse-cloudinit bindings with downwardAPI: device-info; the\n' +
-    'ReservedOverheadMemlock feature gate; the sidecar memory for dedicated-CPU VMs; the webhook Service has ready\n' +
-    'endpoints and its configuration a caBundle; NetworkAttachmentDefinitions name the VDUSE resource; a node has it\n' +
-    'allocatable. Exit 1 when any check fails. Reads only; needs get and list on those objects.',
+    'Checks: the API server answers (when it does not, that is the one line printed, with the host and the cause);\n' +
+    'KubeVirt 1.8 or later; the vduse and vduse-cloudinit bindings with downwardAPI: device-info (on KubeVirt 1.8,\n' +
+    'vduse-cloudinit on the sidecar-cloudinit image); the ReservedOverheadMemlock feature gate; the sidecar memory\n' +
+    'for dedicated-CPU VMs; live migration (a warning on KubeVirt 1.8, which cannot migrate VDUSE VMs); the webhook\n' +
+    'Service has ready endpoints and its configuration a caBundle; NetworkAttachmentDefinitions name the VDUSE\n' +
+    'resource (a warning when none does yet); a node has it allocatable.\n' +
+    'Each line is ok, warn (works, with the limit it names) or FAIL, with the fix. Exit 1 when any check fails.\n' +
+    'Reads only; needs get and list on those objects.',
   options: {
-    kubeconfig: { type: 'string', placeholder: 'FILE', description: 'a kubeconfig; the in-cluster service account without it' },
+    kubeconfig: { type: 'string', placeholder: 'FILE', description: "a kubeconfig; without it, as kubectl: $KUBECONFIG, else ~/.kube/config, else the pod's service account" },
     'binding-name': { type: 'string', placeholder: 'NAME', default: DEFAULT_BINDING_PLUGIN_NAME, description: 'the binding plugin name the webhook uses' },
     'resource-name': { type: 'string', placeholder: 'NAME', default: DEFAULT_VDUSE_RESOURCE_NAME, description: "the VDUSE device plugin's resource" },
     'webhook-namespace': { type: 'string', placeholder: 'NS', default: 'vduse-system', description: "the webhook's Namespace" },
@@ -30,17 +35,20 @@ export const doctorCommand: Command = {
       webhookService: 'kubevirt-vduse-webhook',
       webhookConfiguration: 'kubevirt-vduse',
     };
-    const results = checkCluster(await readCluster(kubeConfigFrom(typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined), options), options);
+    const results = checkCluster(await readCluster(new ClusterClients(kubeConfigFrom(typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined)), options), options);
     if (output === 'json') {
       process.stdout.write(`${JSON.stringify({ passed: results.every((result) => result.ok), checks: results }, null, 2)}\n`);
     } else {
       const width = Math.max(...results.map((result) => result.check.length));
+      const label = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
       for (const result of results) {
-        process.stdout.write(`${result.ok ? 'ok  ' : 'FAIL'}  ${result.check.padEnd(width)}  ${result.detail}\n`);
-        if (result.fix) process.stdout.write(`      ${' '.repeat(width)}  fix: ${result.fix}\n`);
+        process.stdout.write(`${label[result.status]}  ${result.check.padEnd(width)}  ${result.detail}\n`);
+        if (result.fix) process.stdout.write(`      ${' '.repeat(width)}  ${result.status === 'warn' ? 'to do' : 'fix'}: ${result.fix}\n`);
       }
       const failed = results.filter((result) => !result.ok).length;
-      process.stdout.write(failed === 0 ? `all ${results.length} checks passed\n` : `${failed} of ${results.length} checks failed\n`);
+      const warned = results.filter((result) => result.status === 'warn').length;
+      const warnings = warned > 0 ? ` (${warned} with a warning)` : '';
+      process.stdout.write(failed === 0 ? `all ${results.length} checks passed${warnings}\n` : `${failed} of ${results.length} checks failed${warnings}\n`);
     }
     return results.every((result) => result.ok) ? EXIT_OK : EXIT_ERROR;
   },

@@ -2,6 +2,7 @@
 // survived, once or back and forth N times.
 import { InvalidInputError } from '../api/errors.ts';
 import { DEFAULT_BINDING_PLUGIN_NAME } from '../api/names.ts';
+import { ClusterClients } from '../cluster/clients.ts';
 import { kubeConfigFrom } from '../cluster/kubeconfig.ts';
 import { durationSummary, InterruptedError, MigrationTester, type Progress, type RunReport } from '../cluster/migration-test.ts';
 import { type Command, durationOption, EXIT_ERROR, EXIT_OK, stringOption } from './command.ts';
@@ -69,7 +70,7 @@ export const migrationTestCommand: Command = {
       else if (progress.phase !== lastPhase) process.stderr.write(`${line}\n`);
       lastPhase = progress.phase;
     };
-    const tester = new MigrationTester(kubeConfigFrom(typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined), {
+    const tester = new MigrationTester(new ClusterClients(kubeConfigFrom(typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined)), {
       namespace: match[1]!,
       name: match[3]!,
       timeoutMs: durationOption(values, 'timeout'),

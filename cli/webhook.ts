@@ -2,6 +2,7 @@
 import { accessSync, constants } from 'node:fs';
 import { pino } from 'pino';
 import { InvalidInputError } from '../api/errors.ts';
+import { ClusterClients } from '../cluster/clients.ts';
 import { kubeConfigFrom } from '../cluster/kubeconfig.ts';
 import { InformerClusterView } from '../webhook/cluster-cache.ts';
 import { DEFAULT_CONFIG, parseWebhookConfig, type WebhookConfig } from '../webhook/config.ts';
@@ -73,7 +74,7 @@ export const webhookCommand: Command = {
     const tls = readFlagFiles({ 'tls-cert': tlsPaths[0]!, 'tls-key': tlsPaths[1]! });
 
     const metrics = createWebhookMetrics();
-    const cluster = new InformerClusterView(kubeConfigFrom(typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined), log, metrics);
+    const cluster = new InformerClusterView(new ClusterClients(kubeConfigFrom(typeof values.kubeconfig === 'string' ? values.kubeconfig : undefined)), log, metrics);
     cluster.start();
     const server = await startWebhookServer({
       port: portOption(values, 'port'),

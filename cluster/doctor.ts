@@ -1,14 +1,22 @@
 // kubevirt-vduse doctor's checks: what a cluster needs before VDUSE VMs can run, each with its
 // fix. checkCluster() is pure, over what readCluster() read; a read that failed is a failed check
 // that says why, never a crash.
-import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { isObject } from '../api/json.ts';
 import { NAD_RESOURCE_NAME_ANNOTATION, pluginBindingNames } from '../api/names.ts';
-import { NAD_GROUP, NAD_PLURAL, NAD_VERSION, describeError } from '../webhook/cluster-cache.ts';
-import { KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, kubevirtFacts, readinessProblems, REGISTRATION_PATCH } from '../webhook/kubevirt-readiness.ts';
+import type { ClusterClients } from './clients.ts';
+import { describeError, unreachableReason } from './errors.ts';
+import { kubevirtFacts, readinessProblems, REGISTRATION_PATCH } from './kubevirt-readiness.ts';
+import { KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, NAD_GROUP, NAD_PLURAL, NAD_VERSION } from './resources.ts';
 
 /** The first KubeVirt with reservedOverhead and the ReservedOverheadMemlock gate. */
 export const MINIMUM_KUBEVIRT = [1, 8] as const;
+/**
+ * The first KubeVirt that applies the memlock limit on a migration target before the migration
+ * (pkg/virt-handler/migration-target.go calls AdjustResources while preparing the target; 1.8 does
+ * only once the domain has arrived, too late for QEMU), and that tells a binding sidecar its name
+ * (NETWORK_BINDING_PLUGIN_NAME).
+ */
+export const MIGRATING_KUBEVIRT = [1, 9] as const;
 
 export interface DoctorOptions {
   bindingName: string;
@@ -20,9 +28,12 @@ export interface DoctorOptions {
 }
 
 /** Each read: the objects, or why they could not be read. */
-export type Read<T> = { ok: T } | { error: string };
+export type Read<T> = { ok: T } | { error: string; unreachable?: boolean };
 
 export interface ClusterState {
+  /** The kubeconfig's server, and what its /version said. */
+  server: string;
+  apiServer: Read<{ gitVersion: string }>;
   kubevirts: Read<unknown[]>;
   webhookConfiguration: Read<unknown>;
   endpointSlices: Read<unknown[]>;
@@ -30,21 +41,31 @@ export interface ClusterState {
   nodes: Read<unknown[]>;
 }
 
+/** ok; warn: works, with a limit the detail names (doctor still passes); fail: must be fixed. */
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
 export interface CheckResult {
   check: string;
+  status: CheckStatus;
+  /** status is not fail. */
   ok: boolean;
   detail: string;
-  /** What to do, when it failed. */
+  /** What to do, when it failed or warns. */
   fix?: string;
 }
 
-const pass = (check: string, detail: string): CheckResult => ({ check, ok: true, detail });
-const fail = (check: string, detail: string, fix: string): CheckResult => ({ check, ok: false, detail, fix });
+const pass = (check: string, detail: string): CheckResult => ({ check, status: 'ok', ok: true, detail });
+const warn = (check: string, detail: string, fix: string): CheckResult => ({ check, status: 'warn', ok: true, detail, fix });
+const fail = (check: string, detail: string, fix: string): CheckResult => ({ check, status: 'fail', ok: false, detail, fix });
 const metadataOf = (object: unknown): Record<string, unknown> => (isObject(object) && isObject(object.metadata) ? object.metadata : {});
 const nameOf = (object: unknown): string => {
   const { name, namespace } = metadataOf(object);
   return `${typeof namespace === 'string' ? `${namespace}/` : ''}${typeof name === 'string' ? name : '?'}`;
 };
+const atLeast = (version: RegExpExecArray | null, [major, minor]: readonly [number, number]) =>
+  version !== null && (Number(version[1]) > major || (Number(version[1]) === major && Number(version[2]) >= minor));
+/** An image's name without its tag or digest: "registry/kubevirt-vduse/sidecar-cloudinit". */
+const imageRepository = (image: string) => image.replace(/@.*$/, '').replace(/:[^/:]*$/, '');
 
 function kubevirtChecks(state: ClusterState, options: DoctorOptions): CheckResult[] {
   const names = ['KubeVirt version', 'binding registration', 'feature gate', 'sidecar resources'];
@@ -55,19 +76,37 @@ function kubevirtChecks(state: ClusterState, options: DoctorOptions): CheckResul
   const facts = kubevirtFacts(cr);
   const results: CheckResult[] = [];
   const version = /^v?(\d+)\.(\d+)/.exec(facts.observedVersion ?? '');
-  const atLeast = version !== null && (Number(version[1]) > MINIMUM_KUBEVIRT[0] || (Number(version[1]) === MINIMUM_KUBEVIRT[0] && Number(version[2]) >= MINIMUM_KUBEVIRT[1]));
   results.push(
-    atLeast
+    atLeast(version, MINIMUM_KUBEVIRT)
       ? pass('KubeVirt version', `${facts.described} runs ${facts.observedVersion!}`)
       : fail('KubeVirt version', `${facts.described} runs ${facts.observedVersion ?? 'an unknown version (no status.observedKubeVirtVersion)'}`, `upgrade to KubeVirt ${MINIMUM_KUBEVIRT.join('.')} or later (HCO 1.18 on OpenShift): reservedOverhead and ReservedOverheadMemlock first appear there`),
   );
   const bindings = pluginBindingNames(options.bindingName);
   const bindingProblems = bindings.flatMap((binding) => readinessProblems(facts, { binding, sidecarsLimited: false }).filter((problem) => problem.includes('binding')));
+  // KubeVirt 1.8 sets no NETWORK_BINDING_PLUGIN_NAME: the cloud-init binding's sidecar knows its
+  // name only from its image (Dockerfile, target sidecar-cloudinit).
+  const cloudInitImage = facts.bindings[bindings[1]]?.sidecarImage;
+  if (version !== null && !atLeast(version, MIGRATING_KUBEVIRT) && cloudInitImage !== undefined && !imageRepository(cloudInitImage).endsWith('-cloudinit')) {
+    bindingProblems.push(
+      `binding "${bindings[1]}" has the sidecar image ${cloudInitImage}; KubeVirt ${facts.observedVersion!} does not tell a sidecar its binding, so that sidecar takes itself for "${bindings[0]}", and VMs with coalescing boot without their VDUSE interfaces: it needs the sidecar-cloudinit image`,
+    );
+  }
   results.push(bindingProblems.length === 0 ? pass('binding registration', `${bindings.join(' and ')} are registered with downwardAPI: device-info`) : fail('binding registration', bindingProblems.join('; '), `apply ${REGISTRATION_PATCH} (deploy/kubevirt/README.md)`));
   const gate = readinessProblems(facts, { binding: options.bindingName, sidecarsLimited: false }).filter((problem) => problem.includes('feature gate'));
   results.push(gate.length === 0 ? pass('feature gate', 'ReservedOverheadMemlock is enabled') : fail('feature gate', gate.join('; '), `apply ${REGISTRATION_PATCH}`));
   const memory = readinessProblems(facts, { binding: options.bindingName, sidecarsLimited: true }).filter((problem) => problem.includes('sidecars'));
   results.push(memory.length === 0 ? pass('sidecar resources', `sidecars of dedicated-CPU VMs get ${facts.sidecarMemoryLimit ?? '?'}`) : fail('sidecar resources', memory.join('; '), `apply ${REGISTRATION_PATCH} (deploy/kubevirt/README.md#sidecar-memory)`));
+  if (version !== null && atLeast(version, MINIMUM_KUBEVIRT)) {
+    results.push(
+      atLeast(version, MIGRATING_KUBEVIRT)
+        ? pass('live migration', `KubeVirt ${facts.observedVersion!} sets the memlock limit on a migration's target before QEMU starts there`)
+        : warn(
+            'live migration',
+            `KubeVirt ${facts.observedVersion!} sets the memlock limit on a migration's target only after the migration (pkg/virt-handler/migration-target.go), so VDUSE VMs cannot live-migrate: the migration fails and the VM stays on its node; starting, stopping and restarting work`,
+            `upgrade to KubeVirt ${MIGRATING_KUBEVIRT.join('.')} or later for live migration; until then, stop and start a VM to move it (docs/migration.md)`,
+          ),
+    );
+  }
   return results;
 }
 
@@ -105,10 +144,12 @@ function nodeChecks(state: ClusterState, options: DoctorOptions): CheckResult[] 
     results.push(fail('VDUSE networks', `cannot list NetworkAttachmentDefinitions: ${state.nads.error}`, 'check the kubeconfig; is Multus installed?'));
   } else {
     const vduse = state.nads.ok.filter((nad) => metadataOf(nad).annotations !== undefined && isObject(metadataOf(nad).annotations) && (metadataOf(nad).annotations as Record<string, unknown>)[NAD_RESOURCE_NAME_ANNOTATION] === options.resourceName);
+    // Not a failure of the install: networks come after it (docs/install.md, step 4), and a
+    // Namespace may declare its pod network VDUSE-backed instead.
     results.push(
       vduse.length > 0
         ? pass('VDUSE networks', `${vduse.length} NetworkAttachmentDefinition(s) name ${options.resourceName}: ${vduse.map(nameOf).slice(0, 5).join(', ')}`)
-        : fail('VDUSE networks', `no NetworkAttachmentDefinition has ${NAD_RESOURCE_NAME_ANNOTATION}: ${options.resourceName}`, 'create one: deploy/examples/network-attachment-definition.yaml'),
+        : warn('VDUSE networks', `no NetworkAttachmentDefinition has ${NAD_RESOURCE_NAME_ANNOTATION}: ${options.resourceName} yet, so only VDUSE pod networks get VDUSE`, 'create one: deploy/examples/network-attachment-definition.yaml'),
     );
   }
   if ('error' in state.nodes) {
@@ -128,28 +169,39 @@ function nodeChecks(state: ClusterState, options: DoctorOptions): CheckResult[] 
 }
 
 export function checkCluster(state: ClusterState, options: DoctorOptions): CheckResult[] {
-  return [...kubevirtChecks(state, options), ...webhookChecks(state, options), ...nodeChecks(state, options)];
+  // One line, not one per check, when there is no API server to ask.
+  if ('error' in state.apiServer) {
+    return [
+      state.apiServer.unreachable
+        ? fail('API server', `cannot reach ${state.server}: ${state.apiServer.error}`, 'check the server in the kubeconfig, and that the cluster is up: kubectl version')
+        : fail('API server', `${state.server} refused the request: ${state.apiServer.error}`, "check the kubeconfig's credentials: kubectl auth whoami"),
+    ];
+  }
+  return [pass('API server', `${state.server} runs Kubernetes ${state.apiServer.ok.gitVersion}`), ...kubevirtChecks(state, options), ...webhookChecks(state, options), ...nodeChecks(state, options)];
 }
 
 const read = async <T>(work: () => Promise<T>): Promise<Read<T>> => {
   try {
     return { ok: await work() };
   } catch (error) {
-    return { error: describeError(error) };
+    const unreachable = unreachableReason(error);
+    return unreachable === undefined ? { error: describeError(error) } : { error: unreachable, unreachable: true };
   }
 };
 const items = (list: unknown): unknown[] => (isObject(list) && Array.isArray(list.items) ? list.items : []);
 
-/** Everything the checks need, read in parallel; each read may fail on its own. */
-export async function readCluster(kubeConfig: KubeConfig, options: DoctorOptions): Promise<ClusterState> {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+/** Everything the checks need: first whether the API server answers at all, then the rest in parallel, each read failing on its own. */
+export async function readCluster(clients: ClusterClients, options: DoctorOptions): Promise<ClusterState> {
+  const apiServer = await read(async () => ({ gitVersion: (await clients.version.getCode()).gitVersion }));
+  const skipped: Read<never> = { error: 'not read: the API server did not answer' };
+  if ('error' in apiServer) return { server: clients.server, apiServer, kubevirts: skipped, webhookConfiguration: skipped, endpointSlices: skipped, nads: skipped, nodes: skipped };
+  const { custom, core } = clients;
   const [kubevirts, webhookConfiguration, endpointSlices, nads, nodes] = await Promise.all([
     read(async () => items(await custom.listClusterCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, plural: KUBEVIRT_PLURAL }))),
-    read(() => kubeConfig.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name: options.webhookConfiguration }) as Promise<unknown>),
-    read(async () => items(await kubeConfig.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: options.webhookNamespace, labelSelector: `kubernetes.io/service-name=${options.webhookService}` }))),
+    read(() => clients.admission.readMutatingWebhookConfiguration({ name: options.webhookConfiguration }) as Promise<unknown>),
+    read(async () => items(await clients.discovery.listNamespacedEndpointSlice({ namespace: options.webhookNamespace, labelSelector: `kubernetes.io/service-name=${options.webhookService}` }))),
     read(async () => items(await custom.listClusterCustomObject({ group: NAD_GROUP, version: NAD_VERSION, plural: NAD_PLURAL }))),
     read(async () => items(await core.listNode())),
   ]);
-  return { kubevirts, webhookConfiguration, endpointSlices, nads, nodes };
+  return { server: clients.server, apiServer, kubevirts, webhookConfiguration, endpointSlices, nads, nodes };
 }

@@ -4,17 +4,17 @@
 // the same way, and checks what must survive. KubeVirt's shapes: kubevirt.io/v1 VMI status
 // (migrationState, conditions LiveMigratable, interfaces), VirtualMachineInstanceMigration, and
 // virt-launcher pods labelled kubevirt.io/created-by=<VMI uid>.
-import { CoreV1Api, CustomObjectsApi, Exec, type KubeConfig, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import type { CoreV1Api, CustomObjectsApi, Exec, V1Pod, V1Status } from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
 import { PreconditionError } from '../api/errors.ts';
 import { isObject } from '../api/json.ts';
 import { DEFAULT_HOOK_SOCKET_DIR, pluginBindingNames, DEFAULT_NETWORK_INFO_PATH, DEVICE_LINK_DIR_NAME } from '../api/names.ts';
 import { podInterfaceName } from '../api/pod-interface.ts';
 import { compareForMigration } from '../sidecar/migration-check.ts';
-import { describeError } from '../webhook/cluster-cache.ts';
+import type { ClusterClients } from './clients.ts';
+import { describeError } from './errors.ts';
+import { KUBEVIRT_GROUP, KUBEVIRT_VERSION, MIGRATION_PLURAL, VMI_PLURAL } from './resources.ts';
 
-const GROUP = 'kubevirt.io';
-const VERSION = 'v1';
 const VDPA_DEVICE = /^\/dev\/vhost-vdpa-\d+$/;
 
 export interface MigrationTestOptions {
@@ -103,17 +103,17 @@ export class MigrationTester {
   private readonly options: MigrationTestOptions;
   private readonly subject: string;
 
-  constructor(kubeConfig: KubeConfig, options: MigrationTestOptions) {
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.exec = new Exec(kubeConfig);
+  constructor(clients: ClusterClients, options: MigrationTestOptions) {
+    this.custom = clients.custom;
+    this.core = clients.core;
+    this.exec = clients.exec;
     this.options = options;
     this.subject = `VirtualMachineInstance ${options.namespace}/${options.name}`;
   }
 
   private async vmi(): Promise<Vmi> {
     try {
-      return (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.options.namespace, plural: 'virtualmachineinstances', name: this.options.name })) as Vmi;
+      return (await this.custom.getNamespacedCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, namespace: this.options.namespace, plural: VMI_PLURAL, name: this.options.name })) as Vmi;
     } catch (error) {
       throw new PreconditionError(`${this.subject}: cannot read it (${describeError(error)}); is the VM running?`);
     }
@@ -188,16 +188,16 @@ export class MigrationTester {
 
   private async createMigration(run: number): Promise<Migration> {
     const body = {
-      apiVersion: `${GROUP}/${VERSION}`,
+      apiVersion: `${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}`,
       kind: 'VirtualMachineInstanceMigration',
       metadata: { generateName: `${this.options.name}-vduse-test-`, namespace: this.options.namespace, labels: { 'vduse.kubevirt.io/migration-test': String(run) } },
       spec: { vmiName: this.options.name },
     };
-    return (await this.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.options.namespace, plural: 'virtualmachineinstancemigrations', body })) as Migration;
+    return (await this.custom.createNamespacedCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, namespace: this.options.namespace, plural: MIGRATION_PLURAL, body })) as Migration;
   }
 
   private async deleteMigration(migration: Migration): Promise<void> {
-    await this.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.options.namespace, plural: 'virtualmachineinstancemigrations', name: migration.metadata.name }).catch(() => undefined);
+    await this.custom.deleteNamespacedCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, namespace: this.options.namespace, plural: MIGRATION_PLURAL, name: migration.metadata.name }).catch(() => undefined);
   }
 
   /** Follows the migration to its end; the VMI's final migrationState, or a failure in KubeVirt's words. */
@@ -211,7 +211,7 @@ export class MigrationTester {
       const [vmi, current] = await Promise.all([
         this.vmi(),
         this.custom
-          .getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.options.namespace, plural: 'virtualmachineinstancemigrations', name: migration.metadata.name })
+          .getNamespacedCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, namespace: this.options.namespace, plural: MIGRATION_PLURAL, name: migration.metadata.name })
           .then((object) => object as Migration, () => migration),
       ]);
       const state = vmi.status?.migrationState?.migrationUid === migration.metadata.uid ? vmi.status.migrationState : undefined;

@@ -4,7 +4,7 @@ import type { AdmissionRequest } from './admission-review.ts';
 import type { WebhookConfig } from './config.ts';
 import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
 import type { MatcherReference } from './instancetypes.ts';
-import type { KubevirtFacts } from './kubevirt-readiness.ts';
+import type { KubevirtFacts } from '../cluster/kubevirt-readiness.ts';
 import { decideAdmission, type Decision, lookupsFor, matchersFor, MUTATED_KINDS, type MutatedKind, skipDecision } from './mutation.ts';
 
 /** Where the webhook reads Namespaces and NetworkAttachmentDefinitions from. */

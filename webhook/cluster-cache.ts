@@ -1,18 +1,18 @@
-// Namespaces and NetworkAttachmentDefinitions from client-node informers, restarted with backoff:
-// a ListWatch that gets an error (a failed list, a watch refused with 500) calls its error
-// callbacks and stops for good. A cache miss falls back to a GET with a 2 s timeout.
-import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, makeInformer, type V1Namespace } from '@kubernetes/client-node';
+// The webhook's view of the cluster: Namespaces, NetworkAttachmentDefinitions and the KubeVirt CR
+// from informers (cluster/informer.ts); a cache miss falls back to a GET with a 2 s timeout.
+// Instancetypes, preferences and ControllerRevisions are read with a GET each time.
+import { ApiException, type AppsV1Api, type CoreV1Api, type CustomObjectsApi, type KubernetesObject, makeInformer, type V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { NAD_RESOURCE_NAME_ANNOTATION } from '../api/names.ts';
+import type { ClusterClients } from '../cluster/clients.ts';
+import { describeError, withTimeout } from '../cluster/errors.ts';
+import { customResourceInformer, ResilientInformer } from '../cluster/informer.ts';
+import { type KubevirtFacts, kubevirtFacts } from '../cluster/kubevirt-readiness.ts';
+import { INSTANCETYPE_GROUP, INSTANCETYPE_VERSION, KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, NAD_GROUP, NAD_PLURAL, NAD_VERSION } from '../cluster/resources.ts';
 import type { ClusterView } from './admit.ts';
-import { INSTANCETYPE_GROUP, INSTANCETYPE_VERSION, type MatcherReference } from './instancetypes.ts';
-import { KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, type KubevirtFacts, kubevirtFacts } from './kubevirt-readiness.ts';
+import type { MatcherReference } from './instancetypes.ts';
 import { ABSENT, failed, found, type Lookup, type NadFacts, type NamespaceFacts } from './lookup.ts';
 import type { WebhookMetrics } from './metrics.ts';
-
-export const NAD_GROUP = 'k8s.cni.cncf.io';
-export const NAD_VERSION = 'v1';
-export const NAD_PLURAL = 'network-attachment-definitions';
 
 export interface ClusterCacheOptions {
   getTimeoutMs: number;
@@ -20,92 +20,6 @@ export interface ClusterCacheOptions {
 }
 
 export const DEFAULT_CLUSTER_CACHE_OPTIONS: ClusterCacheOptions = { getTimeoutMs: 2000, restartDelayMs: { initial: 250, max: 8000 } };
-
-type Informer<T extends KubernetesObject> = ReturnType<typeof makeInformer<T>>;
-
-/** One informer that restarts itself after errors and knows whether its cache is usable. */
-class ResilientInformer<T extends KubernetesObject> {
-  synced = false;
-  private stopped = false;
-  private delayMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private attempt = 0;
-  private readonly informer: Informer<T>;
-  private readonly resource: string;
-  private readonly log: Logger;
-  private readonly metrics: WebhookMetrics;
-  private readonly options: ClusterCacheOptions;
-
-  constructor(resource: string, informer: Informer<T>, log: Logger, metrics: WebhookMetrics, options: ClusterCacheOptions) {
-    this.resource = resource;
-    this.informer = informer;
-    this.log = log;
-    this.metrics = metrics;
-    this.options = options;
-    this.delayMs = options.restartDelayMs.initial;
-    informer.on('error', (error: unknown) => this.failed(error));
-  }
-
-  get(name: string, namespace?: string): T | undefined {
-    return this.informer.get(name, namespace);
-  }
-
-  count(): number {
-    return this.informer.list().length;
-  }
-
-  list(): readonly T[] {
-    return this.informer.list();
-  }
-
-  start(): void {
-    this.stopped = false;
-    const attempt = ++this.attempt;
-    void this.informer.start().then(() => {
-      // start() also returns after a failed list; only a list that got through (no error since
-      // this attempt began) makes the cache usable.
-      if (attempt === this.attempt && !this.stopped && this.timer === undefined) {
-        this.synced = true;
-        this.delayMs = this.options.restartDelayMs.initial;
-        this.log.info({ resource: this.resource, objects: this.count() }, 'cache synced');
-      }
-    });
-  }
-
-  stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    void this.informer.stop();
-  }
-
-  private failed(error: unknown): void {
-    this.synced = false;
-    if (this.stopped || this.timer !== undefined) return;
-    this.metrics.informerRestarts.inc({ resource: this.resource });
-    const delay = this.delayMs * (0.8 + Math.random() * 0.4);
-    this.log.warn({ resource: this.resource, error: describeError(error), retryInMs: Math.round(delay) }, 'watch failed; restarting');
-    this.delayMs = Math.min(this.delayMs * 2, this.options.restartDelayMs.max);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (!this.stopped) this.start();
-    }, delay);
-  }
-}
-
-export function describeError(error: unknown): string {
-  if (error instanceof ApiException) return `HTTP ${error.code}`;
-  if (error instanceof Error) return error.message;
-  return String(error);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer from the API server within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 interface NetworkAttachmentDefinition extends KubernetesObject {
   metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
@@ -125,30 +39,23 @@ export class InformerClusterView implements ClusterView {
   private readonly metrics: WebhookMetrics;
   private readonly options: ClusterCacheOptions;
 
-  constructor(kubeConfig: KubeConfig, log: Logger, metrics: WebhookMetrics, options: ClusterCacheOptions = DEFAULT_CLUSTER_CACHE_OPTIONS) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.apps = kubeConfig.makeApiClient(AppsV1Api);
+  constructor(clients: ClusterClients, log: Logger, metrics: WebhookMetrics, options: ClusterCacheOptions = DEFAULT_CLUSTER_CACHE_OPTIONS) {
+    const { kubeConfig } = clients;
+    this.core = clients.core;
+    this.custom = clients.custom;
+    this.apps = clients.apps;
     this.metrics = metrics;
     this.options = options;
+    const restarted = (resource: string) => metrics.informerRestarts.inc({ resource });
     this.namespaces = new ResilientInformer(
       'namespaces',
       makeInformer(kubeConfig, '/api/v1/namespaces', () => this.core.listNamespace()),
       log,
-      metrics,
-      options,
+      options.restartDelayMs,
+      restarted,
     );
-    /** A cluster-wide informer on a custom resource, listed through the CustomObjectsApi. */
-    const customInformer = <T extends KubernetesObject>(group: string, version: string, plural: string) =>
-      new ResilientInformer<T>(
-        plural,
-        makeInformer(kubeConfig, `/apis/${group}/${version}/${plural}`, () => this.custom.listClusterCustomObject({ group, version, plural }) as Promise<{ items: T[] }>),
-        log,
-        metrics,
-        options,
-      );
-    this.nads = customInformer<NetworkAttachmentDefinition>(NAD_GROUP, NAD_VERSION, NAD_PLURAL);
-    this.kubevirts = customInformer(KUBEVIRT_GROUP, KUBEVIRT_VERSION, KUBEVIRT_PLURAL);
+    this.nads = new ResilientInformer(NAD_PLURAL, customResourceInformer<NetworkAttachmentDefinition>(kubeConfig, { group: NAD_GROUP, version: NAD_VERSION, plural: NAD_PLURAL }), log, options.restartDelayMs, restarted);
+    this.kubevirts = new ResilientInformer(KUBEVIRT_PLURAL, customResourceInformer(kubeConfig, { group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, plural: KUBEVIRT_PLURAL }), log, options.restartDelayMs, restarted);
   }
 
   get synced(): boolean {

@@ -6,9 +6,6 @@
 // in lower case, singular or plural, with the cluster-wide kind when it is empty.
 import { isObject } from '../api/json.ts';
 
-export const INSTANCETYPE_GROUP = 'instancetype.kubevirt.io';
-export const INSTANCETYPE_VERSION = 'v1beta1';
-
 export type MatcherKind = 'instancetype' | 'preference';
 
 /** Where an instancetype or preference is read from. */

@@ -14,7 +14,7 @@ import {
   quantityOf,
   wholeBytes,
   subtractQuantities,
-} from './quantity.ts';
+} from '../api/quantity.ts';
 
 export const MEMLOCK_REQUIRED = 'Required';
 

@@ -13,7 +13,7 @@ import { CLUSTER_TUNING_KEYS, SYSTEM_NAMESPACE_PREFIX, type WebhookConfig } from
 import { chooseNetworks, convertInterface, referencedNads } from './interface-choice.ts';
 import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
 import { instancetypeFacts, type InstancetypeFacts, type MatcherKind, type MatcherReference, matcherReference, preferenceFacts } from './instancetypes.ts';
-import { type KubevirtFacts, readinessProblems, sidecarsAreLimited } from './kubevirt-readiness.ts';
+import { type KubevirtFacts, readinessProblems, sidecarsAreLimited } from '../cluster/kubevirt-readiness.ts';
 import { planMemlock } from './memlock.ts';
 import { defaultedNames, hasWebhookAdditions, recordDefaulted, usersTemplateAnnotations, withoutWebhookAdditions } from './ownership.ts';
 import { decideOptIn } from './opt-in.ts';

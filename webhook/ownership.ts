@@ -5,7 +5,7 @@
 import type { Memory } from '../api/kubevirt.ts';
 import { ANNOTATION_DEFAULTED, ANNOTATION_MEMLOCK_OVERHEAD, DEFAULTED_MEMLOCK } from '../api/names.ts';
 import { planMemlock } from './memlock.ts';
-import { parseQuantity } from './quantity.ts';
+import { parseQuantity } from '../api/quantity.ts';
 
 /** The names the defaulted annotation lists. */
 export function defaultedNames(annotations: Readonly<Record<string, string>> | undefined): Set<string> {

@@ -2,7 +2,7 @@
 // server, with the cluster described on the command line.
 import type { ClusterView } from './admit.ts';
 import type { MatcherReference } from './instancetypes.ts';
-import { type KubevirtFacts, kubevirtFacts } from './kubevirt-readiness.ts';
+import { type KubevirtFacts, kubevirtFacts } from '../cluster/kubevirt-readiness.ts';
 import { ABSENT, found, type Lookup, type NadFacts, type NamespaceFacts } from './lookup.ts';
 
 export class StaticClusterView implements ClusterView {

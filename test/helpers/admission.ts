@@ -4,7 +4,7 @@ import { applyPatch } from 'rfc6902';
 import type { Operation } from 'fast-json-patch';
 import { DEFAULT_CONFIG, type WebhookConfig } from '../../webhook/config.ts';
 import { ABSENT, failed, found, type Lookup, type NadFacts, type NamespaceFacts } from '../../webhook/lookup.ts';
-import { type KubevirtFacts, kubevirtFacts } from '../../webhook/kubevirt-readiness.ts';
+import { type KubevirtFacts, kubevirtFacts } from '../../cluster/kubevirt-readiness.ts';
 import { decideAdmission, type Decision, lookupsFor, type MutatedKind } from '../../webhook/mutation.ts';
 import { NAMESPACE, VDUSE_RESOURCE } from './vms.ts';
 

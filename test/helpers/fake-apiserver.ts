@@ -266,6 +266,7 @@ export class FakeApiServer {
     const nadItem = NAD_ITEM.exec(url.pathname);
     if (nadItem) return answerGet(this.collections.nads, `${nadItem[1]}/${nadItem[2]}`);
     if (request.method === 'POST') return this.handleCreate(request, url, json);
+    if (url.pathname === '/version') return json(200, { major: '1', minor: '34', gitVersion: 'v1.34.2', platform: 'linux/amd64' });
     const other = this.others.get(url.pathname);
     if (other !== undefined && request.method === 'DELETE') {
       this.others.delete(url.pathname);

@@ -2,21 +2,27 @@
 // returns them: the KubeVirt CR, the MutatingWebhookConfiguration rendered from deploy/base, the
 // webhook Service's EndpointSlice, NetworkAttachmentDefinitions and Nodes.
 import { execFile, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { createLoopbackPki } from '../../cli/loopback-pki.ts';
 import { kubevirtWith, READY_KUBEVIRT } from '../helpers/admission.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 
 /** Asynchronously: the local API server answers from this process. */
-function doctor(api: FakeApiServer, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runDoctor(args: string[], environment: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [projectFile('cli', 'main.ts'), 'doctor', '--kubeconfig', api.kubeconfigFile(), ...args], { encoding: 'utf8', timeout: 60_000 }, (_error, stdout, stderr) =>
+    const child = execFile(process.execPath, [projectFile('cli', 'main.ts'), 'doctor', ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...environment } }, (_error, stdout, stderr) =>
       resolve({ status: child.exitCode, stdout, stderr }),
     );
   });
 }
+const doctor = (api: FakeApiServer, ...args: string[]) => runDoctor(['--kubeconfig', api.kubeconfigFile(), ...args]);
 
 function webhookConfiguration(caBundle: string) {
   const configuration = parseYaml(readFileSync(projectFile('deploy', 'base', 'mutating-webhook.yaml'), 'utf8')) as { webhooks: { clientConfig: Record<string, unknown> }[] };
@@ -43,12 +49,30 @@ const node = (name: string, vduse: string | undefined) => ({
   },
 });
 
+/** A kubeconfig naming a server URL, for the unreachable cases. */
+function kubeconfigAt(server: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'vduse-doctor-')), 'kubeconfig');
+  writeFileSync(path, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${server}"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n`);
+  return path;
+}
+
+/** A port nothing listens on: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const lines = (stdout: string) => stdout.split('\n').filter((line) => /^(ok {2}|warn|FAIL) {2}/.test(line));
+
 describe('kubevirt-vduse doctor', () => {
   let ready: FakeApiServer;
   let empty: FakeApiServer;
   beforeAll(async () => {
     ready = await new FakeApiServer().start();
-    ready.setKubevirt(READY_KUBEVIRT);
+    ready.setKubevirt({ ...READY_KUBEVIRT, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' } });
     ready.addObject('/apis/admissionregistration.k8s.io/v1', 'mutatingwebhookconfigurations', webhookConfiguration('LS0tLS1CRUdJTi...'));
     ready.addObject('/apis/discovery.k8s.io/v1', 'endpointslices', endpointSlice(true));
     ready.setNad('telco', 'ovs-vduse-a', 'vduse.io/vduse');
@@ -63,10 +87,13 @@ describe('kubevirt-vduse doctor', () => {
   it('prints one line per check and exits 0 on a ready cluster', async () => {
     const result = await doctor(ready);
     expect(result.stderr).toBe('');
-    expect(result.stdout.split('\n').filter((line) => line.startsWith('ok  '))).toHaveLength(8);
-    expect(result.stdout).toContain('KubeVirt kubevirt/kubevirt runs v1.8.0');
+    expect(lines(result.stdout).every((line) => line.startsWith('ok  '))).toBe(true);
+    expect(lines(result.stdout)).toHaveLength(10);
+    expect(result.stdout).toMatch(/ok {4}API server {14}http:\/\/127\.0\.0\.1:\d+ runs Kubernetes v1\.34\.2/);
+    expect(result.stdout).toContain('KubeVirt kubevirt/kubevirt runs v1.9.0');
+    expect(result.stdout).toContain("KubeVirt v1.9.0 sets the memlock limit on a migration's target before QEMU starts there");
     expect(result.stdout).toContain('1 node(s) have allocatable vduse.io/vduse: worker-0');
-    expect(result.stdout).toContain('all 8 checks passed');
+    expect(result.stdout).toContain('all 10 checks passed');
     expect(result.status).toBe(0);
   });
 
@@ -85,16 +112,56 @@ describe('kubevirt-vduse doctor', () => {
       broken.addObject('/api/v1', 'nodes', node('worker-0', '0'));
       const result = await doctor(broken, '--output', 'json');
       expect(result.status).toBe(1);
-      const report = JSON.parse(result.stdout) as { passed: boolean; checks: { check: string; ok: boolean; detail: string; fix?: string }[] };
+      const report = JSON.parse(result.stdout) as { passed: boolean; checks: { check: string; status: string; ok: boolean; detail: string; fix?: string }[] };
       expect(report.passed).toBe(false);
-      const failed = Object.fromEntries(report.checks.filter((check) => !check.ok).map((check) => [check.check, check]));
-      expect(Object.keys(failed).sort()).toEqual(['KubeVirt version', 'VDUSE devices on nodes', 'VDUSE networks', 'binding registration', 'feature gate', 'sidecar resources', 'webhook caBundle', 'webhook endpoints']);
+      const failed = Object.fromEntries(report.checks.filter((check) => check.status === 'fail').map((check) => [check.check, check]));
+      expect(Object.keys(failed).sort()).toEqual(['KubeVirt version', 'VDUSE devices on nodes', 'binding registration', 'feature gate', 'sidecar resources', 'webhook caBundle', 'webhook endpoints']);
       expect(failed['KubeVirt version']!.detail).toBe('KubeVirt kubevirt/kubevirt runs v1.7.2');
       expect(failed['binding registration']!.detail).toContain('has no network binding "vduse-cloudinit"');
       expect(failed['webhook endpoints']!.fix).toContain('kubectl -n vduse-system get pods,events');
       for (const check of Object.values(failed)) expect(check.fix, check.check).toBeTruthy();
+      // No VDUSE network yet is not a failure of the install.
+      expect(report.checks.find((check) => check.check === 'VDUSE networks')).toMatchObject({ status: 'warn', ok: true });
     } finally {
       await broken.stop();
+    }
+  });
+
+  it('passes a correct install before any VDUSE network exists, with a warning that says so', async () => {
+    const installed = await new FakeApiServer().start();
+    try {
+      installed.setKubevirt({ ...READY_KUBEVIRT, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' } });
+      installed.addObject('/apis/admissionregistration.k8s.io/v1', 'mutatingwebhookconfigurations', webhookConfiguration('LS0tLS1CRUdJTi...'));
+      installed.addObject('/apis/discovery.k8s.io/v1', 'endpointslices', endpointSlice(true));
+      installed.addObject('/api/v1', 'nodes', node('worker-0', '8'));
+      const result = await doctor(installed);
+      expect(result.stdout).toContain('warn  VDUSE networks');
+      expect(result.stdout).toContain('all 10 checks passed (1 with a warning)');
+      expect(result.status).toBe(0);
+    } finally {
+      await installed.stop();
+    }
+  });
+
+  it('on KubeVirt 1.8: warns that VDUSE VMs cannot live-migrate, and fails a vduse-cloudinit binding without the sidecar-cloudinit image', async () => {
+    const onOld = await new FakeApiServer().start();
+    try {
+      const plainImageForBoth = kubevirtWith((configuration) => (configuration.network.binding['vduse-cloudinit']!.sidecarImage = 'registry.example/kubevirt-vduse/sidecar:0.1.0'));
+      onOld.setKubevirt({ ...plainImageForBoth, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.8.4' } });
+      const result = await doctor(onOld, '--output', 'json');
+      const checks = (JSON.parse(result.stdout) as { checks: { check: string; status: string; detail: string; fix?: string }[] }).checks;
+      const check = (name: string) => checks.find((entry) => entry.check === name)!;
+      expect(check('live migration')).toMatchObject({ status: 'warn' });
+      expect(check('live migration').detail).toContain('KubeVirt v1.8.4 sets the memlock limit on a migration\'s target only after the migration');
+      expect(check('live migration').fix).toContain('upgrade to KubeVirt 1.9 or later');
+      expect(check('binding registration')).toMatchObject({ status: 'fail' });
+      expect(check('binding registration').detail).toContain('KubeVirt v1.8.4 does not tell a sidecar its binding');
+      // The same registration on 1.9, where KubeVirt names the binding: no failure.
+      onOld.setKubevirt({ ...plainImageForBoth, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' } });
+      const onNew = JSON.parse((await doctor(onOld, '--output', 'json')).stdout) as { checks: { check: string; status: string }[] };
+      expect(onNew.checks.find((entry) => entry.check === 'binding registration')).toMatchObject({ status: 'ok' });
+    } finally {
+      await onOld.stop();
     }
   });
 
@@ -104,14 +171,50 @@ describe('kubevirt-vduse doctor', () => {
     expect(result.stdout).toContain('FAIL  KubeVirt version');
     expect(result.stdout).toContain('no KubeVirt CR in the cluster');
     expect(result.stdout).toContain('cannot read MutatingWebhookConfiguration kubevirt-vduse: HTTP 404');
-    expect(result.stdout).toContain('8 of 8 checks failed');
+    expect(result.stdout).toContain('7 of 9 checks failed (1 with a warning)');
+  });
+
+  it.each([
+    ['connection refused', async () => `https://127.0.0.1:${await closedPort()}`, /cannot reach https:\/\/127\.0\.0\.1:\d+: connection refused \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)/],
+    ['an unknown host', () => Promise.resolve('https://api.cluster.invalid:6443'), /cannot reach https:\/\/api\.cluster\.invalid:6443: DNS: the host name does not resolve \(getaddrinfo ENOTFOUND api\.cluster\.invalid\)/],
+    ['a certificate it does not trust', async () => `https://127.0.0.1:${(await untrustedTls()).port}`, /cannot reach https:\/\/127\.0\.0\.1:\d+: TLS \(/],
+  ])('when the API server cannot be reached (%s), says so once, with the host and the cause', async (_title, server, message) => {
+    const result = await runDoctor(['--kubeconfig', kubeconfigAt(await server())]);
+    expect(lines(result.stdout)).toHaveLength(1);
+    expect(result.stdout).toMatch(message);
+    expect(result.stdout).toContain('fix: check the server in the kubeconfig, and that the cluster is up: kubectl version');
+    expect(result.stdout).toContain('1 of 1 checks failed');
+    expect(result.status).toBe(1);
+  });
+
+  it('finds the kubeconfig as kubectl does: $KUBECONFIG, else ~/.kube/config', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'vduse-home-'));
+    const viaEnvironment = await runDoctor([], { KUBECONFIG: `/nonexistent/first:${ready.kubeconfigFile()}`, HOME: home });
+    expect(viaEnvironment.stdout).toContain('all 10 checks passed');
+    mkdirSync(join(home, '.kube'));
+    writeFileSync(join(home, '.kube', 'config'), readFileSync(ready.kubeconfigFile()));
+    const viaHome = await runDoctor([], { KUBECONFIG: '', HOME: home });
+    expect(viaHome.stdout).toContain('all 10 checks passed');
+    const none = await runDoctor([], { KUBECONFIG: '', HOME: mkdtempSync(join(tmpdir(), 'vduse-home-')), KUBERNETES_SERVICE_HOST: '' });
+    expect(none.status).toBe(1);
+    expect(none.stderr).toContain("expected a kubeconfig: --kubeconfig FILE, else $KUBECONFIG, else");
   });
 
   it('refuses a missing kubeconfig clearly', () => {
     const result = spawnSync(process.execPath, [projectFile('cli', 'main.ts'), 'doctor', '--kubeconfig', '/nonexistent/kubeconfig'], { encoding: 'utf8' });
     expect(result.status).toBe(1);
     const line = JSON.parse(result.stderr.trim()) as Record<string, unknown>;
-    expect(line).toMatchObject({ level: 'error', command: 'doctor', msg: 'arguments: --kubeconfig: got "/nonexistent/kubeconfig"; expected a readable file (ENOENT)' });
+    expect(line).toMatchObject({ level: 'error', command: 'doctor', msg: 'arguments: --kubeconfig: got "/nonexistent/kubeconfig"; expected a readable kubeconfig file (ENOENT)' });
     expect(Number.isNaN(Date.parse(String(line.timestamp)))).toBe(false);
   });
 });
+
+/** A TLS server whose self-signed certificate the kubeconfig does not trust. */
+let tlsServer: ReturnType<typeof createTlsServer> | undefined;
+async function untrustedTls(): Promise<AddressInfo> {
+  const pki = createLoopbackPki();
+  tlsServer = createTlsServer({ ...pki.issue('stranger') }, (socket) => socket.end());
+  await new Promise<void>((resolve) => tlsServer!.listen(0, '127.0.0.1', resolve));
+  return tlsServer.address() as AddressInfo;
+}
+afterAll(() => tlsServer?.close());

@@ -28,6 +28,7 @@ import { noCloudData, replayBoot } from '../helpers/virt-launcher-replay.ts';
 import { macFor } from '../helpers/vmis.ts';
 import { NAMESPACE, VDUSE_RESOURCE, virtctlVm, vmWith } from '../helpers/vms.ts';
 import { admissionAnswer, capturedLogger, decodedPatch, kubeConfigFor, postJson, reviewOf } from '../helpers/webhook-client.ts';
+import { ClusterClients } from '../../cluster/clients.ts';
 
 const INSTANCETYPES = '/apis/instancetype.kubevirt.io/v1beta1';
 const instancetype = (kind: string, name: string, spec: object, namespace?: string) => ({ apiVersion: 'instancetype.kubevirt.io/v1beta1', kind, metadata: { name, ...(namespace ? { namespace } : {}) }, spec });
@@ -115,7 +116,7 @@ describeWithLibvirt('end to end: webhook over HTTPS, KubeVirt expansion, sidecar
     }
     const logs = capturedLogger();
     const metrics = createWebhookMetrics();
-    cluster = new InformerClusterView(kubeConfigFor(api.kubeconfigFile()), logs.log, metrics);
+    cluster = new InformerClusterView(new ClusterClients(kubeConfigFor(api.kubeconfigFile())), logs.log, metrics);
     server = await startWebhookServer({ port: 0, healthPort: 0, host: '127.0.0.1', tls: pki.issue('webhook-e2e'), cluster, config: () => DEFAULT_CONFIG, log: logs.log, metrics });
     cluster.start();
     for (let waited = 0; !server.ready() || (await cluster.kubevirt()).state !== 'found'; waited += 25) {

@@ -125,11 +125,12 @@ describe('kubevirt-vduse webhook', () => {
   }
 
   it('exits 1 naming the flag when there is no kubeconfig outside a pod', () => {
-    const env = { ...process.env };
+    const home = mkdtempSync(join(tmpdir(), 'vduse-home-'));
+    const env = { ...process.env, HOME: home, KUBECONFIG: '' };
     delete env.KUBERNETES_SERVICE_HOST;
     const result = spawnSync(process.execPath, [MAIN, 'webhook', '--tls-cert', leaf.certPath, '--tls-key', leaf.keyPath], { encoding: 'utf8', env, timeout: 30_000 });
     expect(result.status).toBe(1);
-    expect(messages(result.stderr)).toContain('arguments: --kubeconfig: missing; expected a kubeconfig file when not running in a pod');
+    expect(messages(result.stderr)).toContain(`arguments: --kubeconfig: missing; expected a kubeconfig: --kubeconfig FILE, else $KUBECONFIG, else ${home}/.kube/config, else a pod's service account; none of them is there`);
   });
 
   it('exits with the error on an invalid config at start-up, before listening', async () => {

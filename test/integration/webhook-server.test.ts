@@ -2,8 +2,10 @@
 // against a local list/watch server, AdmissionReviews built from KubeVirt's objects.
 import { X509Certificate } from 'node:crypto';
 import { Agent } from 'node:https';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { connect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VirtualMachine } from '../../api/kubevirt.ts';
 import { InformerClusterView } from '../../webhook/cluster-cache.ts';
@@ -16,6 +18,7 @@ import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { schemaErrors } from '../helpers/kubevirt-schema.ts';
 import { NAMESPACE, roundTripVm, VDUSE_RESOURCE, virtctlVm, vmWith } from '../helpers/vms.ts';
 import { admissionAnswer, capturedLogger, decodedPatch, kubeConfigFor, postJson, reviewOf } from '../helpers/webhook-client.ts';
+import { ClusterClients } from '../../cluster/clients.ts';
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -48,7 +51,7 @@ describe('webhook server', () => {
     api.setNad(NAMESPACE, 'sriov-net', 'intel.com/sriov');
     logs = capturedLogger();
     const metrics = createWebhookMetrics();
-    cluster = new InformerClusterView(kubeConfigFor(api.kubeconfigFile()), logs.log, metrics, { getTimeoutMs: 2000, restartDelayMs: { initial: 50, max: 400 } });
+    cluster = new InformerClusterView(new ClusterClients(kubeConfigFor(api.kubeconfigFile())), logs.log, metrics, { getTimeoutMs: 2000, restartDelayMs: { initial: 50, max: 400 } });
     leaf = pki.issue('webhook-1');
     server = await startWebhookServer({ port: 0, healthPort: 0, host: '127.0.0.1', tls: leaf, cluster, config: () => DEFAULT_CONFIG, log: logs.log, metrics });
     expect((await healthGet(server.healthPort, '/readyz')).status).toBe(503);
@@ -322,5 +325,32 @@ describe('webhook server', () => {
       api.getDelayMs = 0;
       expect(await cluster.nad(`${NAMESPACE}/never-created`)).toEqual({ state: 'absent' });
     });
+  });
+});
+
+describe('the webhook cannot reach the API server', () => {
+  it('logs the cause with the address, as doctor says it, and stays unready', async () => {
+    const closed = createNetServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, skipTLSVerify: false }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+      currentContext: 'c',
+    });
+    const logs = capturedLogger();
+    const cluster = new InformerClusterView(new ClusterClients(kubeConfig), logs.log, createWebhookMetrics(), { getTimeoutMs: 500, restartDelayMs: { initial: 50, max: 100 } });
+    cluster.start();
+    try {
+      await until(() => logs.lines().some((line) => line.msg === 'watch failed; restarting'), 5000, 'a failed watch');
+      const failed = logs.lines().find((line) => line.msg === 'watch failed; restarting')!;
+      expect(failed.error).toBe(`cannot reach the API server: connection refused (connect ECONNREFUSED 127.0.0.1:${port})`);
+      expect(cluster.synced).toBe(false);
+    } finally {
+      cluster.stop();
+    }
   });
 });

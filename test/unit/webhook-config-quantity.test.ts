@@ -1,7 +1,7 @@
 // Kubernetes quantities with exact arithmetic, and the webhook's config file.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, parseWebhookConfig } from '../../webhook/config.ts';
-import { addQuantities, formatQuantity, multiplyQuantity, parseQuantity, subtractQuantities } from '../../webhook/quantity.ts';
+import { addQuantities, formatQuantity, multiplyQuantity, parseQuantity, subtractQuantities } from '../../api/quantity.ts';
 
 const q = (text: string) => {
   const quantity = parseQuantity(text);

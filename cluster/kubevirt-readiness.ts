@@ -5,11 +5,8 @@
 // sidecar fits in. Pure: the webhook and `doctor` feed it what they read.
 import { isObject } from '../api/json.ts';
 import { KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES, SIDECAR_MEMORY_LIMIT, SIDECAR_MEMORY_MINIMUM_BYTES } from '../api/sidecar-resources.ts';
-import { compareQuantities, parseQuantity, type Quantity, wholeBytes } from './quantity.ts';
+import { compareQuantities, parseQuantity, type Quantity, wholeBytes } from '../api/quantity.ts';
 
-export const KUBEVIRT_GROUP = 'kubevirt.io';
-export const KUBEVIRT_VERSION = 'v1';
-export const KUBEVIRT_PLURAL = 'kubevirts';
 export const MEMLOCK_FEATURE_GATE = 'ReservedOverheadMemlock';
 export const REGISTRATION_PATCH = 'deploy/kubevirt/register-vduse.jq';
 

@@ -1,0 +1,57 @@
+// What went wrong talking to the API server, in words a user can act on. client-node's fetch fails
+// with "fetch failed" and the reason only in its cause (ECONNREFUSED, ENOTFOUND, a TLS code): these
+// name the reason, so that doctor and the webhook's logs say the same thing.
+import { ApiException } from '@kubernetes/client-node';
+
+const TRANSPORT_CAUSES: readonly [RegExp, string][] = [
+  [/^ECONNREFUSED$/, 'connection refused'],
+  [/^(ENOTFOUND|EAI_AGAIN)$/, 'DNS: the host name does not resolve'],
+  [/^(ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT|ECONNABORTED)$/, 'no answer (timed out)'],
+  [/^(ECONNRESET|EPIPE|UND_ERR_SOCKET)$/, 'the connection was reset'],
+  [/^(EHOSTUNREACH|ENETUNREACH)$/, 'no route to the host'],
+  [/^(CERT_|ERR_TLS_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_SSL_)/, 'TLS'],
+];
+
+interface CauseLike {
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+}
+
+/** The innermost cause with an error code, as undici and node:tls set them. */
+function transportCause(error: unknown): { code: string; message: string } | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const candidate = current as CauseLike;
+    if (typeof candidate.code === 'string' && TRANSPORT_CAUSES.some(([pattern]) => pattern.test(candidate.code as string))) {
+      return { code: candidate.code, message: typeof candidate.message === 'string' ? candidate.message : candidate.code };
+    }
+    current = candidate.cause;
+  }
+  return undefined;
+}
+
+/** Why the API server could not be reached at all (no HTTP answer), or undefined when it answered. */
+export function unreachableReason(error: unknown): string | undefined {
+  const cause = transportCause(error);
+  if (cause === undefined) return undefined;
+  const label = TRANSPORT_CAUSES.find(([pattern]) => pattern.test(cause.code))![1];
+  return `${label} (${cause.message})`;
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof ApiException) return `HTTP ${error.code}`;
+  const unreachable = unreachableReason(error);
+  if (unreachable !== undefined) return `cannot reach the API server: ${unreachable}`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/** A request that must answer within ms, else fails with what it was. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from the API server within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

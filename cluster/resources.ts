@@ -1,0 +1,18 @@
+// The API coordinates of the objects this project reads and writes, in one place for the webhook,
+// doctor and migration-test.
+
+/** kubevirt.io/v1: VirtualMachines, VMIs, migrations, and the KubeVirt CR. */
+export const KUBEVIRT_GROUP = 'kubevirt.io';
+export const KUBEVIRT_VERSION = 'v1';
+export const KUBEVIRT_PLURAL = 'kubevirts';
+export const VMI_PLURAL = 'virtualmachineinstances';
+export const MIGRATION_PLURAL = 'virtualmachineinstancemigrations';
+
+/** Instancetypes and preferences (pkg/instancetype). */
+export const INSTANCETYPE_GROUP = 'instancetype.kubevirt.io';
+export const INSTANCETYPE_VERSION = 'v1beta1';
+
+/** Multus NetworkAttachmentDefinitions. */
+export const NAD_GROUP = 'k8s.cni.cncf.io';
+export const NAD_VERSION = 'v1';
+export const NAD_PLURAL = 'network-attachment-definitions';
