@@ -78,13 +78,6 @@ export function stringOption(values: OptionValues, name: string): string {
   return value;
 }
 
-/** A flag's value, else the environment variable's, else the default. */
-export function optionOrEnvironment(values: OptionValues, name: string, variable: string, fallback: string): string {
-  const value = values[name];
-  if (typeof value === 'string' && value !== '') return value;
-  return process.env[variable] || fallback;
-}
-
 /** A duration flag: plain seconds ("30"), or with an "s" or "ms" suffix. Returns milliseconds. */
 export function durationOption(values: OptionValues, name: string): number {
   const text = stringOption(values, name);

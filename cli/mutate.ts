@@ -35,6 +35,26 @@ async function namespaceMetadata(path: string, objectNamespace: string): Promise
   return { labels: stringMapField(metadata.labels, path, 'metadata.labels'), annotations: stringMapField(metadata.annotations, path, 'metadata.annotations') };
 }
 
+/**
+ * The KubeVirt CR from a file: one object, or the List that `kubectl get kubevirt -A -o yaml`
+ * prints, which must hold exactly one (a cluster has one KubeVirt CR).
+ */
+async function kubevirtDocument(path: string): Promise<unknown> {
+  const document = await readDocument(path, 'KubeVirt CR');
+  const isKubevirt = (object: unknown) => isObject(object) && object.apiVersion === KUBEVIRT_API_VERSION && object.kind === 'KubeVirt';
+  if (isObject(document) && document.kind === 'List' && Array.isArray(document.items)) {
+    const kubevirts = document.items.filter(isKubevirt);
+    if (kubevirts.length !== 1 || document.items.length !== 1) {
+      throw new InvalidInputError(path, 'items', `${document.items.length} item(s), ${kubevirts.length} of them KubeVirt`, 'a List with exactly one kubevirt.io/v1 KubeVirt, as kubectl get kubevirt -A -o yaml prints it');
+    }
+    return kubevirts[0];
+  }
+  if (!isKubevirt(document)) {
+    throw new InvalidInputError(path, 'apiVersion/kind', isObject(document) ? `${String(document.apiVersion)}/${String(document.kind)}` : document, 'a kubevirt.io/v1 KubeVirt, or the List of one that kubectl get kubevirt -A -o yaml prints');
+  }
+  return document;
+}
+
 export const mutateCommand: Command = {
   name: 'mutate',
   summary: "Print what the webhook does to a VirtualMachine or VirtualMachineInstance, offline.",
@@ -64,7 +84,8 @@ export const mutateCommand: Command = {
     kubevirt: {
       type: 'string',
       placeholder: 'FILE',
-      description: 'the KubeVirt CR (kubectl get kubevirt -A -o yaml, one object), to check the binding, feature gate and sidecar memory as the webhook does; without it, a warning',
+      description:
+        'the KubeVirt CR, as kubectl get kubevirt -A -o yaml prints it (a List of one) or one object, to check the binding, feature gate and sidecar memory as the webhook does; without it, a warning that they were not checked',
     },
     nad: { type: 'string', placeholder: 'NS/NAME=RESOURCE,...', default: '', description: 'NetworkAttachmentDefinitions and the k8s.v1.cni.cncf.io/resourceName each has' },
     config: { type: 'string', placeholder: 'FILE', description: "the webhook's config file; built-in defaults without it" },
@@ -102,7 +123,8 @@ export const mutateCommand: Command = {
           (['instancetype', 'preference'] as const).filter((kind) => typeof values[kind] === 'string').map(async (kind) => [kind, await readDocument(values[kind] as string, kind)] as const),
         ),
       ),
-      typeof values.kubevirt === 'string' ? await readDocument(values.kubevirt, 'KubeVirt CR') : undefined,
+      typeof values.kubevirt === 'string' ? await kubevirtDocument(values.kubevirt) : undefined,
+      'not given (mutate --kubevirt FILE)',
     );
     const decision = await admit(
       { uid: 'offline', kind: { group: 'kubevirt.io', version: 'v1', kind: object.kind as string }, operation, namespace, name: typeof metadata.name === 'string' ? metadata.name : '', dryRun: true, object },

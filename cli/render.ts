@@ -1,19 +1,42 @@
-import { parseVmiObject } from '../api/kubevirt.ts';
-import { DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_NETWORK_INFO_PATH } from '../api/names.ts';
+import { InvalidInputError } from '../api/errors.ts';
+import { parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
+import { DEFAULT_BINDING_PLUGIN_NAME, DEFAULT_NETWORK_INFO_PATH, pluginBindingNames } from '../api/names.ts';
 import { parseNetworkInfo, vdpaDevicesFor } from '../api/network-info.ts';
 import { domainForVmi, planConversion } from '../sidecar/domain-for-vmi.ts';
-import { type Command, EXIT_OK, optionOrEnvironment, stringOption } from './command.ts';
+import { type Command, EXIT_OK, stringOption } from './command.ts';
 import { readDocument, readInput } from './input.ts';
 
 /** KubeVirt names binding-plugin sidecar containers hook-sidecar-0, -1, ... */
 const DEFAULT_CONTAINER_NAME = 'hook-sidecar-0';
+
+/**
+ * The binding to render: --binding-name, else the one of vduse and vduse-cloudinit that the VMI's
+ * interfaces use (the webhook gives a VMI only one of them). Never the caller's environment: the
+ * sidecar's variables mean nothing in a shell.
+ */
+function bindingToRender(vmi: VirtualMachineInstance, given: string | undefined, vmiPath: string): string {
+  if (given) return given;
+  const used = [...new Set((vmi.spec.domain.devices.interfaces ?? []).flatMap((iface) => (iface.binding ? [iface.binding.name] : [])))];
+  const ours = used.filter((name) => (pluginBindingNames(DEFAULT_BINDING_PLUGIN_NAME) as readonly string[]).includes(name));
+  if (ours.length === 1) return ours[0]!;
+  const found = used.length > 0 ? `binding(s) ${used.join(', ')}` : 'no binding plugin';
+  throw new InvalidInputError(
+    vmiPath,
+    'spec.domain.devices.interfaces[].binding.name',
+    found,
+    ours.length > 1 ? 'one of vduse and vduse-cloudinit, not both' : `interfaces bound to ${pluginBindingNames(DEFAULT_BINDING_PLUGIN_NAME).join(' or ')}; for another plugin name, give --binding-name`,
+  );
+}
 
 export const renderCommand: Command = {
   name: 'render',
   summary: 'Print the domain XML the sidecar would give libvirt for a VMI.',
   description:
     'Runs the same rewrite as the sidecar\'s OnDefineDomain, without linking devices: the interfaces bound to\n' +
-    'the plugin become <interface type="vdpa"> pointing at the device links the sidecar would create.',
+    'the plugin become <interface type="vdpa"> pointing at the device links the sidecar would create.\n' +
+    'Fails when no interface would be converted. Example, from the checkout:\n' +
+    '  npx kubevirt-vduse render --vmi deploy/examples/render/vmi.yaml --domain test/fixtures/kubevirt/domain_x86_64.xml \\\n' +
+    '    --network-info deploy/examples/render/network-info.json',
   options: {
     vmi: { type: 'string', placeholder: 'FILE', required: true, description: 'the VirtualMachineInstance, JSON or YAML ("-" for stdin)' },
     domain: { type: 'string', placeholder: 'FILE', required: true, description: "the domain XML KubeVirt's converter produced" },
@@ -26,12 +49,13 @@ export const renderCommand: Command = {
     'container-name': {
       type: 'string',
       placeholder: 'NAME',
-      description: `the sidecar container name the device links are reached through (default: $CONTAINER_NAME, else ${DEFAULT_CONTAINER_NAME})`,
+      default: DEFAULT_CONTAINER_NAME,
+      description: 'the sidecar container the compute container reaches the device links through (on a cluster: kubectl get pod -o jsonpath=\'{.spec.containers[*].name}\')',
     },
     'binding-name': {
       type: 'string',
       placeholder: 'NAME',
-      description: `the network binding plugin name (default: $NETWORK_BINDING_PLUGIN_NAME, else ${DEFAULT_BINDING_PLUGIN_NAME})`,
+      description: `the network binding plugin to render (default: the one of ${pluginBindingNames(DEFAULT_BINDING_PLUGIN_NAME).join(' and ')} that the VMI's interfaces use)`,
     },
   },
   async run(values) {
@@ -39,9 +63,12 @@ export const renderCommand: Command = {
     const vmi = parseVmiObject(await readDocument(vmiPath, 'VMI file'), vmiPath);
     const domainXml = await readInput(stringOption(values, 'domain'), 'domain XML file');
     const networkInfo = parseNetworkInfo(await readInput(stringOption(values, 'network-info'), 'network-info file'));
-    const bindingName = optionOrEnvironment(values, 'binding-name', 'NETWORK_BINDING_PLUGIN_NAME', DEFAULT_BINDING_PLUGIN_NAME);
-    const containerName = optionOrEnvironment(values, 'container-name', 'CONTAINER_NAME', DEFAULT_CONTAINER_NAME);
+    const bindingName = bindingToRender(vmi, typeof values['binding-name'] === 'string' ? values['binding-name'] : undefined, vmiPath);
+    const containerName = stringOption(values, 'container-name');
     const plan = planConversion(vmi, { bindingName, annotationHook: false });
+    if (plan.interfaces.length === 0) {
+      throw new InvalidInputError(vmiPath, 'spec.domain.devices.interfaces', `no interface bound to ${bindingName}`, 'at least one interface to convert: nothing would change');
+    }
     const devices = vdpaDevicesFor(networkInfo, plan.interfaces.map(({ name }) => name));
     const xml = domainForVmi({ vmi, domainXml, plan, containerName, devices });
     process.stdout.write(xml + '\n');

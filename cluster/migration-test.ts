@@ -60,11 +60,27 @@ export interface RunReport {
 
 export class InterruptedError extends Error {}
 
+/** Non-root virt-launchers run libvirt in session mode, reached through virtqemud's socket. */
+export const SESSION_LIBVIRT_URI = 'qemu+unix:///session?socket=/var/run/libvirt/virtqemud-sock';
+const NON_ROOT_ANNOTATION = 'kubevirt.io/nonroot';
+
+/**
+ * virsh dumpxml in the compute container, as KubeVirt's own tests run it (tests/libdomain/domain.go):
+ * with the session URI when the VMI is non-root (pkg/vmitrait IsNonRoot: the deprecated annotation,
+ * or a non-zero status.runtimeUser), with virsh's default connection for a root VMI.
+ */
+export function dumpxmlCommand(vmi: Pick<Vmi, 'metadata' | 'status'>): string[] {
+  const nonRoot = NON_ROOT_ANNOTATION in (vmi.metadata.annotations ?? {}) || (vmi.status?.runtimeUser ?? 0) !== 0;
+  return ['virsh', ...(nonRoot ? ['-c', SESSION_LIBVIRT_URI] : []), 'dumpxml', `${vmi.metadata.namespace}_${vmi.metadata.name}`];
+}
+
 interface Vmi {
-  metadata: { name: string; namespace: string; uid: string };
+  metadata: { name: string; namespace: string; uid: string; annotations?: Record<string, string> };
   spec: { domain: { devices: { interfaces?: { name: string; binding?: { name: string } }[] } } };
   status?: {
     phase?: string;
+    /** The UID virt-launcher runs as: 107 for non-root VMIs (KubeVirt's default), 0 for root. */
+    runtimeUser?: number;
     nodeName?: string;
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
     interfaces?: { name?: string; mac?: string }[];
@@ -164,7 +180,7 @@ export class MigrationTester {
 
   private async capture(pod: V1Pod, networks: string[], vmi: Vmi): Promise<Capture> {
     const name = pod.metadata?.name ?? '?';
-    const xml = await this.run(name, 'compute', ['virsh', 'dumpxml', `${this.options.namespace}_${this.options.name}`]);
+    const xml = await this.run(name, 'compute', dumpxmlCommand(vmi));
     const links = new Map<string, string>();
     const devices = new Map<string, string>();
     const bindingOf = new Map((vmi.spec.domain.devices.interfaces ?? []).map((iface) => [iface.name, iface.binding?.name]));

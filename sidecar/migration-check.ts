@@ -41,6 +41,11 @@ export function compareForMigration(sourceXml: string, targetXml: string): Migra
   const source = vdpaInterfaces(sourceXml);
   const target = vdpaInterfaces(targetXml);
   const differences: MigrationDifference[] = [];
+  // Two domains without a vdpa interface match trivially: the wrong VM was dumped, or a domain from
+  // before the sidecar. That must not pass.
+  if (source.size === 0 && target.size === 0) {
+    return [{ interface: '*', what: 'nothing to compare: neither domain has a vdpa interface (the wrong VM, or a domain the sidecar did not convert?)', source: '0', target: '0' }];
+  }
   if (source.size !== target.size) differences.push({ interface: '*', what: 'vdpa interface count', source: String(source.size), target: String(target.size) });
   for (const alias of new Set([...source.keys(), ...target.keys()])) {
     const sourceInterface = source.get(alias);

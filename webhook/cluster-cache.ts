@@ -78,7 +78,7 @@ export class InformerClusterView implements ClusterView {
   kubevirt(): Promise<Lookup<KubevirtFacts>> {
     if (!this.kubevirts.synced) {
       this.metrics.lookups.inc({ resource: KUBEVIRT_PLURAL, source: 'cache', result: 'failed' });
-      return Promise.resolve(failed('the KubeVirt CR watch is not synced'));
+      return Promise.resolve(failed('unreadable (its watch has not synced)'));
     }
     const [cr] = this.kubevirts.list();
     this.metrics.lookups.inc({ resource: KUBEVIRT_PLURAL, source: 'cache', result: cr ? 'found' : 'absent' });

@@ -365,14 +365,15 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
 
   // KubeVirt must be able to run what this admits: otherwise the user meets errors about fields
   // they never wrote (virt-api's feature-gate denial), or a VMI that never gets a pod.
-  const kubevirt = facts.kubevirt ?? { state: 'failed' as const, reason: 'not read' };
+  // A failed lookup's reason says what happened, as "unreadable (...)" or "not given (...)".
+  const kubevirt = facts.kubevirt ?? { state: 'failed' as const, reason: 'unreadable (not read)' };
   if (kubevirt.state === 'found') {
     const problems = readinessProblems(kubevirt.value, { binding: bindingName, sidecarsLimited: sidecarsAreLimited(spec, matched.instancetype?.dedicatedCPUPlacement ?? false) });
     if (problems.length > 0) return denyDecision(`${target.subject} cannot run on VDUSE here yet: ${problems.join('; ')}`);
     const sidecars = bindingSidecarsWarning(interfaces, kubevirt.value);
     if (sidecars !== undefined) warnings.push(limitWarning(sidecars));
   } else {
-    warnings.push(limitWarning(`vduse: KubeVirt CR ${kubevirt.state === 'absent' ? 'not found' : 'unreadable'}: binding, feature gate and sidecar memory unchecked`));
+    warnings.push(limitWarning(`vduse: KubeVirt CR ${kubevirt.state === 'absent' ? 'not found' : kubevirt.reason}: binding, feature gate and sidecar memory unchecked`));
   }
 
   // The resolved tuning goes on the template, so the VMI carries explicit values; what came from

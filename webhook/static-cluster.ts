@@ -3,7 +3,7 @@
 import type { ClusterView } from './admit.ts';
 import type { MatcherReference } from './instancetypes.ts';
 import { type KubevirtFacts, kubevirtFacts } from '../cluster/kubevirt-readiness.ts';
-import { ABSENT, found, type Lookup, type NadFacts, type NamespaceFacts } from './lookup.ts';
+import { ABSENT, failed, found, type Lookup, type NadFacts, type NamespaceFacts } from './lookup.ts';
 
 export class StaticClusterView implements ClusterView {
   /** Nothing to sync: the facts are all given up front. */
@@ -15,16 +15,20 @@ export class StaticClusterView implements ClusterView {
   private readonly matchers: ReadonlyMap<string, unknown>;
 
   private readonly kubevirtObject: unknown;
+  private readonly kubevirtMissing: string;
 
-  constructor(namespaces: ReadonlyMap<string, NamespaceFacts>, nads: ReadonlyMap<string, NadFacts>, matchers: ReadonlyMap<string, unknown> = new Map(), kubevirt?: unknown) {
+  /** kubevirtMissing: why there is no KubeVirt CR, for the warning: "not given (mutate --kubevirt FILE)". */
+  constructor(namespaces: ReadonlyMap<string, NamespaceFacts>, nads: ReadonlyMap<string, NadFacts>, matchers: ReadonlyMap<string, unknown> = new Map(), kubevirt?: unknown, kubevirtMissing = 'not given') {
     this.namespaces = namespaces;
     this.nads = nads;
     this.matchers = matchers;
     this.kubevirtObject = kubevirt;
+    this.kubevirtMissing = kubevirtMissing;
   }
 
+  /** Without a KubeVirt CR given, its checks are skipped with a warning that says so (not "not found"). */
   kubevirt(): Promise<Lookup<KubevirtFacts>> {
-    return Promise.resolve(this.kubevirtObject === undefined ? ABSENT : found(kubevirtFacts(this.kubevirtObject)));
+    return Promise.resolve(this.kubevirtObject === undefined ? failed(this.kubevirtMissing) : found(kubevirtFacts(this.kubevirtObject)));
   }
 
   matcher(reference: MatcherReference): Promise<Lookup<unknown>> {

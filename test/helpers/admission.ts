@@ -85,7 +85,7 @@ export function decideFor(object: unknown, scenario: Scenario = {}): Decision {
     ...(preference !== undefined ? { preference: asLookup(preference) } : {}),
   };
   const kubevirtGiven = scenario.kubevirt === undefined ? READY_KUBEVIRT : scenario.kubevirt;
-  const kubevirt: Lookup<KubevirtFacts> = kubevirtGiven === null ? ABSENT : 'unreadable' in kubevirtGiven ? failed(String(kubevirtGiven.unreadable)) : found(kubevirtFacts(kubevirtGiven));
+  const kubevirt: Lookup<KubevirtFacts> = kubevirtGiven === null ? ABSENT : 'unreadable' in kubevirtGiven ? failed(`unreadable (${String(kubevirtGiven.unreadable)})`) : found(kubevirtFacts(kubevirtGiven));
   return decideAdmission(subject, { namespace: namespaceLookup, nads, matchers, kubevirt }, { ...DEFAULT_CONFIG, ...scenario.config });
 }
 

@@ -50,11 +50,34 @@ describe('kubevirt-vduse render', () => {
     expect(result.stdout).toContain('/var/run/kubevirt-hooks/hook-sidecar-0/vduse/pod6c270ef2f25');
   });
 
-  it('follows --binding-name', () => {
+  it('follows --binding-name, and fails when nothing would be converted instead of printing the domain unchanged', () => {
     const vmi = vmiWith([vduseInterface('net1', { macAddress: macFor(0) })]);
     const result = cli(['render', '--vmi', '-', '--domain', domain, '--network-info', networkInfo, '--binding-name', 'other'], JSON.stringify(vmi));
-    expect(result.status).toBe(0);
-    expect(result.stdout).not.toContain('type="vdpa"');
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('spec.domain.devices.interfaces: got \\"no interface bound to other\\"; expected at least one interface to convert');
+  });
+
+  it('picks the binding from the VMI\'s interfaces, vduse-cloudinit included, and takes nothing from the caller\'s environment', () => {
+    const vmi = vmiWith([vduseInterface('net1', { macAddress: macFor(0), binding: { name: 'vduse-cloudinit' } })]);
+    const shell = { ...environment, CONTAINER_NAME: 'my-shell', NETWORK_BINDING_PLUGIN_NAME: 'vduse' };
+    const result = spawnSync(process.execPath, [MAIN, 'render', '--vmi', '-', '--domain', domain, '--network-info', networkInfo], { encoding: 'utf8', input: JSON.stringify(vmi), env: shell });
+    expect(result.status, result.stderr).toBe(0);
+    expect(interfaceByAlias(result.stdout, 'ua-net1')?.getAttribute('type')).toBe('vdpa');
+    expect(result.stdout).toContain('/var/run/kubevirt-hooks/hook-sidecar-0/vduse/pod6c270ef2f25');
+    const plain = cli(['render', '--vmi', '-', '--domain', domain, '--network-info', networkInfo], JSON.stringify(vmiWith([masqueradeDefault])));
+    expect(plain.status).toBe(1);
+    expect(plain.stderr).toContain('got \\"no binding plugin\\"; expected interfaces bound to vduse or vduse-cloudinit; for another plugin name, give --binding-name');
+  });
+
+  it('renders the shipped example as docs/usage.md shows it', () => {
+    const usage = readFileSync(projectFile('docs', 'usage.md'), 'utf8');
+    const command = /npx kubevirt-vduse (render --vmi deploy\/examples\/render\/vmi\.yaml [^\n]+)/.exec(usage)![1]!.split(' ');
+    const result = spawnSync(process.execPath, [MAIN, ...command], { encoding: 'utf8', env: environment, cwd: projectFile() });
+    expect(result.status, result.stderr).toBe(0);
+    const iface = interfaceByAlias(result.stdout, 'ua-dataplane');
+    expect(iface?.getAttribute('type')).toBe('vdpa');
+    expect(iface?.getElementsByTagName('driver').item(0)?.getAttribute('rx_queue_size')).toBe('512');
   });
 
   it.each([
@@ -90,7 +113,7 @@ describe('kubevirt-vduse help', () => {
     const result = cli(['render', '--help']);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/--vmi FILE\s+.*\(required\)/);
-    expect(result.stdout).toMatch(/--binding-name NAME\s+.*else vduse/);
+    expect(result.stdout).toMatch(/--container-name NAME\s+.*\(default: hook-sidecar-0\)/);
   });
   it('refuses an unknown command with exit 1', () => {
     const result = cli(['frobnicate']);

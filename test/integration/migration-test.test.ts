@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dumpxmlCommand, SESSION_LIBVIRT_URI } from '../../cluster/migration-test.ts';
 import { HookCallbacks } from '../../sidecar/callbacks.ts';
 import { type ExecRequest, FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { projectFile, readSharedFixture } from '../helpers/fixtures.ts';
@@ -47,6 +48,8 @@ function vmiObject(nodeName: string, extra: Record<string, unknown> = {}) {
     status: {
       phase: 'Running',
       nodeName,
+      // Non-root, KubeVirt's default: libvirt runs in session mode in the compute container.
+      runtimeUser: 107,
       conditions: [
         { type: 'Ready', status: 'True' },
         { type: 'LiveMigratable', status: 'True' },
@@ -104,7 +107,13 @@ describe('kubevirt-vduse migration-test', () => {
       const at = podNode.get(request.pod);
       if (!at) return { stderr: `pod ${request.pod} not found`, exitCode: 1 };
       const [command, ...args] = request.command;
-      if (request.container === 'compute' && command === 'virsh' && args[0] === 'dumpxml' && args[1] === `${NS}_${VM}`) return { stdout: domains.get(request.pod)!, exitCode: 0 };
+      if (request.container === 'compute' && command === 'virsh') {
+        // A non-root virt-launcher has no system libvirtd: virsh without the session URI fails as it does there.
+        if (args[0] !== '-c' || args[1] !== SESSION_LIBVIRT_URI) {
+          return { stderr: "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/virtqemud-sock-ro': No such file or directory\n", exitCode: 1 };
+        }
+        if (args[2] === 'dumpxml' && args[3] === `${NS}_${VM}`) return { stdout: domains.get(request.pod)!, exitCode: 0 };
+      }
       if (request.container === 'hook-sidecar-0' && command === 'readlink') {
         const targets = args.map((path) => readlinkSync(path.replace('/var/run/kubevirt-hooks', at.socketDir)));
         return { stdout: `${targets.join('\n')}\n`, exitCode: 0 };
@@ -245,3 +254,12 @@ describe('kubevirt-vduse migration-test', () => {
 function readlinkAnswers(inner: (request: ExecRequest) => { stdout?: string; stderr?: string; exitCode: number }, pod: string, target: string) {
   return (request: ExecRequest) => (request.pod === pod && request.command[0] === 'readlink' ? { stdout: `${target}\n`, exitCode: 0 } : inner(request));
 }
+
+describe('virsh dumpxml, as KubeVirt\'s tests run it', () => {
+  it('uses the session URI for a non-root VMI (runtimeUser or the nonroot annotation), and virsh\'s default for a root one', () => {
+    const vmi = (runtimeUser: number, annotations?: Record<string, string>) => ({ metadata: { name: VM, namespace: NS, uid: 'u', annotations }, status: { runtimeUser } });
+    expect(dumpxmlCommand(vmi(107))).toEqual(['virsh', '-c', 'qemu+unix:///session?socket=/var/run/libvirt/virtqemud-sock', 'dumpxml', `${NS}_${VM}`]);
+    expect(dumpxmlCommand(vmi(0, { 'kubevirt.io/nonroot': '' }))).toEqual(['virsh', '-c', SESSION_LIBVIRT_URI, 'dumpxml', `${NS}_${VM}`]);
+    expect(dumpxmlCommand(vmi(0))).toEqual(['virsh', 'dumpxml', `${NS}_${VM}`]);
+  });
+});

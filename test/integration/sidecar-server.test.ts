@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defineWithQemuDriver } from '../../cli/libvirt.ts';
 import { interfaceByAlias } from '../helpers/canonical-xml.ts';
-import { projectFile, readSharedFixture } from '../helpers/fixtures.ts';
+import { projectFile, readSharedFixture, sharedFixture } from '../helpers/fixtures.ts';
 import { startSidecar, type SidecarProcess } from '../helpers/hook-client.ts';
 import { inject } from 'vitest';
 import { noCloudData, replayBoot, replayMigrationTarget, VirtLauncher, VirtLauncherPanic } from '../helpers/virt-launcher-replay.ts';
@@ -190,6 +190,12 @@ describe('migration', () => {
     expect(failed.status).toBe(1);
     expect(failed.stdout).toContain('ua-net1: rx_queue_size: source 1024, target 512');
     expect(failed.stdout).toContain('ua-net1: target path is a node device, not the stable link');
+
+    // KubeVirt's own domain, unconverted, on both sides (the wrong VM dumped): nothing to compare is a failure.
+    const unconverted = check(sharedFixture('domain_x86_64.xml'), sharedFixture('domain_x86_64.xml'));
+    expect(unconverted.status).toBe(1);
+    expect(unconverted.stdout).toContain('nothing to compare: neither domain has a vdpa interface');
+    expect(unconverted.stdout).not.toContain('no differences');
   });
 });
 

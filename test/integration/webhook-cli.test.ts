@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import type { VirtualMachine } from '../../api/kubevirt.ts';
 import { createLoopbackPki } from '../../cli/loopback-pki.ts';
+import { kubevirtWith, READY_KUBEVIRT } from '../helpers/admission.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 import { schemaErrors } from '../helpers/kubevirt-schema.ts';
@@ -46,6 +47,25 @@ describe('kubevirt-vduse mutate', () => {
     const mutated = parseYaml(result.stdout) as VirtualMachine;
     expect(mutated.spec.template.spec!.domain.devices.interfaces![1]).toEqual({ name: 'dataplane', model: 'virtio', binding: { name: 'vduse' } });
     expect(schemaErrors('v1.VirtualMachine', mutated)).toEqual([]);
+  });
+
+  it('checks the KubeVirt CR as kubectl get kubevirt -A -o yaml prints it (a List), says "not given" without one, and refuses a List of another size', () => {
+    const list = (items: unknown[]) => file(`kubevirts-${items.length}.yaml`, stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items }));
+    const missingGate = kubevirtWith((configuration) => (configuration.developerConfiguration.featureGates = []));
+    const base = ['mutate', '--file', vmFile, '--namespace-labels', 'vduse.kubevirt.io/policy=enabled', '--nad', `ovs-vduse-a=${VDUSE_RESOURCE}`];
+    const fromList = cli([...base, '--kubevirt', list([missingGate])]);
+    expect(fromList.status).toBe(2);
+    expect(fromList.stderr).toContain('lacks the ReservedOverheadMemlock feature gate');
+    expect(cli([...base, '--kubevirt', file('kubevirt.yaml', stringify(READY_KUBEVIRT))]).status).toBe(0);
+    const none = cli(base);
+    expect(none.status).toBe(0);
+    expect(none.stderr).toContain('Warning: vduse: KubeVirt CR not given (mutate --kubevirt FILE): binding, feature gate and sidecar memory unchecked');
+    expect(none.stderr).not.toContain('not found');
+    const two = cli([...base, '--kubevirt', list([READY_KUBEVIRT, READY_KUBEVIRT])]);
+    expect(two.status).toBe(1);
+    expect(two.stderr).toContain('items: got "2 item(s), 2 of them KubeVirt"; expected a List with exactly one kubevirt.io/v1 KubeVirt');
+    const pod = cli([...base, '--kubevirt', file('pod.yaml', 'apiVersion: v1\nkind: Pod\n')]);
+    expect(pod.stderr).toContain('expected a kubevirt.io/v1 KubeVirt, or the List of one that kubectl get kubevirt -A -o yaml prints');
   });
 
   it('takes the Namespace as an object, so annotation values may hold commas', () => {
@@ -126,7 +146,7 @@ describe('kubevirt-vduse webhook', () => {
 
   it('exits 1 naming the flag when there is no kubeconfig outside a pod', () => {
     const home = mkdtempSync(join(tmpdir(), 'vduse-home-'));
-    const env = { ...process.env, HOME: home, KUBECONFIG: '' };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, KUBECONFIG: '' };
     delete env.KUBERNETES_SERVICE_HOST;
     const result = spawnSync(process.execPath, [MAIN, 'webhook', '--tls-cert', leaf.certPath, '--tls-key', leaf.keyPath], { encoding: 'utf8', env, timeout: 30_000 });
     expect(result.status).toBe(1);

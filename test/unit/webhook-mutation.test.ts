@@ -646,7 +646,7 @@ describe('cluster readiness, from the KubeVirt CR', () => {
     for (const kubevirt of [{ unreadable: 'HTTP 403' }, null]) {
       const decision = decideFor(vm(), { namespaceLabels: POLICY_ENABLED, kubevirt });
       expect(decision.outcome).toBe('mutated');
-      expect(decision.warnings.join('\n')).toMatch(/vduse: KubeVirt CR (unreadable|not found): binding, feature gate and sidecar memory unchecked/);
+      expect(decision.warnings.join('\n')).toMatch(/vduse: KubeVirt CR (unreadable \(HTTP 403\)|not found): binding, feature gate and sidecar memory unchecked/);
     }
   });
 });
