@@ -190,7 +190,8 @@ function handBindingProblem(target: Target, handBound: readonly Interface[], con
 function bindingSidecarsWarning(interfaces: readonly Interface[], kubevirt: KubevirtFacts): string | undefined {
   const withSidecars = [...new Set(interfaces.flatMap((iface) => (iface.binding && kubevirt.bindings[iface.binding.name]?.sidecarImage ? [iface.binding.name] : [])))];
   if (withSidecars.length < 2) return undefined;
-  return `vduse: live migration may fail: this VM uses ${withSidecars.length} binding plugins with sidecars (${withSidecars.join(', ')}), which KubeVirt numbers in random order, so a migration's target may name the VDUSE sidecar's container differently and fail to open the devices (the VM keeps running on the source); use one binding plugin with a sidecar per VM to migrate reliably`;
+  // Warnings are cut at 120 characters (warnings.ts): the why is in docs/migration.md.
+  return `vduse: live migration may fail: ${withSidecars.length} binding plugins with sidecars (${withSidecars.join(', ')}); see docs/migration.md`;
 }
 
 interface Matched {

@@ -33,6 +33,13 @@ function dedicatedVm() {
   return vm;
 }
 
+/** A VM no policy converts, whose interfaces are bound to the given bindings by hand. */
+function handBound(bindings: string[], withoutCloudInit = false) {
+  const vm = vmWith({ withoutCloudInit, multus: { dataplane: 'sriov-net', storage: 'sriov-net' } });
+  bindings.forEach((binding, index) => (vm.spec.template.spec!.domain.devices.interfaces![index + 1] = { name: index === 0 ? 'dataplane' : 'storage', binding: { name: binding } }));
+  return vm;
+}
+
 export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
   const denied = (object: unknown, scenario: Parameters<typeof decideFor>[1]) => decideFor(object, scenario).reason;
   const domain = readFileSync(sharedFixture('domain_x86_64.xml'), 'utf8');
@@ -80,6 +87,8 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
         { namespaceLabels: POLICY_ENABLED },
       ),
     },
+    { title: 'Both VDUSE bindings written by hand', message: denied(handBound(['vduse', 'vduse-cloudinit']), {}) },
+    { title: 'The cloud-init binding written by hand, without cloud-init', message: denied(handBound(['vduse-cloudinit'], true), {}) },
     { title: 'Bad pod-network annotation', message: denied(virtctlVm(), { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'yes' } }) },
     { title: 'Binding not registered', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED, kubevirt: kubevirtWith((c) => delete c.network.binding.vduse) }) },
     {
@@ -108,6 +117,43 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
         })(),
         { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'vduse' } },
       ).warnings.find((warning) => warning.includes('inferred'))!,
+    },
+    {
+      title: 'Interfaces switched to VDUSE',
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('now use binding'))!,
+    },
+    {
+      title: 'NetworkAttachmentDefinition unreadable, onLookupFailure allow',
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'ovs-vduse-b' } }), { namespaceLabels: POLICY_ENABLED, nads: { 'ovs-vduse-a': 'vduse.io/vduse', 'ovs-vduse-b': null }, config: { onLookupFailure: 'allow' } }).warnings.find((warning) => warning.includes('left unconverted'))!,
+    },
+    ...(['instancetype', 'preference'] as const).map((kind) => ({
+      title: `${kind === 'instancetype' ? 'Instancetype' : 'Preference'} unreadable, onLookupFailure allow`,
+      message: decideFor(virtctlVm({ instancetype: 'u1.medium', preference: 'fedora' }), {
+        namespaceLabels: POLICY_ENABLED,
+        namespaceAnnotations: { 'vduse.kubevirt.io/pod-network': 'vduse' },
+        config: { onLookupFailure: 'allow' },
+        instancetype: kind === 'instancetype' ? { unreadable: 'HTTP 403' } : { spec: { cpu: { guest: 1 }, memory: { guest: '4Gi' } } },
+        preference: kind === 'preference' ? { unreadable: 'HTTP 403' } : { spec: {} },
+      }).warnings.filter((warning) => warning.includes('read')).join('\n'),
+    })),
+    {
+      title: 'Memlock overhead not sized',
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, memory: {} }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('cannot be sized'))!,
+    },
+    ...([['not found', null], ['unreadable', { unreadable: 'its watch has not synced' }]] as const).map(([what, kubevirt]) => ({
+      title: `KubeVirt CR ${what}`,
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED, kubevirt }).warnings.find((warning) => warning.includes('KubeVirt CR'))!,
+    })),
+    {
+      title: 'Two binding plugins with sidecars',
+      message: decideFor(
+        (() => {
+          const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'sriov-net' } });
+          vm.spec.template.spec!.domain.devices.interfaces![2] = { name: 'storage', binding: { name: 'passt' } };
+          return vm;
+        })(),
+        { namespaceLabels: POLICY_ENABLED, kubevirt: kubevirtWith((c) => (c.network.binding.passt = { sidecarImage: 'passt-binding:1.7', migration: {} })) },
+      ).warnings.find((warning) => warning.includes('live migration may fail'))!,
     },
     { title: 'No device in network-info', message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), '{"interfaces":[]}') },
     { title: 'CONTAINER_NAME unset', message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: '/dev/vhost-vdpa-0' } } }] }), '') },

@@ -1,7 +1,10 @@
 // docs/ stays true: the troubleshooting page quotes the real messages, and every doc link lands.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { podInterfaceName } from '../../api/pod-interface.ts';
+import { parseWebhookConfig } from '../../webhook/config.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 import { troubleshootingCases } from '../helpers/troubleshooting-cases.ts';
 
@@ -20,5 +23,85 @@ describe('docs', () => {
         expect(existsSync(join(dirname(page), target!)), `${page} -> ${target!}`).toBe(true);
       }
     }
+  });
+});
+
+/** Every template or string literal in the source that starts with "vduse: ": the webhook's warnings. */
+function warningTemplates(source: string): string[] {
+  const found: string[] = [];
+  for (let at = source.search(/[`'"]vduse: /); at >= 0; ) {
+    const quote = source[at]!;
+    let end = at + 1;
+    let text = '';
+    while (end < source.length && source[end] !== quote) {
+      if (quote === '`' && source.startsWith('${', end)) {
+        // A placeholder, nested braces and all: any text.
+        let depth = 1;
+        end += 2;
+        while (depth > 0 && end < source.length) {
+          if (source[end] === '{') depth++;
+          if (source[end] === '}') depth--;
+          end++;
+        }
+        text += '\u0000';
+        continue;
+      }
+      text += source.charAt(end);
+      end++;
+    }
+    found.push(text);
+    const next = source.slice(end + 1).search(/[`'"]vduse: /);
+    at = next < 0 ? -1 : end + 1 + next;
+  }
+  return found;
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+describe('docs list what the code says', () => {
+  it('docs/troubleshooting.md shows every warning the webhook makes', () => {
+    const page = readFileSync(projectFile('docs', 'troubleshooting.md'), 'utf8');
+    const templates = readdirSync(projectFile('webhook'))
+      .filter((file) => file.endsWith('.ts'))
+      .flatMap((file) => warningTemplates(readFileSync(projectFile('webhook', file), 'utf8')));
+    expect(templates.length).toBeGreaterThanOrEqual(10);
+    for (const template of templates) {
+      const pattern = new RegExp(template.split('\u0000').map(escapeRegExp).join('.+?'));
+      expect(pattern.test(page), `no example of "${template.replaceAll('\u0000', '…')}" in docs/troubleshooting.md`).toBe(true);
+    }
+  });
+
+  it('the README lists every flag of every command', () => {
+    const readme = readFileSync(projectFile('README.md'), 'utf8');
+    const commandList = readme.slice(readme.indexOf('## The command'), readme.indexOf('## The rewritten interface'));
+    const overview = spawnSync(process.execPath, [projectFile('cli', 'main.ts'), '--help'], { encoding: 'utf8' }).stdout;
+    const commands = [...overview.matchAll(/^ {2}(\S+) {2,}/gm)].map((match) => match[1]!);
+    expect(commands.length).toBeGreaterThanOrEqual(10);
+    for (const command of commands) {
+      const bullet = commandList.split('\n- ').find((entry) => entry.includes(`\`${command}`));
+      expect(bullet, `README has no entry for ${command}`).toBeDefined();
+      const help = spawnSync(process.execPath, [projectFile('cli', 'main.ts'), command, '--help'], { encoding: 'utf8' }).stdout;
+      const flags = [...help.matchAll(/^ {2}(--[a-z-]+)/gm)].map((match) => match[1]!).filter((flag) => flag !== '--help');
+      // The shim commands share a bullet: the flags may be on either command of it.
+      for (const flag of flags) expect(bullet!, `README: ${command} ${flag}`).toContain(flag);
+    }
+  });
+
+  it("the webhook README's config block is the shipped config, and its mutate example runs on the shipped examples", () => {
+    const page = readFileSync(projectFile('webhook', 'README.md'), 'utf8');
+    const block = /The shipped `deploy\/base\/config.yaml`[^\n]*\n\n```yaml\n([\s\S]*?)```/.exec(page)![1]!;
+    expect(parseWebhookConfig(block, 'webhook/README.md')).toEqual(parseWebhookConfig(readFileSync(projectFile('deploy', 'base', 'config.yaml'), 'utf8'), 'deploy/base/config.yaml'));
+    const command = /npx kubevirt-vduse (mutate [^\n]+)/.exec(page)![1]!.split(' ');
+    const result = spawnSync(process.execPath, [projectFile('cli', 'main.ts'), ...command], { encoding: 'utf8', cwd: projectFile() });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain('Warning: vduse: interfaces dataplane now use binding vduse');
+  });
+
+  it('docs/migration.md computes the pod interface name as KubeVirt does', () => {
+    const page = readFileSync(projectFile('docs', 'migration.md'), 'utf8');
+    const [, shell, network, shown] = /echo "(pod\$\(printf %s (\S+) \| sha256sum \| cut -c1-11\))"/.exec(page)!.concat(/`dataplane` gives `(pod[0-9a-f]{11})`/.exec(page)![1]!);
+    const computed = spawnSync('sh', ['-c', `echo "${shell!}"`], { encoding: 'utf8' }).stdout.trim();
+    expect(computed).toBe(podInterfaceName(network!));
+    expect(shown).toBe(podInterfaceName('dataplane'));
   });
 });

@@ -638,7 +638,7 @@ describe('cluster readiness, from the KubeVirt CR', () => {
     const withPasst = (sidecarImage?: string) => cr((c) => (c.network.binding.passt = { ...(sidecarImage ? { sidecarImage } : {}), migration: {} }));
     const decision = decideFor(twoPlugins, { namespaceLabels: POLICY_ENABLED, kubevirt: withPasst('passt-binding:1.7') });
     expect(decision.outcome).toBe('mutated');
-    expect(decision.warnings.join('\n')).toContain('vduse: live migration may fail: this VM uses 2 binding plugins with sidecars (vduse, passt)');
+    expect(decision.warnings).toContain('vduse: live migration may fail: 2 binding plugins with sidecars (vduse, passt); see docs/migration.md');
     expect(decideFor(twoPlugins, { namespaceLabels: POLICY_ENABLED, kubevirt: withPasst() }).warnings.join('\n')).not.toContain('live migration may fail');
   });
 
