@@ -26,6 +26,11 @@ async function asFastAsItGoes(load: Load): Promise<LoadResult> {
     p99Ms: result.latency.p99,
     maxMs: result.latency.max,
     errors: result.errors + result.timeouts + result.non2xx,
+    errorCauses: {
+      'connection error': result.errors,
+      timeout: result.timeouts,
+      ...Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).filter(([code]) => code !== '200').map(([code, stats]) => [`HTTP ${code}`, stats.count ?? 0])),
+    },
   };
 }
 
@@ -37,6 +42,11 @@ async function scheduled(load: Load, schedule: number[]): Promise<LoadResult> {
   const url = new URL(load.url);
   const latencies: number[] = [];
   let errors = 0;
+  const errorCauses: Record<string, number> = {};
+  const failed = (cause: string) => {
+    errors++;
+    errorCauses[cause] = (errorCauses[cause] ?? 0) + 1;
+  };
   const one = () =>
     new Promise<void>((resolve) => {
       const started = performance.now();
@@ -46,13 +56,13 @@ async function scheduled(load: Load, schedule: number[]): Promise<LoadResult> {
           response.resume();
           response.on('end', () => {
             if (response.statusCode === 200) latencies.push(performance.now() - started);
-            else errors++;
+            else failed(`HTTP ${String(response.statusCode)}`);
             resolve();
           });
         },
       );
-      outgoing.on('error', () => {
-        errors++;
+      outgoing.on('error', (error: NodeJS.ErrnoException) => {
+        failed(error.code ?? error.message);
         resolve();
       });
       outgoing.end(body);
@@ -70,7 +80,7 @@ async function scheduled(load: Load, schedule: number[]): Promise<LoadResult> {
   latencies.sort((a, b) => a - b);
   const round = (ms: number) => Math.round(ms * 100) / 100;
   const at = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? NaN);
-  return { requestsPerSecond: latencies.length / elapsed, total: latencies.length, p50Ms: at(50), p99Ms: at(99), maxMs: round(latencies.at(-1) ?? NaN), errors };
+  return { requestsPerSecond: latencies.length / elapsed, total: latencies.length, p50Ms: at(50), p99Ms: at(99), maxMs: round(latencies.at(-1) ?? NaN), errors, errorCauses };
 }
 
 const load = JSON.parse(process.argv[2]!) as Load;

@@ -31,3 +31,11 @@ export function compare(functions: Record<string, () => unknown>, options: { rou
 }
 
 export const formatMicros = (micros: number): string => (micros >= 1000 ? `${(micros / 1000).toFixed(2)} ms` : `${micros.toFixed(1)} µs`);
+
+/** Text cut to at most max characters at a word boundary, with "…" when cut: never mid-word. */
+export function cutAtWord(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = text.slice(0, max - 1);
+  const space = head.lastIndexOf(' ');
+  return `${(space > 0 ? head.slice(0, space) : head).trimEnd()}…`;
+}

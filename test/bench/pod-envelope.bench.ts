@@ -6,6 +6,7 @@ import { SIDECAR_MEMORY_LIMIT_BYTES, SIDECAR_MEMORY_MINIMUM_BYTES } from '../../
 import { MEGA, MIB, podCgroupProblem, runInEnvelope, type EnvelopeProcess, type EnvelopeRun } from '../helpers/pod-envelope.ts';
 import { readFileSync } from 'node:fs';
 import { projectFile } from '../helpers/fixtures.ts';
+import { cutAtWord } from './measure.ts';
 
 const STEP = 8 * MEGA;
 const TOP = 128 * MEGA;
@@ -37,7 +38,7 @@ async function minimumLimit(label: string, what: EnvelopeProcess): Promise<{ min
     console.log(
       `  ${label.padEnd(34)} ${megas(limit).padStart(5)}: ${runs.map((run) => (run.passed ? 'pass' : 'FAIL')).join(' ')}` +
         `  peak ${mib(last.stats.peakBytes)}, major faults ${last.stats.majorFaults}, file refaults ${last.stats.fileRefaults}` +
-        (last.failure ? `  (${last.failure.slice(0, 90)})` : ''),
+        (last.failure ? `  (${cutAtWord(last.failure, 90)})` : ''),
     );
     if (runs.some((run) => !run.passed)) break;
     minimum = limit;

@@ -60,7 +60,16 @@ export interface LoadResult {
   p99Ms: number;
   maxMs: number;
   errors: number;
+  /** What the errors were, with how many of each: "HTTP 500", "ECONNRESET", "timeout". */
+  errorCauses: Record<string, number>;
 }
+
+/** "HTTP 500 ×3, ECONNRESET ×1", or "" when there were none. */
+export const describeCauses = (causes: Record<string, number>): string =>
+  Object.entries(causes)
+    .filter(([, count]) => count > 0)
+    .map(([cause, count]) => `${cause} ×${count}`)
+    .join(', ');
 
 /**
  * The webhook as its image runs it (bin/kubevirt-vduse-webhook) against a fake API server, once

@@ -1,6 +1,8 @@
 // npm run reliability: load, soak and faults against the built images' entry points on loopback,
-// then the fuzz campaign, all written to test/RELIABILITY.md. Each run reports what it served, the
-// errors, p99 and memory before and after; a failed expectation is marked, not hidden.
+// then the fuzz campaign. Each run reports what it served, the errors with their causes, p99 and
+// memory before and after; a failed expectation is marked, not hidden, and a run that cannot run at
+// all is a failed row with its cause. The report goes to a temp file; `npm run reliability --
+// --write` replaces the committed test/RELIABILITY.md with it.
 import { credentials } from '@grpc/grpc-js';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { projectFile, sharedFixture } from '../helpers/fixtures.ts';
 import { unaryCall } from '../helpers/hook-client.ts';
 import { protoClients } from '../helpers/hook-protos.ts';
-import { logLines, procStatus, runLoad, startWebhookEntryPoint, waitForLine } from '../helpers/processes.ts';
+import { describeCauses, logLines, procStatus, runLoad, startWebhookEntryPoint, waitForLine } from '../helpers/processes.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 import { NAMESPACE, VDUSE_RESOURCE } from '../helpers/vms.ts';
 import { DEFAULT_BINDING_PLUGIN_NAME, hookSocketName } from '../../api/names.ts';
@@ -29,10 +31,22 @@ interface Row {
 }
 
 const rows: Row[] = [];
-const record = (row: Row) => {
-  rows.push(row);
-  console.log(`${row.verdict ? 'ok  ' : 'FAIL'} ${row.run}: served ${row.served}, errors ${row.errors}, p99 ${row.p99}, ${row.memory}. ${row.note}`);
+/** A row; its errors' causes, when it had errors, go into its note. */
+const record = (row: Row, causes: Record<string, number> = {}) => {
+  const described = describeCauses(causes);
+  const recorded = described ? { ...row, note: `${row.note} Errors: ${described}.` } : row;
+  rows.push(recorded);
+  console.log(`${recorded.verdict ? 'ok  ' : 'FAIL'} ${recorded.run}: served ${recorded.served}, errors ${recorded.errors}, p99 ${recorded.p99}, ${recorded.memory}. ${recorded.note}`);
 };
+
+/** One group of runs; if it cannot run at all, a failed row that says why, and the others go on. */
+async function guarded(name: string, runs: () => Promise<void>): Promise<void> {
+  try {
+    await runs();
+  } catch (error) {
+    record({ run: name, served: '-', errors: 1, p99: '-', memory: '-', verdict: false, note: `Could not run: ${error instanceof Error ? error.message : String(error)}` });
+  }
+}
 const mib = (value: number) => `${value.toFixed(1)} MiB`;
 
 const dir = mkdtempSync(join(tmpdir(), 'vduse-reliability-'));
@@ -76,7 +90,7 @@ async function webhookSoak(): Promise<void> {
       memory: `RSS ${mib(before)} before, ${mib(samples.at(-1)?.rss ?? NaN)} after; growth over the last 30 s ${(growth * 100).toFixed(1)}%`,
       verdict: soak.errors === 0 && soak.total >= 59_000 && growth < 0.05,
       note: 'Targets: zero errors, RSS growth in the last 30 s under 5%.',
-    });
+    }, soak.errorCauses);
     const burst = await runLoad({ url: url(webhook.port), ca: caPath, body: bodyPath, connections: 5000, durationSeconds: 0, burst: 5000, noKeepAlive: true });
     record({
       run: 'webhook: a burst of 5,000 concurrent requests, each on its own TLS connection',
@@ -86,7 +100,7 @@ async function webhookSoak(): Promise<void> {
       memory: `RSS ${mib(procStatus(webhook.child.pid!).rssMiB)} after, peak ${mib(procStatus(webhook.child.pid!).peakRssMiB)}`,
       verdict: burst.errors === 0 && burst.total === 5000,
       note: 'Target: zero errors.',
-    });
+    }, burst.errorCauses);
   } finally {
     await stop(webhook.child);
     await api.stop();
@@ -141,7 +155,7 @@ async function webhookFaults(): Promise<void> {
       // Reviews that reach a cold cache are denied with HTTP 200 (onLookupFailure: deny); none may hang past the 2 s GET timeout.
       verdict: wentUnready && Number.isFinite(readyAgainMs) && during.errors === 0 && during.maxMs < 2500,
       note: 'Targets: readiness follows the cache; no review waits past the 2 s lookup timeout (each is answered, allowed from the cache or denied).',
-    });
+    }, during.errorCauses);
 
     // The certificate is replaced every second under load; every handshake must succeed.
     const rotating = runLoad({ url: url(webhook.port), ca: caPath, body: bodyPath, connections: 8, durationSeconds: 10, rate: 100, noKeepAlive: true });
@@ -159,7 +173,7 @@ async function webhookFaults(): Promise<void> {
       memory: `${reloads} certificate reloads`,
       verdict: rotated.errors === 0 && reloads >= 8,
       note: 'Target: zero failed handshakes.',
-    });
+    }, rotated.errorCauses);
 
     // The config is replaced with an invalid one: the old one stays, the error is logged.
     writeFileSync(configPath, 'onLookupFailure: sometimes\n');
@@ -173,7 +187,7 @@ async function webhookFaults(): Promise<void> {
       memory: refused ? `logged: ${String(refused.error)}` : 'NOT logged',
       verdict: refused !== undefined && after.errors === 0,
       note: 'Target: the old config stays in force and the error is logged.',
-    });
+    }, after.errorCauses);
   } finally {
     await stop(webhook.child);
     await api.stop();
@@ -198,13 +212,16 @@ async function sidecarSoak(): Promise<void> {
   const rss: number[] = [];
   const times: number[] = [];
   let errors = 0;
+  const causes: Record<string, number> = {};
   try {
     for (let call = 0; call < 10_000; call++) {
       const started = performance.now();
       try {
         await unaryCall(client, 'OnDefineDomain', request);
-      } catch {
+      } catch (error) {
         errors++;
+        const cause = error instanceof Error ? error.message : String(error);
+        causes[cause] = (causes[cause] ?? 0) + 1;
       }
       times.push(performance.now() - started);
       if (call % 500 === 0) rss.push(procStatus(child.pid!).rssMiB);
@@ -221,7 +238,7 @@ async function sidecarSoak(): Promise<void> {
       memory: `RSS ${mib(rss[0]!)} after the first call, ${mib(rss.at(-1)!)} after the last, peak ${mib(procStatus(child.pid!).peakRssMiB)}; growth over the second half ${(growth * 100).toFixed(1)}%`,
       verdict: errors === 0 && growth < 0.05,
       note: 'Targets: zero errors, RSS stable (growth over the second half under 5%).',
-    });
+    }, causes);
   } finally {
     client.close();
     await stop(child);
@@ -237,10 +254,11 @@ function fuzzCampaign(): string {
   return `${failed ? '**A property failed.** ' : ''}\`npm run fuzz\`, ${runs} cases per property:\n\n\`\`\`\n${summary || 'no summary: see the run output'}\n\`\`\``;
 }
 
+const write = process.argv.includes('--write');
 const started = new Date();
-await webhookSoak();
-await webhookFaults();
-await sidecarSoak();
+await guarded('webhook: soak and burst', webhookSoak);
+await guarded('webhook: faults', webhookFaults);
+await guarded('sidecar: 10,000 OnDefineDomain calls', sidecarSoak);
 const fuzz = process.env.SKIP_FUZZ ? 'Skipped (SKIP_FUZZ was set).' : fuzzCampaign();
 
 const table = [
@@ -248,8 +266,9 @@ const table = [
   '|---|---|---|---|---|---|',
   ...rows.map((row) => `| ${row.run} | ${row.served} | ${row.errors} | ${row.p99} | ${row.memory} | ${row.verdict ? 'yes' : '**no**'} |`),
 ].join('\n');
+const reportPath = write ? projectFile('test', 'RELIABILITY.md') : join(dir, 'RELIABILITY.md');
 writeFileSync(
-  projectFile('test', 'RELIABILITY.md'),
+  reportPath,
   [
     '# Reliability report',
     '',
@@ -272,5 +291,6 @@ writeFileSync(
     '',
   ].join('\n'),
 );
-console.log(`\nwrote test/RELIABILITY.md: ${rows.filter((row) => row.verdict).length}/${rows.length} runs met their targets`);
+console.log(`\nwrote ${reportPath}: ${rows.filter((row) => row.verdict).length}/${rows.length} runs met their targets`);
+if (!write) console.log('test/RELIABILITY.md is unchanged; npm run reliability -- --write replaces it with this report.');
 process.exitCode = rows.every((row) => row.verdict) ? 0 : 1;

@@ -14,7 +14,7 @@ import { mergeUserData } from '../../sidecar/cloud-init/user-data.ts';
 import { rewriteDomain } from '../../sidecar/domain/rewrite.ts';
 import { canonicalXml, interfacesWithAliases } from '../helpers/canonical-xml.ts';
 import { KUBEVIRT_DOMAINS, sharedFixture } from '../helpers/fixtures.ts';
-import { FUZZ_RUNS as RUNS, reportCases } from '../helpers/fuzz.ts';
+import { FUZZ_RUNS as RUNS, fuzzParameters, reportCases } from '../helpers/fuzz.ts';
 import { describeWithLibvirt } from '../helpers/libvirt.ts';
 import { requestFor } from '../helpers/rewrite-cases.ts';
 import { macFor, masqueradeDefault, vduseInterface } from '../helpers/vmis.ts';
@@ -89,7 +89,7 @@ describe('the domain rewrite, on generated domains', () => {
         expect(canonicalXml(output, outside)).toBe(canonicalXml(xml, outside));
         for (const alias of aliases) expect(output).toContain(`<alias name="${alias}"/>`);
       }),
-      { numRuns: RUNS },
+      fuzzParameters('domain rewrite: typed errors only, idempotent, nothing else changes'),
     );
     reportCases('domain rewrite: typed errors only, idempotent, nothing else changes', { rewritten, refused });
     expect(rewritten).toBeGreaterThan(RUNS / 4);
@@ -147,7 +147,7 @@ describe('the cloud-init merge, on generated user data', () => {
         expect(mergeUserData(merged, ours, 'VirtualMachineInstance ns/vm')).toBe(merged);
         count++;
       }),
-      { numRuns: RUNS },
+      fuzzParameters('cloud-init merge: #cloud-config kept, ours once, idempotent'),
     );
     reportCases('cloud-init merge: #cloud-config kept, ours once, idempotent', { merged: count });
   });
@@ -162,7 +162,7 @@ describe('the cloud-init merge, on generated user data', () => {
         expect(mergeUserData(merged, ours, 'VirtualMachineInstance ns/vm')).toBe(merged);
         count++;
       }),
-      { numRuns: RUNS },
+      fuzzParameters('cloud-init merge: other user data byte-for-byte, idempotent'),
     );
     reportCases('cloud-init merge: other user data byte-for-byte, idempotent', { merged: count });
   });

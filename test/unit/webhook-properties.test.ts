@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Interface, VirtualMachine } from '../../api/kubevirt.ts';
 import { applyIndependently, decideFor, NADS, type Scenario } from '../helpers/admission.ts';
-import { FUZZ_RUNS as RUNS, reportCases } from '../helpers/fuzz.ts';
+import { FUZZ_RUNS as RUNS, fuzzParameters, reportCases } from '../helpers/fuzz.ts';
 import { schemaErrors } from '../helpers/kubevirt-schema.ts';
 import { vmWith } from '../helpers/vms.ts';
 
@@ -107,7 +107,7 @@ describe('the admission decision, on generated VMs', () => {
         expect(again.allowed).toBe(true);
         expect(again.patch).toEqual([]);
       }),
-      { numRuns: RUNS },
+      fuzzParameters('webhook mutation: decides, applies, in scope, validates, idempotent'),
     );
     reportCases('webhook mutation: decides, applies, in scope, validates, idempotent', Object.fromEntries(outcomes));
     // Not vacuous: the generator reaches both sides.
@@ -123,7 +123,7 @@ describe('the admission decision, on generated VMs', () => {
         expect(typeof decision.allowed).toBe('boolean');
         outcomes[decision.outcome] = (outcomes[decision.outcome] ?? 0) + 1;
       }),
-      { numRuns: RUNS },
+      fuzzParameters('webhook mutation: arbitrary JSON never throws'),
     );
     reportCases('webhook mutation: arbitrary JSON never throws', outcomes);
   });
