@@ -39,7 +39,8 @@ export type NamespacePolicy = (typeof NAMESPACE_POLICY_VALUES)[number];
 
 export const DEFAULT_BINDING_PLUGIN_NAME = 'vduse';
 /**
- * The second binding, registered with the same sidecar image, whose sidecar also subscribes to
+ * The second binding, registered with the sidecar-cloudinit image (the same program, which names
+ * this binding itself for KubeVirt 1.8: Dockerfile), whose sidecar also subscribes to
  * PreCloudInitIso. virt-launcher panics when a sidecar subscribes to PreCloudInitIso in a VMI
  * without a cloud-init volume (pkg/hooks/manager.go preCloudInitIsoDataToJSON reads
  * cloudInitData.UserData on nil), and at Info time the sidecar knows only its binding name
