@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Runs alone, after these: vitest.envelope.config.ts.
-    exclude: ['test/envelope/**', 'node_modules/**'],
+    // Run after these, each alone: vitest.cluster.config.ts (a real control plane), vitest.envelope.config.ts.
+    exclude: ['test/envelope/**', 'test/cluster/**', 'node_modules/**'],
     globalSetup: ['test/helpers/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,

@@ -1,0 +1,118 @@
+// Builds the real control plane's binaries from their Go modules (test/cluster/go/), into a cache
+// keyed on each module's go.mod, go.sum and sources and on the Go version: a warm machine only
+// computes the key. `node test/cluster/build.ts [kube|kubevirt-v1.8.4 ...]`
+// prints the directory of each module's binaries; with no module named, it builds them all.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const GO_DIR = fileURLToPath(new URL('go/', import.meta.url));
+
+export interface GoModule {
+  /** Binary name to its Go package. */
+  binaries: Record<string, string>;
+  /** -ldflags per binary, such as the version a release build stamps in. */
+  ldflags?: Record<string, string>;
+  /** A cold build's time on a 2-core machine, for the progress line. */
+  coldMinutes: number;
+  /** Other module directories whose sources are part of the key (a replace to a local path). */
+  localReplaces: string[];
+}
+
+// The module proxy serves these without the checksum database knowing them (its lookups answer
+// 404): go.sum, committed, pins their hashes instead.
+const NO_SUMDB = ['kubevirt.io/virt-template-api', 'kubevirt.io/virt-template-client-go', 'kubevirt.io/virt-template-engine', 'github.com/rhobs/operator-observability-toolkit'];
+
+const kubevirt = (coldMinutes: number): GoModule => ({
+  binaries: {
+    'virt-api': 'kubevirt.io/kubevirt/cmd/virt-api',
+    'virt-controller': 'kubevirt.io/kubevirt/cmd/virt-controller',
+    virtctl: 'kubevirt.io/kubevirt/cmd/virtctl',
+    installgen: 'kubevirt-vduse/test/cluster/go/installgen',
+  },
+  coldMinutes,
+  localReplaces: ['installgen'],
+});
+
+const KUBERNETES_VERSION_LDFLAGS = ['gitVersion=v1.34.2', 'gitMajor=1', 'gitMinor=34', 'gitTreeState=clean']
+  .flatMap((setting) => [`-X k8s.io/component-base/version.${setting}`, `-X k8s.io/client-go/pkg/version.${setting}`])
+  .join(' ');
+
+export const MODULES: Record<string, GoModule> = {
+  kube: {
+    binaries: { etcd: 'go.etcd.io/etcd/server/v3', 'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver', kubectl: 'k8s.io/kubernetes/cmd/kubectl' },
+    // What Kubernetes' release build stamps in (hack/lib/version.sh); /version reports it.
+    ldflags: Object.fromEntries(['kube-apiserver', 'kubectl'].map((binary) => [binary, KUBERNETES_VERSION_LDFLAGS])),
+    coldMinutes: 9,
+    localReplaces: [],
+  },
+  // KubeVirt v1.9.0 cannot be built from the module proxy: it requires kubevirt.io/virt-template-api,
+  // -client-go and -engine v0.2.0, which the proxy refuses (403, "This module version is not
+  // available"); v0.1.7 lacks the core/v1beta1 packages v1.9.0 imports.
+  'kubevirt-v1.8.4': kubevirt(4),
+};
+
+export const cacheRoot = (): string => process.env.KUBEVIRT_VDUSE_CACHE ?? join(homedir(), '.cache', 'kubevirt-vduse');
+
+/** The cache key: the Go version and every file that decides what the module builds. */
+function moduleKey(name: string): string {
+  const hash = createHash('sha256');
+  hash.update(spawnSync('go', ['version'], { encoding: 'utf8' }).stdout);
+  hash.update(JSON.stringify(MODULES[name]!.ldflags ?? {}));
+  for (const dir of [name, ...MODULES[name]!.localReplaces]) {
+    for (const file of readdirSync(join(GO_DIR, dir)).sort()) {
+      if (/\.(go|mod|sum)$/.test(file)) hash.update(`${dir}/${file}\0`).update(readFileSync(join(GO_DIR, dir, file)));
+    }
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+const say = (text: string) => process.stderr.write(`cluster build: ${text}\n`);
+
+function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'inherit', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) exited ${String(code)}:\n${stderr.trim().split('\n').slice(-20).join('\n')}`))));
+  });
+}
+
+/** The directory holding the module's binaries, built when the cache does not have them. */
+export async function buildModule(name: string): Promise<string> {
+  const module = MODULES[name];
+  if (!module) throw new Error(`no Go module ${JSON.stringify(name)}; expected one of ${Object.keys(MODULES).join(', ')}`);
+  const out = join(cacheRoot(), 'bin', `${name}-${moduleKey(name)}`);
+  if (Object.keys(module.binaries).every((binary) => existsSync(join(out, binary)))) {
+    say(`${name}: cached in ${out}`);
+    return out;
+  }
+  const started = Date.now();
+  say(`${name}: building ${Object.keys(module.binaries).join(', ')} (a cold build, modules downloaded and compiled, takes about ${module.coldMinutes} min on 2 cores; a warm Go cache, seconds)`);
+  const heartbeat = setInterval(() => say(`${name}: still building, ${Math.round((Date.now() - started) / 1000)} s so far`), 30_000);
+  const partial = `${out}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  const env = { ...process.env, CGO_ENABLED: '0', GONOSUMDB: NO_SUMDB.join(','), GOFLAGS: '-mod=readonly -trimpath' };
+  try {
+    for (const [binary, goPackage] of Object.entries(module.binaries)) {
+      const ldflags = module.ldflags?.[binary];
+      await run('go', ['build', ...(ldflags ? ['-ldflags', ldflags] : []), '-o', join(partial, binary), goPackage], join(GO_DIR, name), env);
+      say(`${name}: ${binary} built, ${Math.round((Date.now() - started) / 1000)} s so far`);
+    }
+  } finally {
+    clearInterval(heartbeat);
+  }
+  rmSync(out, { recursive: true, force: true });
+  renameSync(partial, out);
+  say(`${name}: built in ${Math.round((Date.now() - started) / 1000)} s, cached in ${out}`);
+  return out;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const names = process.argv.slice(2);
+  for (const name of names.length > 0 ? names : Object.keys(MODULES)) console.log(await buildModule(name));
+}

@@ -1,0 +1,293 @@
+// npm run cluster -- up [--kubevirt 1.8.4] | down | status
+//
+// A real control plane on this machine, as local processes on 127.0.0.1: etcd, kube-apiserver,
+// KubeVirt's virt-api and virt-controller, built from their released Go modules
+// (test/cluster/build.ts), with KubeVirt's install objects from its own install-strategy code
+// (installgen), and this project installed as docs/install.md says. There is no kubelet: Pods stay
+// Pending. The state (certificates, etcd's data, logs, process ids) lives in .cluster/, and the
+// admin kubeconfig is .cluster/kubeconfig, printed as the last line of `up`.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { createLoopbackPki } from '../../cli/loopback-pki.ts';
+import { buildModule } from './build.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const STATE_DIR = join(ROOT, '.cluster');
+export const KUBECONFIG = join(STATE_DIR, 'kubeconfig');
+const LOGS = join(STATE_DIR, 'logs');
+const PKI = join(STATE_DIR, 'pki');
+const STATE_FILE = join(STATE_DIR, 'state.json');
+
+export const KUBEVIRT_VERSIONS = ['1.8.4'] as const;
+/** v1.9.0 cannot be built from the module proxy: it refuses kubevirt.io/virt-template-api v0.2.x (403). */
+export const DEFAULT_KUBEVIRT = '1.8.4';
+
+const PORTS = { etcdClient: 23790, etcdPeer: 23800, apiserver: 16443, virtApi: 18443, virtApiConsole: 18186, virtController: 18182, webhookHealth: 18080 } as const;
+/** The project's webhook Service says port 443; the API server dials the ExternalName there. */
+const WEBHOOK_PORT = 443;
+const KUBEVIRT_NAMESPACE = 'kubevirt';
+
+export interface ClusterState {
+  kubevirt: string;
+  /** Where the binaries are: the kube module's (kubectl, ...) and KubeVirt's (virtctl, ...). */
+  bins: { kube: string; kubevirt: string };
+  /** Part name to its process id and log. */
+  parts: Record<string, { pid: number; log: string }>;
+}
+
+const say = (text: string) => process.stderr.write(`cluster: ${text}\n`);
+
+export function readState(): ClusterState | undefined {
+  return existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState) : undefined;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** A part as a detached process whose output goes to its log; recorded in the state file. */
+function startPart(state: ClusterState, name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const log = join(LOGS, `${name}.log`);
+  const fd = openSync(log, 'a');
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  closeSync(fd);
+  child.unref();
+  state.parts[name] = { pid: child.pid!, log };
+  writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+  return child;
+}
+
+/** Waits until check() holds; fails with the part's name and its log's last lines when it does not. */
+async function waitFor(state: ClusterState, name: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  const part = state.parts[name];
+  while (Date.now() - started < timeoutMs) {
+    if (part && !alive(part.pid)) break;
+    if (await check().catch(() => false)) {
+      say(`${name} is up (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      return;
+    }
+    await sleep(250);
+  }
+  const tail = part && existsSync(part.log) ? readFileSync(part.log, 'utf8').trim().split('\n').slice(-15).join('\n') : '';
+  throw new Error(`${name} did not come up within ${timeoutMs / 1000} s${part && !alive(part.pid) ? ' (it exited)' : ''}; its log: ${part?.log ?? '(none)'}\n${tail}`);
+}
+
+/** GET over HTTPS with the admin client certificate; true on a 200. */
+function httpsOk(url: string, options: { ca: string; cert?: string; key?: string }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const outgoing = request(url, { ca: readFileSync(options.ca), ...(options.cert ? { cert: readFileSync(options.cert), key: readFileSync(options.key!) } : {}), timeout: 2000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    outgoing.on('error', () => resolve(false));
+    outgoing.on('timeout', () => outgoing.destroy());
+    outgoing.end();
+  });
+}
+
+export function kubectl(bin: string, args: string[], input?: string): string {
+  const result = spawnSync(join(bin, 'kubectl'), ['--kubeconfig', KUBECONFIG, ...args], { input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) {
+    const lines = result.stderr.trim().split('\n');
+    const shown = lines.length > 6 ? [...lines.slice(0, 5), `(${lines.length - 5} more lines)`] : lines;
+    throw new Error(`kubectl ${args.join(' ')}: ${shown.join('\n') || result.error?.message || `exit ${String(result.status)}`}`);
+  }
+  return result.stdout;
+}
+
+function kubeconfigFor(server: string, ca: string, user: { cert: string; key: string } | { token: string }): string {
+  const credentials = 'token' in user ? `token: ${user.token}` : `client-certificate: ${user.cert}\n    client-key: ${user.key}`;
+  return `apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: ${server}\n    certificate-authority: ${ca}\nusers:\n- name: user\n  user:\n    ${credentials}\ncontexts:\n- name: test\n  context: {cluster: test, user: user}\ncurrent-context: test\n`;
+}
+
+/** A kubeconfig with a token of the service account, so the process runs with exactly its RBAC. */
+function serviceAccountKubeconfig(kubeBin: string, namespace: string, account: string): string {
+  const token = kubectl(kubeBin, ['create', 'token', account, '-n', namespace, '--duration', '24h']).trim();
+  const path = join(STATE_DIR, `${namespace}-${account}.kubeconfig`);
+  writeFileSync(path, kubeconfigFor(`https://127.0.0.1:${PORTS.apiserver}`, join(PKI, 'cluster-ca.crt'), { token }));
+  return path;
+}
+
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; [key: string]: unknown };
+
+export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<string> {
+  if (!(KUBEVIRT_VERSIONS as readonly string[]).includes(kubevirtVersion)) {
+    throw new Error(`--kubevirt ${kubevirtVersion}: expected one of ${KUBEVIRT_VERSIONS.join(', ')} (v1.9.0 cannot be built here: the module proxy refuses kubevirt.io/virt-template-api v0.2.x)`);
+  }
+  if (process.getuid?.() !== 0) throw new Error('needs root: the webhook listens on port 443, where its Service sends the API server');
+  down();
+  const [kubeBin, kubevirtBin] = [await buildModule('kube'), await buildModule(`kubevirt-v${kubevirtVersion}`)];
+  if (!existsSync(join(ROOT, 'dist', 'kubevirt-vduse.js'))) execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.ts')], { stdio: 'inherit' });
+  mkdirSync(LOGS, { recursive: true });
+  const state: ClusterState = { kubevirt: kubevirtVersion, bins: { kube: kubeBin, kubevirt: kubevirtBin }, parts: {} };
+  writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+
+  // Certificates: one CA for the cluster (serving and client certificates), one for the
+  // request-header (front-proxy) client that virt-api trusts, and the service-account key pair.
+  const clusterCa = createLoopbackPki({ dir: PKI, caName: 'cluster-ca', caDays: 7 });
+  const frontProxyCa = createLoopbackPki({ dir: join(PKI, 'front-proxy'), caName: 'front-proxy-ca', caDays: 7 });
+  const apiserverCert = clusterCa.issue('apiserver', { days: 7, altNames: ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default.svc'] });
+  const admin = clusterCa.issue('admin', { days: 7, subject: '/O=system:masters/CN=kubernetes-admin', altNames: [], usage: 'client' });
+  const frontProxyClient = frontProxyCa.issue('front-proxy-client', { days: 7, altNames: [], usage: 'client' });
+  const virtApiCert = clusterCa.issue('virt-api', { days: 7, altNames: ['DNS:virt-api.kubevirt.svc', 'DNS:localhost', 'IP:127.0.0.1'] });
+  const webhookCert = clusterCa.issue('webhook', { days: 7, altNames: ['DNS:kubevirt-vduse-webhook.vduse-system.svc', 'DNS:localhost', 'IP:127.0.0.1'] });
+  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(PKI, 'sa.key')]);
+  execFileSync('openssl', ['pkey', '-in', join(PKI, 'sa.key'), '-pubout', '-out', join(PKI, 'sa.pub')]);
+  writeFileSync(KUBECONFIG, kubeconfigFor(`https://127.0.0.1:${PORTS.apiserver}`, clusterCa.caPath, { cert: admin.certPath, key: admin.keyPath }));
+
+  startPart(state, 'etcd', join(kubeBin, 'etcd'), [
+    '--name', 'test', '--data-dir', join(STATE_DIR, 'etcd'),
+    '--listen-client-urls', `http://127.0.0.1:${PORTS.etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${PORTS.etcdClient}`,
+    '--listen-peer-urls', `http://127.0.0.1:${PORTS.etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${PORTS.etcdPeer}`,
+    '--initial-cluster', `test=http://127.0.0.1:${PORTS.etcdPeer}`, '--unsafe-no-fsync',
+  ]);
+  await waitFor(state, 'etcd', async () => (await fetch(`http://127.0.0.1:${PORTS.etcdClient}/health`)).ok, 30_000);
+
+  startPart(state, 'kube-apiserver', join(kubeBin, 'kube-apiserver'), [
+    '--etcd-servers', `http://127.0.0.1:${PORTS.etcdClient}`,
+    '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(PORTS.apiserver),
+    '--tls-cert-file', apiserverCert.certPath, '--tls-private-key-file', apiserverCert.keyPath,
+    '--client-ca-file', clusterCa.caPath,
+    '--service-account-issuer', 'https://kubernetes.default.svc', '--service-account-key-file', join(PKI, 'sa.pub'), '--service-account-signing-key-file', join(PKI, 'sa.key'),
+    '--service-cluster-ip-range', '10.96.0.0/16',
+    '--authorization-mode', 'Node,RBAC',
+    '--enable-admission-plugins', 'NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
+    // virt-api reads the request-header CA from extension-apiserver-authentication, and panics without it.
+    '--requestheader-client-ca-file', frontProxyCa.caPath, '--requestheader-allowed-names', 'front-proxy-client',
+    '--requestheader-username-headers', 'X-Remote-User', '--requestheader-group-headers', 'X-Remote-Group', '--requestheader-extra-headers-prefix', 'X-Remote-Extra-',
+    '--proxy-client-cert-file', frontProxyClient.certPath, '--proxy-client-key-file', frontProxyClient.keyPath,
+  ]);
+  await waitFor(state, 'kube-apiserver', () => httpsOk(`https://127.0.0.1:${PORTS.apiserver}/readyz`, { ca: clusterCa.caPath, cert: admin.certPath, key: admin.keyPath }), 90_000);
+
+  // KubeVirt: what virt-operator would install, the Multus NAD CRD, the CA, the CR with its phase.
+  kubectl(kubeBin, ['create', 'namespace', KUBEVIRT_NAMESPACE]);
+  const install = JSON.parse(execFileSync(join(kubevirtBin, 'installgen'), ['--namespace', KUBEVIRT_NAMESPACE], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] })) as { items: Manifest[] };
+  // The common instancetypes and preferences wait for virt-api, whose webhooks validate them.
+  const ofCrds = install.items.filter((object) => object.apiVersion.startsWith('instancetype.kubevirt.io/'));
+  // virt-operator does not run here (it cannot finish without a kubelet), so its own webhook, which
+  // validates the KubeVirt CR, has no server: that configuration is left out.
+  const operatorWebhook = (object: Manifest) => JSON.stringify(object.webhooks ?? []).includes('"kubevirt-operator-webhook"');
+  kubectl(kubeBin, ['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: install.items.filter((object) => !ofCrds.includes(object) && !operatorWebhook(object)) }));
+  kubectl(kubeBin, ['apply', '--server-side', '-f', join(ROOT, 'test', 'cluster', 'manifests', 'network-attachment-definition-crd.yaml')]);
+  kubectl(kubeBin, ['wait', '--for', 'condition=established', '--timeout', '60s', 'crd', '--all']);
+  kubectl(kubeBin, ['create', 'configmap', 'kubevirt-ca', '-n', KUBEVIRT_NAMESPACE, `--from-file=ca-bundle=${clusterCa.caPath}`]);
+  // KubeVirt's webhooks reach virt-api on this machine: an ExternalName Service to localhost, on virt-api's port.
+  kubectl(kubeBin, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'virt-api', namespace: KUBEVIRT_NAMESPACE }, spec: { type: 'ExternalName', externalName: 'localhost' } }));
+  const caBundle = clusterCa.ca.toString('base64');
+  for (const kind of ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations']) {
+    const list = JSON.parse(kubectl(kubeBin, ['get', kind, '-o', 'json'])) as { items: { metadata: { name: string }; webhooks: { clientConfig: { service?: { name: string; port?: number }; caBundle?: string } }[] }[] };
+    for (const configuration of list.items) {
+      if (!configuration.webhooks.some((webhook) => webhook.clientConfig.service?.name === 'virt-api')) continue;
+      for (const webhook of configuration.webhooks) webhook.clientConfig = { ...webhook.clientConfig, caBundle, ...(webhook.clientConfig.service ? { service: { ...webhook.clientConfig.service, port: PORTS.virtApi } } : {}) };
+      kubectl(kubeBin, ['replace', '-f', '-'], JSON.stringify(configuration));
+    }
+  }
+  kubectl(kubeBin, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'kubevirt.io/v1', kind: 'KubeVirt', metadata: { name: 'kubevirt', namespace: KUBEVIRT_NAMESPACE }, spec: { configuration: { developerConfiguration: { featureGates: [] } } } }));
+  // KubeVirt ignores the configuration of a CR whose status has no phase, and takes the default
+  // architecture from its status: virt-operator sets both (pkg/virt-config/configuration.go).
+  kubectl(kubeBin, ['patch', 'kubevirt', 'kubevirt', '-n', KUBEVIRT_NAMESPACE, '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify({ status: { phase: 'Deployed', observedKubeVirtVersion: `v${kubevirtVersion}`, targetKubeVirtVersion: `v${kubevirtVersion}`, defaultArchitecture: 'amd64' } })]);
+
+  const virtApiKubeconfig = serviceAccountKubeconfig(kubeBin, KUBEVIRT_NAMESPACE, 'kubevirt-apiserver');
+  startPart(state, 'virt-api', join(kubevirtBin, 'virt-api'), [
+    '--kubeconfig', virtApiKubeconfig, '--listen', '127.0.0.1', '--port', String(PORTS.virtApi), '--console-server-port', String(PORTS.virtApiConsole),
+    '--tls-cert-file', virtApiCert.certPath, '--tls-key-file', virtApiCert.keyPath, '--handler-cert-file', virtApiCert.certPath, '--handler-key-file', virtApiCert.keyPath,
+    '--subresources-only=false',
+  ]);
+  await waitFor(state, 'virt-api', () => httpsOk(`https://127.0.0.1:${PORTS.virtApi}/apis/subresources.kubevirt.io/v1/healthz`, { ca: clusterCa.caPath }), 90_000);
+  kubectl(kubeBin, ['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: ofCrds }));
+
+  const virtControllerKubeconfig = serviceAccountKubeconfig(kubeBin, KUBEVIRT_NAMESPACE, 'kubevirt-controller');
+  startPart(state, 'virt-controller', join(kubevirtBin, 'virt-controller'), [
+    '--kubeconfig', virtControllerKubeconfig, '--listen', '127.0.0.1', '--port', String(PORTS.virtController),
+    '--launcher-image', `virt-launcher:v${kubevirtVersion}`, '--exporter-image', `virt-exportserver:v${kubevirtVersion}`,
+    '--prom-cert-file', virtApiCert.certPath, '--prom-key-file', virtApiCert.keyPath,
+  ]);
+  await waitFor(state, 'virt-controller', () => Promise.resolve(readFileSync(state.parts['virt-controller']!.log, 'utf8').includes('successfully acquired lease')), 90_000);
+
+  // This project, as docs/install.md installs it: deploy/base rendered with kubectl kustomize and
+  // applied unchanged but for what a test rig must change: the Service reaches the local webhook
+  // process (ExternalName to localhost), and the caBundle is set (an overlay's job on a cluster).
+  const rendered = parseAllDocuments(kubectl(kubeBin, ['kustomize', join(ROOT, 'deploy', 'base')])).map((document) => document.toJS() as Manifest);
+  const adjusted = rendered.map((object) => {
+    if (object.kind === 'Service' && object.metadata.name === 'kubevirt-vduse-webhook') return { ...object, spec: { type: 'ExternalName', externalName: 'localhost' } };
+    if (object.kind === 'MutatingWebhookConfiguration') {
+      return { ...object, webhooks: (object.webhooks as { clientConfig: object }[]).map((webhook) => ({ ...webhook, clientConfig: { ...webhook.clientConfig, caBundle } })) };
+    }
+    return object;
+  });
+  kubectl(kubeBin, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: adjusted }));
+  const webhookKubeconfig = serviceAccountKubeconfig(kubeBin, 'vduse-system', 'kubevirt-vduse-webhook');
+  startPart(state, 'webhook', join(ROOT, 'bin', 'kubevirt-vduse-webhook'), [
+    '--tls-cert', webhookCert.certPath, '--tls-key', webhookCert.keyPath, '--port', String(WEBHOOK_PORT), '--health-port', String(PORTS.webhookHealth),
+    '--config', join(ROOT, 'deploy', 'base', 'config.yaml'), '--kubeconfig', webhookKubeconfig,
+  ], { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }); // the entry point runs `node`: the image's is Node 24, here the pinned one
+  await waitFor(state, 'webhook', async () => (await fetch(`http://127.0.0.1:${PORTS.webhookHealth}/readyz`)).ok, 60_000);
+  // Played, since no kubelet or kube-controller-manager runs here: a Node that reports the VDUSE
+  // device plugin's resource, as kubelet would, and the webhook Service's EndpointSlice for a ready
+  // pod, as the endpointslice controller would (an address that is never dialled: the Service is
+  // an ExternalName).
+  kubectl(kubeBin, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a', labels: { 'kubernetes.io/hostname': 'node-a', 'kubevirt.io/schedulable': 'true' } } }));
+  kubectl(kubeBin, ['patch', 'node', 'node-a', '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify({ status: { capacity: { cpu: '8', memory: '32Gi', pods: '110', 'vduse.io/vduse': '4' }, allocatable: { cpu: '8', memory: '32Gi', pods: '110', 'vduse.io/vduse': '4' } } })]);
+  kubectl(kubeBin, ['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: 'kubevirt-vduse-webhook-played', namespace: 'vduse-system', labels: { 'kubernetes.io/service-name': 'kubevirt-vduse-webhook' } },
+    addressType: 'IPv4', endpoints: [{ addresses: ['192.0.2.10'], conditions: { ready: true } }], ports: [{ name: 'https', port: 8443, protocol: 'TCP' }],
+  }));
+  // The binding registration, as deploy/kubevirt/README.md applies it.
+  const live = kubectl(kubeBin, ['get', 'kubevirt', 'kubevirt', '-n', KUBEVIRT_NAMESPACE, '-o', 'json']);
+  const patch = execFileSync('jq', ['-c', '-f', join(ROOT, 'deploy', 'kubevirt', 'register-vduse.jq'), '--arg', 'image', 'kubevirt-vduse/sidecar:test'], { input: live, encoding: 'utf8' });
+  kubectl(kubeBin, ['patch', 'kubevirt', 'kubevirt', '-n', KUBEVIRT_NAMESPACE, '--type', 'json', '-p', patch]);
+  say(`up: KubeVirt v${kubevirtVersion}; logs in ${LOGS}`);
+  return KUBECONFIG;
+}
+
+/** Stops every part that up started (newest first) and removes the state. */
+export function down(): void {
+  const state = readState();
+  for (const [name, { pid }] of Object.entries(state?.parts ?? {}).reverse()) {
+    if (!alive(pid)) continue;
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      process.kill(pid, 'SIGTERM');
+    }
+    for (let waited = 0; waited < 50 && alive(pid); waited++) execFileSync('sleep', ['0.1']);
+    if (alive(pid)) process.kill(-pid, 'SIGKILL');
+    say(`stopped ${name}`);
+  }
+  rmSync(STATE_DIR, { recursive: true, force: true });
+}
+
+export function status(): string {
+  const state = readState();
+  if (!state) return 'no cluster (npm run cluster -- up)';
+  return [`KubeVirt v${state.kubevirt}; kubeconfig ${KUBECONFIG}`, ...Object.entries(state.parts).map(([name, { pid, log }]) => `  ${name.padEnd(16)} ${alive(pid) ? `running, pid ${pid}` : 'NOT RUNNING'}  ${log}`)].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [command, ...rest] = process.argv.slice(2);
+  const version = rest.includes('--kubevirt') ? rest[rest.indexOf('--kubevirt') + 1] : undefined;
+  try {
+    if (command === 'up') console.log(await up(version));
+    else if (command === 'down') down();
+    else if (command === 'status') console.log(status());
+    else {
+      console.error('Usage: npm run cluster -- up [--kubevirt 1.8.4] | down | status');
+      process.exitCode = command === undefined || command === '--help' ? 0 : 1;
+    }
+  } catch (error) {
+    console.error(`cluster ${command ?? ''}: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  }
+}

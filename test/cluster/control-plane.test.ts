@@ -1,0 +1,238 @@
+// The project on a real control plane: kube-apiserver and etcd, KubeVirt's virt-api and
+// virt-controller (test/cluster/cluster.ts), installed as docs/install.md says. Each case reads back
+// what KubeVirt really made. Played by the rig, because no kubelet or kube-controller-manager runs
+// here: a Node's status with the VDUSE resource, the webhook Service's EndpointSlice, and the
+// `default` ServiceAccount of each test Namespace. virt-launcher Pods stay Pending.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse as parseYaml, stringify } from 'yaml';
+import { pluginBindingNames } from '../../api/names.ts';
+import { SIDECAR_MEMORY_LIMIT } from '../../api/sidecar-resources.ts';
+import { projectFile } from '../helpers/fixtures.ts';
+import { KUBECONFIG, kubectl as kubectlIn, readState } from './cluster.ts';
+
+const status = inject('clusterStatus');
+const kubectl = (args: string[], input?: string) => kubectlIn(readState()!.bins.kube, args, input);
+const json = <T>(args: string[]): T => JSON.parse(kubectl([...args, "-o", "json"])) as T; // eslint-disable-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names what it reads
+
+interface Container {
+  name: string;
+  image: string;
+  env?: { name: string; value?: string }[];
+  resources: { limits?: Record<string, string>; requests?: Record<string, string> };
+}
+interface Pod {
+  metadata: { name: string; annotations: Record<string, string> };
+  spec: { containers: Container[]; volumes: { name: string; downwardAPI?: { items: { path: string; fieldRef: { fieldPath: string } }[] } }[] };
+}
+interface Vmi {
+  metadata: { annotations?: Record<string, string> };
+  spec: { domain: { devices: { interfaces: { name: string; binding?: { name: string }; model?: string }[] }; memory?: { reservedOverhead?: { addedOverhead?: string; memLock?: string } } } };
+}
+
+async function until<T>(what: string, read: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = (() => {
+      try {
+        return read();
+      } catch {
+        return undefined;
+      }
+    })();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
+/** A Namespace with its labels, the example VDUSE NAD and the default ServiceAccount (played: the token controller's). */
+function namespace(name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): string {
+  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels, annotations } }));
+  const nad = parseYaml(readFileSync(projectFile('deploy', 'examples', 'network-attachment-definition.yaml'), 'utf8')) as { metadata: { namespace?: string } };
+  nad.metadata.namespace = name;
+  kubectl(['apply', '-f', '-'], JSON.stringify(nad));
+  if (spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'get', 'sa', 'default', '-n', name]).status !== 0) kubectl(['create', 'sa', 'default', '-n', name]);
+  return name;
+}
+
+/* eslint-disable @typescript-eslint/no-unsafe-member-access --
+   Loose on purpose: the tests change the example VM in place; the API servers check it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type LooseVm = Record<string, any>;
+
+/** The example VM, in a Namespace, with changes; created with kubectl, returning what kubectl printed on stderr (the warnings). */
+function createVm(ns: string, change: (vm: LooseVm) => void = () => undefined): { name: string; warnings: string } {
+  const vm = parseYaml(readFileSync(projectFile('deploy', 'examples', 'vm-plain.yaml'), 'utf8')) as LooseVm;
+  vm.metadata.namespace = ns;
+  change(vm);
+  const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', '-f', '-'], { input: stringify(vm), encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(result.stderr.trim());
+  return { name: vm.metadata.name as string, warnings: result.stderr };
+}
+
+/** The VMI and the virt-launcher Pod virt-controller made for the VM. */
+async function launched(ns: string, name: string): Promise<{ vmi: Vmi; pod: Pod }> {
+  const vmi = await until(`VMI ${ns}/${name}`, () => json<Vmi>(['get', 'vmi', name, '-n', ns]));
+  const pod = await until(`virt-launcher Pod of ${ns}/${name}`, () => json<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', `vm.kubevirt.io/name=${name}`]).items[0]);
+  return { vmi, pod };
+}
+
+const sidecars = (pod: Pod) => pod.spec.containers.filter((container) => container.name.startsWith('hook-sidecar-'));
+const env = (container: Container, name: string) => container.env?.find((variable) => variable.name === name)?.value;
+const doctor = (...args: string[]) => spawnSync(process.execPath, [projectFile('cli', 'main.ts'), 'doctor', '--kubeconfig', KUBECONFIG, '--output', 'json', ...args], { encoding: 'utf8' });
+
+if (status !== 'ready') {
+  const required = status.startsWith('missing:');
+  describe('the real control plane', () => {
+    it(required ? 'has what it needs' : 'comes up', () => {
+      if (required && process.env.CI !== 'true') {
+        console.warn(`\n*** SKIPPING the real control plane suite: ${status} ***\n`);
+        return;
+      }
+      throw new Error(status);
+    });
+  });
+} else {
+  const version = readState()!.kubevirt;
+
+  describe(`the install, on KubeVirt v${version}`, () => {
+    it('the API server took every object of the overlay, the webhook configuration with its CEL matchConditions', () => {
+      const configuration = json<{ webhooks: { name: string; matchConditions?: { name: string; expression: string }[]; clientConfig: { caBundle?: string } }[] }>(['get', 'mutatingwebhookconfiguration', 'kubevirt-vduse']);
+      expect(configuration.webhooks.length).toBeGreaterThanOrEqual(2);
+      expect(configuration.webhooks.some((webhook) => (webhook.matchConditions ?? []).length > 0)).toBe(true);
+      for (const object of ['namespace/vduse-system', 'serviceaccount/kubevirt-vduse-webhook', 'clusterrole/kubevirt-vduse-webhook', 'deployment/kubevirt-vduse-webhook', 'networkpolicy/kubevirt-vduse-webhook', 'poddisruptionbudget/kubevirt-vduse-webhook']) {
+        const [kind, name] = object.split('/');
+        expect(() => kubectl(['get', kind!, name!, ...(kind === 'namespace' || kind === 'clusterrole' ? [] : ['-n', 'vduse-system'])]), object).not.toThrow();
+      }
+    });
+
+    it('doctor passes on it, with the warnings that belong to the version', () => {
+      const result = doctor();
+      const report = JSON.parse(result.stdout) as { passed: boolean; checks: { check: string; status: string; detail: string }[] };
+      expect(report.passed, result.stdout).toBe(true);
+      expect(report.checks.find((check) => check.check === 'API server')?.detail).toContain('runs Kubernetes v1.34.2');
+      expect(report.checks.find((check) => check.check === 'KubeVirt version')?.detail).toContain(`runs v${version}`);
+      expect(report.checks.find((check) => check.check === 'live migration')?.status).toBe(version.startsWith('1.8') ? 'warn' : 'ok');
+    });
+
+    it.each([
+      ['feature gate', 'the ReservedOverheadMemlock gate is gone', { op: 'replace', path: '/spec/configuration/developerConfiguration/featureGates', value: [] }, 'lacks the ReservedOverheadMemlock feature gate'],
+      ['binding registration', 'the vduse binding is gone', { op: 'remove', path: '/spec/configuration/network/binding/vduse' }, 'has no network binding "vduse"'],
+      ['sidecar resources', 'the sidecar memory entry is gone', { op: 'replace', path: '/spec/configuration/supportContainerResources', value: [] }, 'to 64M (its default)'],
+    ])('doctor fails %s when %s, naming the fix', (check, _what, operation, detail) => {
+      const before = kubectl(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '-o', 'json']);
+      kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify([operation])]);
+      try {
+        const result = doctor();
+        expect(result.status).toBe(1);
+        const failed = (JSON.parse(result.stdout) as { checks: { check: string; status: string; detail: string; fix?: string }[] }).checks.filter((entry) => entry.status === 'fail');
+        expect(failed.map((entry) => entry.check)).toEqual([check]);
+        expect(failed[0]!.detail).toContain(detail);
+        expect(failed[0]!.fix).toContain('deploy/kubevirt/register-vduse.jq');
+      } finally {
+        const restored = JSON.parse(before) as { spec: unknown };
+        kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'merge', '-p', JSON.stringify({ spec: restored.spec })]);
+        // A merge patch cannot put back a list: the spec's lists go back whole with a JSON patch.
+        kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify([{ op: 'replace', path: '/spec', value: restored.spec }])]);
+      }
+    });
+  });
+
+  describe(`VMs, admitted by the webhook and by virt-api, launched by virt-controller (KubeVirt v${version})`, () => {
+    const enabled = 'telco-enabled';
+    beforeAll(() => void namespace(enabled, { 'vduse.kubevirt.io/policy': 'enabled' }));
+
+    it('a VM on a VDUSE Multus network: the VMI has the binding, model and tuning; the Pod has our sidecar, its memory and the device-info', async () => {
+      const { name, warnings } = createVm(enabled, (vm) => (vm.metadata.name = 'vm-multus'));
+      expect(warnings).toContain('Warning: vduse: interfaces dataplane now use binding vduse');
+      const { vmi, pod } = await launched(enabled, name);
+      const dataplane = vmi.spec.domain.devices.interfaces.find((iface) => iface.name === 'dataplane')!;
+      expect(dataplane).toMatchObject({ binding: { name: 'vduse' }, model: 'virtio' });
+      expect(vmi.metadata.annotations).toMatchObject({ 'vduse.kubevirt.io/rx-queue-size': '1024', 'vduse.kubevirt.io/tx-queue-size': '1024', 'vduse.kubevirt.io/queues': '1' });
+      expect(vmi.spec.domain.memory?.reservedOverhead).toMatchObject({ memLock: 'Required', addedOverhead: '1Gi' });
+
+      const [sidecar, ...others] = sidecars(pod);
+      expect(others).toEqual([]);
+      const registered = json<{ spec: { configuration: { network: { binding: Record<string, { sidecarImage: string }> } } } }>(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt']).spec.configuration.network.binding;
+      expect(sidecar!.image).toBe(registered.vduse!.sidecarImage);
+      expect(env(sidecar!, 'CONTAINER_NAME')).toBe(sidecar!.name);
+      // KubeVirt 1.8 does not tell a sidecar its binding; 1.9 does.
+      expect(env(sidecar!, 'NETWORK_BINDING_PLUGIN_NAME')).toBe(version.startsWith('1.8') ? undefined : 'vduse');
+      // The install's sidecar memory: a limit, which the API server also makes the request.
+      expect(sidecar!.resources.limits?.memory).toBe(SIDECAR_MEMORY_LIMIT);
+      expect(sidecar!.resources.requests?.memory).toBe(SIDECAR_MEMORY_LIMIT);
+      // The compute container's memory includes the memlock overhead the webhook wrote.
+      const compute = pod.spec.containers.find((container) => container.name === 'compute')!;
+      expect(compute.resources.requests?.['vduse.io/vduse']).toBe('1');
+      expect(memoryMiB(compute.resources.requests!.memory!)).toBeGreaterThan(memoryMiB('2Gi') + memoryMiB('1Gi'));
+      const deviceInfo = pod.spec.volumes.find((volume) => volume.downwardAPI?.items.some((item) => item.path === 'network-info'));
+      expect(deviceInfo?.downwardAPI?.items.find((item) => item.path === 'network-info')?.fieldRef.fieldPath).toBe("metadata.annotations['kubevirt.io/network-info']");
+    });
+
+    it('with cloud-init and coalescing: the vduse-cloudinit binding and its own image', async () => {
+      const { name } = createVm(enabled, (vm) => {
+        vm.metadata.name = 'vm-coalesced';
+        vm.metadata.annotations = { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' };
+      });
+      const { vmi, pod } = await launched(enabled, name);
+      expect(vmi.spec.domain.devices.interfaces.find((iface) => iface.name === 'dataplane')?.binding?.name).toBe(pluginBindingNames('vduse')[1]);
+      const registered = json<{ spec: { configuration: { network: { binding: Record<string, { sidecarImage: string }> } } } }>(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt']).spec.configuration.network.binding;
+      expect(sidecars(pod).map((container) => container.image)).toEqual([registered['vduse-cloudinit']!.sidecarImage]);
+      expect(registered['vduse-cloudinit']!.sidecarImage).toMatch(/\/sidecar-cloudinit:/);
+    });
+
+    it('a VM that opts out keeps its interfaces, and in a disabled Namespace a VM that asks is refused with our message', async () => {
+      const { name } = createVm(enabled, (vm) => {
+        vm.metadata.name = 'vm-opted-out';
+        vm.metadata.labels = { 'vduse.kubevirt.io/enabled': 'false' };
+      });
+      const { vmi, pod } = await launched(enabled, name);
+      expect(vmi.spec.domain.devices.interfaces.some((iface) => iface.binding !== undefined)).toBe(false);
+      expect(sidecars(pod)).toEqual([]);
+      const disabled = namespace('telco-disabled', { 'vduse.kubevirt.io/policy': 'disabled' });
+      expect(() => createVm(disabled, (vm) => (vm.metadata.labels = { 'vduse.kubevirt.io/enabled': 'true' }))).toThrow(/admission webhook "[^"]*vduse[^"]*" denied the request: .*Namespace telco-disabled has vduse.kubevirt.io\/policy=disabled/);
+    });
+
+    it('denials come from our webhook, not virt-api: the feature gate off', async () => {
+      const before = kubectl(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '-o', 'json']);
+      kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/configuration/developerConfiguration/featureGates', value: [] }])]);
+      try {
+        // The webhook learns the change through its watch on the KubeVirt CR.
+        const message = await until('the webhook to see the feature gate gone', () => {
+          try {
+            createVm(enabled, (vm) => (vm.metadata.name = 'vm-no-gate'));
+            kubectl(['delete', 'vm', 'vm-no-gate', '-n', enabled, '--wait=false']);
+            return undefined;
+          } catch (error) {
+            return (error as Error).message;
+          }
+        });
+        expect(message).toMatch(/admission webhook "[^"]*vduse[^"]*" denied the request: VirtualMachine telco-enabled\/vm-no-gate cannot run on VDUSE here yet: .*lacks the ReservedOverheadMemlock feature gate/);
+      } finally {
+        kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify([{ op: 'replace', path: '/spec', value: (JSON.parse(before) as { spec: unknown }).spec }])]);
+      }
+    });
+
+    it('virtctl create vm, in a Namespace whose pod network is VDUSE: the pod network on the vduse binding', async () => {
+      const ns = namespace('telco-pod-network', { 'vduse.kubevirt.io/policy': 'enabled' }, { 'vduse.kubevirt.io/pod-network': 'vduse' });
+      const manifest = execFileSync(join(readState()!.bins.kubevirt, 'virtctl'), ['create', 'vm', '--name', 'vm-virtctl', '--volume-containerdisk', 'src:containerdisks/fedora:41', '--run-strategy', 'Always'], { encoding: 'utf8' });
+      const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', '-n', ns, '-f', '-'], { input: manifest, encoding: 'utf8' });
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stderr).toContain('added the pod network "default"');
+      const { vmi, pod } = await launched(ns, 'vm-virtctl');
+      expect(vmi.spec.domain.devices.interfaces).toEqual([{ name: 'default', model: 'virtio', binding: { name: 'vduse' } }]);
+      expect(sidecars(pod)).toHaveLength(1);
+    });
+  });
+}
+
+function memoryMiB(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(quantity);
+  if (!match) throw new Error(`not a memory quantity: ${quantity}`);
+  const scale = { Ki: 1 / 1024, Mi: 1, Gi: 1024, k: 1000 / 1048576, M: 1e6 / 1048576, G: 1e9 / 1048576 }[match[2] ?? ''] ?? 1 / 1048576;
+  return Number(match[1]) * scale;
+}

@@ -1,0 +1,84 @@
+// installgen prints what virt-operator installs for a KubeVirt CR, as one Kubernetes List in
+// JSON: the CRDs (the KubeVirt CRD too), the RBAC and service accounts, KubeVirt's admission
+// webhook configurations and the common instancetypes and preferences, all from KubeVirt's own
+// install-strategy code (pkg/virt-operator/resource/generate/install GenerateCurrentInstallStrategy).
+// Deployments, DaemonSets and certificate Secrets are left out: the test cluster runs virt-api and
+// virt-controller as local processes, and makes its own certificates.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	v1 "kubevirt.io/api/core/v1"
+
+	"kubevirt.io/kubevirt/pkg/virt-operator/resource/generate/components"
+	"kubevirt.io/kubevirt/pkg/virt-operator/resource/generate/install"
+	operatorutil "kubevirt.io/kubevirt/pkg/virt-operator/util"
+)
+
+func main() {
+	namespace := flag.String("namespace", "kubevirt", "the Namespace KubeVirt is installed in")
+	flag.Parse()
+	if err := run(*namespace); err != nil {
+		fmt.Fprintf(os.Stderr, "installgen: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(namespace string) error {
+	kv := &v1.KubeVirt{}
+	kv.Namespace = namespace
+	config := operatorutil.GetTargetConfigFromKV(kv)
+	strategy, err := install.GenerateCurrentInstallStrategy(config, "", namespace)
+	if err != nil {
+		return fmt.Errorf("generating the install strategy: %w", err)
+	}
+	kubevirtCrd, err := components.NewKubeVirtCrd()
+	if err != nil {
+		return fmt.Errorf("the KubeVirt CRD: %w", err)
+	}
+	objects := []runtime.Object{kubevirtCrd}
+	for _, crd := range strategy.CRDs() {
+		objects = append(objects, crd)
+	}
+	for _, account := range strategy.ServiceAccounts() {
+		objects = append(objects, account)
+	}
+	for _, role := range strategy.ClusterRoles() {
+		objects = append(objects, role)
+	}
+	for _, binding := range strategy.ClusterRoleBindings() {
+		objects = append(objects, binding)
+	}
+	for _, role := range strategy.Roles() {
+		objects = append(objects, role)
+	}
+	for _, binding := range strategy.RoleBindings() {
+		objects = append(objects, binding)
+	}
+	for _, webhook := range strategy.ValidatingWebhookConfigurations() {
+		objects = append(objects, webhook)
+	}
+	for _, webhook := range strategy.MutatingWebhookConfigurations() {
+		objects = append(objects, webhook)
+	}
+	for _, instancetype := range strategy.Instancetypes() {
+		objects = append(objects, instancetype)
+	}
+	for _, preference := range strategy.Preferences() {
+		objects = append(objects, preference)
+	}
+	items := make([]json.RawMessage, 0, len(objects))
+	for _, object := range objects {
+		data, err := json.Marshal(object)
+		if err != nil {
+			return err
+		}
+		items = append(items, data)
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+}

@@ -1,0 +1,10 @@
+//go:build tools
+
+// The binaries this module builds; `go build` names them (scripts/cluster-build.sh).
+package tools
+
+import (
+	_ "go.etcd.io/etcd/server/v3"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// test/cluster/ runs after the main suites, against a real control plane that its global setup
+// brings up (test/cluster/cluster.ts) and takes down: one cluster, its files one after another.
+export default defineConfig({
+  test: {
+    include: ['test/cluster/**/*.test.ts'],
+    globalSetup: ['test/cluster/setup.ts'],
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
