@@ -2,6 +2,7 @@
 // serving certificates for 127.0.0.1 and localhost, so clients verify the webhook for real; the
 // test cluster (test/cluster/) also issues client certificates and other names from it.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +41,12 @@ export function createLoopbackPki(options: { dir?: string; caName?: string; caDa
   mkdirSync(dir, { recursive: true });
   const caName = options.caName ?? 'vduse-test-ca';
   openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${caName}.key`, '-out', `${caName}.crt`, '-days', String(options.caDays ?? 2), '-subj', `/CN=${caName}`], dir);
-  let serial = 1;
+  return openLoopbackPki({ dir, caName });
+}
+
+/** The CA that createLoopbackPki made in dir, to issue more certificates from. */
+export function openLoopbackPki(options: { dir: string; caName: string }): LoopbackPki {
+  const { dir, caName } = options;
   return {
     ca: readFileSync(join(dir, `${caName}.crt`)),
     caPath: join(dir, `${caName}.crt`),
@@ -58,7 +64,9 @@ export function createLoopbackPki(options: { dir?: string; caName?: string; caDa
       ];
       writeFileSync(join(dir, `${name}.ext`), `${extensions.join('\n')}\n`);
       openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyPath, '-out', `${name}.csr`, '-subj', subject], dir);
-      openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.crt`, '-CAkey', `${caName}.key`, '-set_serial', String(serial++), '-days', String(days), '-extfile', `${name}.ext`, '-out', certPath], dir);
+      // A random serial: certificates issued by separate openings of one CA must not share one.
+      const serial = `0x${randomBytes(8).toString('hex')}`;
+      openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.crt`, '-CAkey', `${caName}.key`, '-set_serial', serial, '-days', String(days), '-extfile', `${name}.ext`, '-out', certPath], dir);
       return { certPath, keyPath, cert: readFileSync(certPath), key: readFileSync(keyPath) };
     },
   };

@@ -7,13 +7,13 @@
 // Pending. The state (certificates, etcd's data, logs, process ids) lives in .cluster/, and the
 // admin kubeconfig is .cluster/kubeconfig, printed as the last line of `up`.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { createLoopbackPki } from '../../cli/loopback-pki.ts';
+import { createLoopbackPki, type LoopbackPki, openLoopbackPki } from '../../cli/loopback-pki.ts';
 import { buildModule } from './build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -119,6 +119,52 @@ function serviceAccountKubeconfig(kubeBin: string, namespace: string, account: s
   return path;
 }
 
+/** The webhook's serving certificate, from the cluster CA, where the webhook reads it. */
+export const WEBHOOK_TLS = { certPath: join(PKI, 'webhook.crt'), keyPath: join(PKI, 'webhook.key') };
+const WEBHOOK_NAMES = ['DNS:kubevirt-vduse-webhook.vduse-system.svc', 'DNS:localhost', 'IP:127.0.0.1'];
+
+function issueWebhookCertificate(ca: LoopbackPki): void {
+  ca.issue('webhook', { days: 7, altNames: WEBHOOK_NAMES });
+}
+
+/**
+ * A new serving certificate from the same CA, put in place the way the kubelet updates a Secret
+ * volume when cert-manager renews the Certificate: whole files, by rename. The caBundle (the CA)
+ * does not change. The webhook reloads it (webhook/watched-file.ts).
+ */
+export function renewWebhookCertificate(): void {
+  const ca = openLoopbackPki({ dir: PKI, caName: 'cluster-ca' });
+  const fresh = ca.issue('webhook-renewed', { days: 7, altNames: WEBHOOK_NAMES });
+  writeFileSync(`${WEBHOOK_TLS.keyPath}.new`, fresh.key);
+  writeFileSync(`${WEBHOOK_TLS.certPath}.new`, fresh.cert);
+  renameSync(`${WEBHOOK_TLS.keyPath}.new`, WEBHOOK_TLS.keyPath);
+  renameSync(`${WEBHOOK_TLS.certPath}.new`, WEBHOOK_TLS.certPath);
+}
+
+/** The webhook from the image's entry point, with its own service account's token; waits until it is ready. */
+export async function startWebhook(state: ClusterState = readState()!): Promise<void> {
+  startPart(state, 'webhook', join(ROOT, 'bin', 'kubevirt-vduse-webhook'), [
+    '--tls-cert', WEBHOOK_TLS.certPath, '--tls-key', WEBHOOK_TLS.keyPath, '--port', String(WEBHOOK_PORT), '--health-port', String(PORTS.webhookHealth),
+    '--config', join(ROOT, 'deploy', 'base', 'config.yaml'), '--kubeconfig', join(STATE_DIR, 'vduse-system-kubevirt-vduse-webhook.kubeconfig'),
+    // The entry point runs `node`: the image's is Node 24, here the pinned one.
+  ], { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` });
+  await waitFor(state, 'webhook', async () => (await fetch(`http://127.0.0.1:${PORTS.webhookHealth}/readyz`)).ok, 60_000);
+}
+
+/** Stops one part, as down does, and keeps the rest running. */
+export function stopPart(name: string, state: ClusterState = readState()!): void {
+  const part = state.parts[name];
+  if (!part || !alive(part.pid)) return;
+  try {
+    process.kill(-part.pid, 'SIGTERM');
+  } catch {
+    process.kill(part.pid, 'SIGTERM');
+  }
+  for (let waited = 0; waited < 50 && alive(part.pid); waited++) execFileSync('sleep', ['0.1']);
+  if (alive(part.pid)) process.kill(-part.pid, 'SIGKILL');
+  say(`stopped ${name}`);
+}
+
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; [key: string]: unknown };
 
 export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<string> {
@@ -141,7 +187,7 @@ export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<st
   const admin = clusterCa.issue('admin', { days: 7, subject: '/O=system:masters/CN=kubernetes-admin', altNames: [], usage: 'client' });
   const frontProxyClient = frontProxyCa.issue('front-proxy-client', { days: 7, altNames: [], usage: 'client' });
   const virtApiCert = clusterCa.issue('virt-api', { days: 7, altNames: ['DNS:virt-api.kubevirt.svc', 'DNS:localhost', 'IP:127.0.0.1'] });
-  const webhookCert = clusterCa.issue('webhook', { days: 7, altNames: ['DNS:kubevirt-vduse-webhook.vduse-system.svc', 'DNS:localhost', 'IP:127.0.0.1'] });
+  issueWebhookCertificate(clusterCa);
   execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(PKI, 'sa.key')]);
   execFileSync('openssl', ['pkey', '-in', join(PKI, 'sa.key'), '-pubout', '-out', join(PKI, 'sa.pub')]);
   writeFileSync(KUBECONFIG, kubeconfigFor(`https://127.0.0.1:${PORTS.apiserver}`, clusterCa.caPath, { cert: admin.certPath, key: admin.keyPath }));
@@ -227,12 +273,8 @@ export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<st
     return object;
   });
   kubectl(kubeBin, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: adjusted }));
-  const webhookKubeconfig = serviceAccountKubeconfig(kubeBin, 'vduse-system', 'kubevirt-vduse-webhook');
-  startPart(state, 'webhook', join(ROOT, 'bin', 'kubevirt-vduse-webhook'), [
-    '--tls-cert', webhookCert.certPath, '--tls-key', webhookCert.keyPath, '--port', String(WEBHOOK_PORT), '--health-port', String(PORTS.webhookHealth),
-    '--config', join(ROOT, 'deploy', 'base', 'config.yaml'), '--kubeconfig', webhookKubeconfig,
-  ], { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }); // the entry point runs `node`: the image's is Node 24, here the pinned one
-  await waitFor(state, 'webhook', async () => (await fetch(`http://127.0.0.1:${PORTS.webhookHealth}/readyz`)).ok, 60_000);
+  serviceAccountKubeconfig(kubeBin, 'vduse-system', 'kubevirt-vduse-webhook');
+  await startWebhook(state);
   // Played, since no kubelet or kube-controller-manager runs here: a Node that reports the VDUSE
   // device plugin's resource, as kubelet would, and the webhook Service's EndpointSlice for a ready
   // pod, as the endpointslice controller would (an address that is never dialled: the Service is
@@ -255,17 +297,7 @@ export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<st
 /** Stops every part that up started (newest first) and removes the state. */
 export function down(): void {
   const state = readState();
-  for (const [name, { pid }] of Object.entries(state?.parts ?? {}).reverse()) {
-    if (!alive(pid)) continue;
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      process.kill(pid, 'SIGTERM');
-    }
-    for (let waited = 0; waited < 50 && alive(pid); waited++) execFileSync('sleep', ['0.1']);
-    if (alive(pid)) process.kill(-pid, 'SIGKILL');
-    say(`stopped ${name}`);
-  }
+  if (state) for (const name of Object.keys(state.parts).reverse()) stopPart(name, state);
   rmSync(STATE_DIR, { recursive: true, force: true });
 }
 

@@ -12,7 +12,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { pluginBindingNames } from '../../api/names.ts';
 import { SIDECAR_MEMORY_LIMIT } from '../../api/sidecar-resources.ts';
 import { projectFile } from '../helpers/fixtures.ts';
-import { KUBECONFIG, kubectl as kubectlIn, readState } from './cluster.ts';
+import { KUBECONFIG, kubectl as kubectlIn, readState, renewWebhookCertificate, startWebhook, stopPart } from './cluster.ts';
 
 const status = inject('clusterStatus');
 const kubectl = (args: string[], input?: string) => kubectlIn(readState()!.bins.kube, args, input);
@@ -217,6 +217,43 @@ if (status !== 'ready') {
       }
     });
 
+    it('outage: with the webhook stopped, VMs in Namespaces it does not select are still created and VDUSE VMs are refused; started again, they are admitted', async () => {
+      const plain = namespace('plain-outage');
+      stopPart('webhook');
+      try {
+        expect(admits(plain).ok).toBe(true);
+        const refused = admits(enabled);
+        expect(refused.ok).toBe(false);
+        expect(refused.output).toMatch(/failed calling webhook "[^"]*vduse[^"]*"/);
+      } finally {
+        await startWebhook();
+      }
+      const admitted = await until('VDUSE VMs admitted again', () => {
+        const result = admits(enabled);
+        return result.ok ? result : undefined;
+      });
+      expect(admitted.output).toContain('Warning: vduse: interfaces dataplane now use binding vduse');
+    });
+
+    it('certificate rotation: the serving certificate renewed as cert-manager does (same CA, so the same caBundle), and no request fails', async () => {
+      const log = readState()!.parts.webhook!.log;
+      const reloadsBefore = readFileSync(log, 'utf8').split('serving certificate reloaded').length;
+      const results: boolean[] = [];
+      const started = Date.now();
+      let renewed = false;
+      while (Date.now() - started < 8000) {
+        results.push(admits(enabled).ok);
+        if (!renewed && Date.now() - started > 2000) {
+          renewWebhookCertificate();
+          renewed = true;
+        }
+      }
+      await until('the webhook to reload its certificate', () => (readFileSync(log, 'utf8').split('serving certificate reloaded').length > reloadsBefore ? true : undefined), 10_000);
+      results.push(admits(enabled).ok);
+      expect(results.length).toBeGreaterThan(5);
+      expect(results.filter((ok) => !ok)).toEqual([]);
+    });
+
     it('virtctl create vm, in a Namespace whose pod network is VDUSE: the pod network on the vduse binding', async () => {
       const ns = namespace('telco-pod-network', { 'vduse.kubevirt.io/policy': 'enabled' }, { 'vduse.kubevirt.io/pod-network': 'vduse' });
       const manifest = execFileSync(join(readState()!.bins.kubevirt, 'virtctl'), ['create', 'vm', '--name', 'vm-virtctl', '--volume-containerdisk', 'src:containerdisks/fedora:41', '--run-strategy', 'Always'], { encoding: 'utf8' });
@@ -228,6 +265,15 @@ if (status !== 'ready') {
       expect(sidecars(pod)).toHaveLength(1);
     });
   });
+}
+
+/** kubectl create --dry-run=server of the example VM: every admission webhook runs, nothing is stored. */
+function admits(ns: string, change: (vm: LooseVm) => void = () => undefined): { ok: boolean; output: string } {
+  const vm = parseYaml(readFileSync(projectFile('deploy', 'examples', 'vm-plain.yaml'), 'utf8')) as LooseVm;
+  vm.metadata.namespace = ns;
+  change(vm);
+  const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', '--dry-run=server', '-f', '-'], { input: stringify(vm), encoding: 'utf8' });
+  return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
 }
 
 function memoryMiB(quantity: string): number {
