@@ -108,6 +108,10 @@ export async function buildModule(name: string): Promise<string> {
   }
   rmSync(out, { recursive: true, force: true });
   renameSync(partial, out);
+  // Older builds of this module (other keys) are stale now.
+  for (const entry of readdirSync(join(cacheRoot(), 'bin'))) {
+    if (entry.startsWith(`${name}-`) && join(cacheRoot(), 'bin', entry) !== out) rmSync(join(cacheRoot(), 'bin', entry), { recursive: true, force: true });
+  }
   say(`${name}: built in ${Math.round((Date.now() - started) / 1000)} s, cached in ${out}`);
   return out;
 }

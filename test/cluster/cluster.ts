@@ -8,6 +8,7 @@
 // admin kubeconfig is .cluster/kubeconfig, printed as the last line of `up`.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -83,10 +84,22 @@ async function waitFor(state: ClusterState, name: string, check: () => Promise<b
   throw new Error(`${name} did not come up within ${timeoutMs / 1000} s${part && !alive(part.pid) ? ' (it exited)' : ''}; its log: ${part?.log ?? '(none)'}\n${tail}`);
 }
 
+/** GET over plain HTTP on a fresh connection (no keep-alive left open in the caller); true on a 200. */
+function httpOk(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const outgoing = httpGet(url, { agent: false, timeout: 2000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    outgoing.on('error', () => resolve(false));
+    outgoing.on('timeout', () => outgoing.destroy());
+  });
+}
+
 /** GET over HTTPS with the admin client certificate; true on a 200. */
 function httpsOk(url: string, options: { ca: string; cert?: string; key?: string }): Promise<boolean> {
   return new Promise((resolve) => {
-    const outgoing = request(url, { ca: readFileSync(options.ca), ...(options.cert ? { cert: readFileSync(options.cert), key: readFileSync(options.key!) } : {}), timeout: 2000 }, (response) => {
+    const outgoing = request(url, { agent: false, ca: readFileSync(options.ca), ...(options.cert ? { cert: readFileSync(options.cert), key: readFileSync(options.key!) } : {}), timeout: 2000 }, (response) => {
       response.resume();
       resolve(response.statusCode === 200);
     });
@@ -148,11 +161,11 @@ export async function startWebhook(state: ClusterState = readState()!): Promise<
     '--config', join(ROOT, 'deploy', 'base', 'config.yaml'), '--kubeconfig', join(STATE_DIR, 'vduse-system-kubevirt-vduse-webhook.kubeconfig'),
     // The entry point runs `node`: the image's is Node 24, here the pinned one.
   ], { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` });
-  await waitFor(state, 'webhook', async () => (await fetch(`http://127.0.0.1:${PORTS.webhookHealth}/readyz`)).ok, 60_000);
+  await waitFor(state, 'webhook', () => httpOk(`http://127.0.0.1:${PORTS.webhookHealth}/readyz`), 60_000);
 }
 
 /** Stops one part, as down does, and keeps the rest running. */
-export function stopPart(name: string, state: ClusterState = readState()!): void {
+export async function stopPart(name: string, state: ClusterState = readState()!): Promise<void> {
   const part = state.parts[name];
   if (!part || !alive(part.pid)) return;
   try {
@@ -160,7 +173,7 @@ export function stopPart(name: string, state: ClusterState = readState()!): void
   } catch {
     process.kill(part.pid, 'SIGTERM');
   }
-  for (let waited = 0; waited < 50 && alive(part.pid); waited++) execFileSync('sleep', ['0.1']);
+  for (let waited = 0; waited < 50 && alive(part.pid); waited++) await sleep(100);
   if (alive(part.pid)) process.kill(-part.pid, 'SIGKILL');
   say(`stopped ${name}`);
 }
@@ -172,9 +185,10 @@ export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<st
     throw new Error(`--kubevirt ${kubevirtVersion}: expected one of ${KUBEVIRT_VERSIONS.join(', ')} (v1.9.0 cannot be built here: the module proxy refuses kubevirt.io/virt-template-api v0.2.x)`);
   }
   if (process.getuid?.() !== 0) throw new Error('needs root: the webhook listens on port 443, where its Service sends the API server');
-  down();
+  await down();
   const [kubeBin, kubevirtBin] = [await buildModule('kube'), await buildModule(`kubevirt-v${kubevirtVersion}`)];
-  if (!existsSync(join(ROOT, 'dist', 'kubevirt-vduse.js'))) execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.ts')], { stdio: 'inherit' });
+  // The webhook runs from the bundle, as in its image: built now, so it is never a stale one.
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.ts')], { stdio: ['ignore', 'ignore', 'inherit'] });
   mkdirSync(LOGS, { recursive: true });
   const state: ClusterState = { kubevirt: kubevirtVersion, bins: { kube: kubeBin, kubevirt: kubevirtBin }, parts: {} };
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
@@ -198,7 +212,7 @@ export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<st
     '--listen-peer-urls', `http://127.0.0.1:${PORTS.etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${PORTS.etcdPeer}`,
     '--initial-cluster', `test=http://127.0.0.1:${PORTS.etcdPeer}`, '--unsafe-no-fsync',
   ]);
-  await waitFor(state, 'etcd', async () => (await fetch(`http://127.0.0.1:${PORTS.etcdClient}/health`)).ok, 30_000);
+  await waitFor(state, 'etcd', () => httpOk(`http://127.0.0.1:${PORTS.etcdClient}/health`), 30_000);
 
   startPart(state, 'kube-apiserver', join(kubeBin, 'kube-apiserver'), [
     '--etcd-servers', `http://127.0.0.1:${PORTS.etcdClient}`,
@@ -295,9 +309,9 @@ export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<st
 }
 
 /** Stops every part that up started (newest first) and removes the state. */
-export function down(): void {
+export async function down(): Promise<void> {
   const state = readState();
-  if (state) for (const name of Object.keys(state.parts).reverse()) stopPart(name, state);
+  if (state) for (const name of Object.keys(state.parts).reverse()) await stopPart(name, state);
   rmSync(STATE_DIR, { recursive: true, force: true });
 }
 
@@ -312,7 +326,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const version = rest.includes('--kubevirt') ? rest[rest.indexOf('--kubevirt') + 1] : undefined;
   try {
     if (command === 'up') console.log(await up(version));
-    else if (command === 'down') down();
+    else if (command === 'down') await down();
     else if (command === 'status') console.log(status());
     else {
       console.error('Usage: npm run cluster -- up [--kubevirt 1.8.4] | down | status');

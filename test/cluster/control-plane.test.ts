@@ -217,9 +217,32 @@ if (status !== 'ready') {
       }
     });
 
+    it("the dedicated-CPU network instancetype n1.medium from KubeVirt's bundled set: the sidecar gets KubeVirt's cpu 200m and the install's memory, the overhead lands in ordinary memory", async () => {
+      const ns = namespace('telco-n1', { 'vduse.kubevirt.io/policy': 'enabled' }, { 'vduse.kubevirt.io/pod-network': 'vduse' });
+      const manifest = execFileSync(join(readState()!.bins.kubevirt, 'virtctl'), ['create', 'vm', '--name', 'vm-n1', '--instancetype', 'n1.medium', '--preference', 'fedora', '--volume-containerdisk', 'src:containerdisks/fedora:41', '--run-strategy', 'Always'], { encoding: 'utf8' });
+      kubectl(['create', '-n', ns, '-f', '-'], manifest);
+      const { vmi, pod } = await launched(ns, 'vm-n1');
+      expect(vmi.spec.domain.memory?.reservedOverhead).toEqual({ memLock: 'Required', addedOverhead: '1Gi' });
+      const [sidecar] = sidecars(pod);
+      expect(sidecar!.resources).toEqual({ limits: { cpu: '200m', memory: SIDECAR_MEMORY_LIMIT }, requests: { cpu: '200m', memory: SIDECAR_MEMORY_LIMIT } });
+      const compute = pod.spec.containers.find((container) => container.name === 'compute')!;
+      // The guest is in 1Gi hugepages; the memlock overhead is ordinary memory on top of KubeVirt's own.
+      expect(compute.resources.requests?.['hugepages-1Gi']).toBe('4Gi');
+      expect(memoryMiB(compute.resources.requests!.memory!)).toBeGreaterThan(memoryMiB('1Gi'));
+    });
+
+    it('Guaranteed QoS from limits alone (virt-api copies limits.cpu into requests.cpu): the sidecar is limited too', async () => {
+      const { name } = createVm(enabled, (vm) => {
+        vm.metadata.name = 'vm-limits';
+        vm.spec.template.spec.domain.resources = { limits: { cpu: '2', memory: '3Gi' } };
+      });
+      const { pod } = await launched(enabled, name);
+      expect(sidecars(pod)[0]!.resources).toEqual({ limits: { cpu: '200m', memory: SIDECAR_MEMORY_LIMIT }, requests: { cpu: '200m', memory: SIDECAR_MEMORY_LIMIT } });
+    });
+
     it('outage: with the webhook stopped, VMs in Namespaces it does not select are still created and VDUSE VMs are refused; started again, they are admitted', async () => {
       const plain = namespace('plain-outage');
-      stopPart('webhook');
+      await stopPart('webhook');
       try {
         expect(admits(plain).ok).toBe(true);
         const refused = admits(enabled);

@@ -19,11 +19,11 @@ function missing(): string | undefined {
   return undefined;
 }
 
-export default async function setup(project: TestProject): Promise<() => void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const problem = missing();
   if (problem !== undefined) {
     project.provide('clusterStatus', `missing: ${problem}`);
-    return () => undefined;
+    return () => Promise.resolve();
   }
   try {
     await up(process.env.KUBEVIRT_VERSION);
@@ -31,7 +31,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
   } catch (error) {
     project.provide('clusterStatus', `failed: npm run cluster -- up: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return () => {
-    if (!process.env.KEEP_CLUSTER) down();
+  return async () => {
+    if (!process.env.KEEP_CLUSTER) await down();
   };
 }
