@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
+import type { VirtualMachine } from '../../api/kubevirt.ts';
 import { pluginBindingNames } from '../../api/names.ts';
 import { SIDECAR_MEMORY_LIMIT } from '../../api/sidecar-resources.ts';
 import { projectFile } from '../helpers/fixtures.ts';
+import { expandVm } from '../helpers/kubevirt-expansion.ts';
 import { KUBECONFIG, kubectl as kubectlIn, readState, renewWebhookCertificate, startWebhook, stopPart } from './cluster.ts';
 
 const status = inject('clusterStatus');
@@ -238,6 +240,28 @@ if (status !== 'ready') {
       });
       const { pod } = await launched(enabled, name);
       expect(sidecars(pod)[0]!.resources).toEqual({ limits: { cpu: '200m', memory: SIDECAR_MEMORY_LIMIT }, requests: { cpu: '200m', memory: SIDECAR_MEMORY_LIMIT } });
+    });
+
+    it('the expansion model (test/helpers/kubevirt-expansion.ts) gives the VMI virt-controller made, on what it models', () => {
+      // Run after the VM cases above: the same admitted VMs, through the model and through KubeVirt.
+      const projection = (spec: Vmi['spec'] & { networks?: unknown; domain: { memory?: { guest?: string }; cpu?: { dedicatedCpuPlacement?: boolean }; devices: { autoattachPodInterface?: boolean } } }) => ({
+        interfaces: spec.domain.devices.interfaces,
+        networks: spec.networks,
+        guest: spec.domain.memory?.guest,
+        reservedOverhead: spec.domain.memory?.reservedOverhead,
+        dedicatedCpuPlacement: spec.domain.cpu?.dedicatedCpuPlacement ?? false,
+      });
+      const cases = [[enabled, 'vm-multus'], [enabled, 'vm-coalesced'], ['telco-n1', 'vm-n1']] as const;
+      for (const [ns, name] of cases) {
+        const vm = json<VirtualMachine>(['get', 'vm', name, '-n', ns]);
+        const matcher = (kind: 'instancetype' | 'preference') => {
+          const reference = (vm.spec as { instancetype?: { name: string }; preference?: { name: string } })[kind];
+          return reference ? json<{ spec: never }>(['get', kind === 'instancetype' ? 'virtualmachineclusterinstancetype' : 'virtualmachineclusterpreference', reference.name]) : undefined;
+        };
+        const modelled = expandVm(vm, { instancetype: matcher('instancetype'), preference: matcher('preference') });
+        const real = json<Vmi>(['get', 'vmi', name, '-n', ns]);
+        expect(projection(modelled.spec as never), `${ns}/${name}`).toEqual(projection(real.spec as never));
+      }
     });
 
     it('outage: with the webhook stopped, VMs in Namespaces it does not select are still created and VDUSE VMs are refused; started again, they are admitted', async () => {
