@@ -42,36 +42,16 @@ func run(namespace string) error {
 		return fmt.Errorf("the KubeVirt CRD: %w", err)
 	}
 	objects := []runtime.Object{kubevirtCrd}
-	for _, crd := range strategy.CRDs() {
-		objects = append(objects, crd)
-	}
-	for _, account := range strategy.ServiceAccounts() {
-		objects = append(objects, account)
-	}
-	for _, role := range strategy.ClusterRoles() {
-		objects = append(objects, role)
-	}
-	for _, binding := range strategy.ClusterRoleBindings() {
-		objects = append(objects, binding)
-	}
-	for _, role := range strategy.Roles() {
-		objects = append(objects, role)
-	}
-	for _, binding := range strategy.RoleBindings() {
-		objects = append(objects, binding)
-	}
-	for _, webhook := range strategy.ValidatingWebhookConfigurations() {
-		objects = append(objects, webhook)
-	}
-	for _, webhook := range strategy.MutatingWebhookConfigurations() {
-		objects = append(objects, webhook)
-	}
-	for _, instancetype := range strategy.Instancetypes() {
-		objects = append(objects, instancetype)
-	}
-	for _, preference := range strategy.Preferences() {
-		objects = append(objects, preference)
-	}
+	objects = appendAll(objects, strategy.CRDs())
+	objects = appendAll(objects, strategy.ServiceAccounts())
+	objects = appendAll(objects, strategy.ClusterRoles())
+	objects = appendAll(objects, strategy.ClusterRoleBindings())
+	objects = appendAll(objects, strategy.Roles())
+	objects = appendAll(objects, strategy.RoleBindings())
+	objects = appendAll(objects, strategy.ValidatingWebhookConfigurations())
+	objects = appendAll(objects, strategy.MutatingWebhookConfigurations())
+	objects = appendAll(objects, strategy.Instancetypes())
+	objects = appendAll(objects, strategy.Preferences())
 	items := make([]json.RawMessage, 0, len(objects))
 	for _, object := range objects {
 		data, err := json.Marshal(object)
@@ -81,4 +61,11 @@ func run(namespace string) error {
 		items = append(items, data)
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+}
+
+func appendAll[T runtime.Object](objects []runtime.Object, items []T) []runtime.Object {
+	for _, item := range items {
+		objects = append(objects, item)
+	}
+	return objects
 }
