@@ -9,10 +9,17 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
+import { pino } from 'pino';
 import type { VirtualMachine } from '../../api/kubevirt.ts';
 import { pluginBindingNames } from '../../api/names.ts';
 import { SIDECAR_MEMORY_LIMIT } from '../../api/sidecar-resources.ts';
+import { ClusterClients } from '../../cluster/clients.ts';
+import { createWebhookMetrics } from '../../webhook/metrics.ts';
+import { InformerClusterView } from '../../webhook/cluster-cache.ts';
+import { instancetypeFacts } from '../../webhook/instancetypes.ts';
+import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { projectFile } from '../helpers/fixtures.ts';
+import { kubeConfigFor } from '../helpers/webhook-client.ts';
 import { expandVm } from '../helpers/kubevirt-expansion.ts';
 import { KUBECONFIG, kubectl as kubectlIn, readState, renewWebhookCertificate, startWebhook, stopPart } from './cluster.ts';
 
@@ -261,6 +268,51 @@ if (status !== 'ready') {
         const modelled = expandVm(vm, { instancetype: matcher('instancetype'), preference: matcher('preference') });
         const real = json<Vmi>(['get', 'vmi', name, '-n', ns]);
         expect(projection(modelled.spec as never), `${ns}/${name}`).toEqual(projection(real.spec as never));
+      }
+    });
+
+    it('the local list/watch API server (test/helpers/fake-apiserver.ts) gives the webhook the same lookups as the real one, for the same objects', async () => {
+      const lookups = async (clients: ClusterClients) => {
+        const view = new InformerClusterView(clients, pino({ level: 'silent' }), createWebhookMetrics());
+        view.start();
+        try {
+          await until('the informers to sync', () => (view.synced ? true : undefined));
+          for (let waited = 0; (await view.kubevirt()).state !== 'found'; waited += 100) {
+            if (waited > 10_000) throw new Error('the KubeVirt CR watch did not sync');
+            await sleep(100);
+          }
+          return {
+            namespace: await view.namespace(enabled),
+            missingNamespace: await view.namespace('no-such-namespace'),
+            nad: await view.nad(`${enabled}/ovs-dpdk-vduse`),
+            missingNad: await view.nad(`${enabled}/no-such-nad`),
+            kubevirt: await view.kubevirt(),
+            // What the decision reads of it (the raw objects differ in server-kept metadata).
+            instancetype: await view
+              .matcher({ kind: 'instancetype', field: 'spec.instancetype', described: 'n1.medium', source: { from: 'object', plural: 'virtualmachineclusterinstancetypes', kind: 'VirtualMachineClusterInstancetype', namespace: undefined, name: 'n1.medium' } })
+              .then((lookup) => (lookup.state === 'found' ? { state: lookup.state, facts: instancetypeFacts(lookup.value) } : lookup)),
+          };
+        } finally {
+          view.stop();
+        }
+      };
+      const real = await lookups(new ClusterClients(kubeConfigFor(KUBECONFIG)));
+      // The same objects, read from the real cluster, in the local API server.
+      const fake = await new FakeApiServer().start();
+      try {
+        const ns = json<{ metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } }>(['get', 'namespace', enabled]);
+        fake.setNamespace(enabled, ns.metadata.labels, ns.metadata.annotations);
+        const nad = json<{ metadata: { annotations?: Record<string, string> } }>(['get', 'network-attachment-definitions', 'ovs-dpdk-vduse', '-n', enabled]);
+        fake.setNad(enabled, 'ovs-dpdk-vduse', nad.metadata.annotations?.['k8s.v1.cni.cncf.io/resourceName']);
+        fake.setKubevirt(json(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt']));
+        fake.addObject('/apis/instancetype.kubevirt.io/v1beta1', 'virtualmachineclusterinstancetypes', json(['get', 'virtualmachineclusterinstancetype', 'n1.medium']));
+        const modelled = await lookups(new ClusterClients(kubeConfigFor(fake.kubeconfigFile())));
+        expect(modelled).toEqual(real);
+        expect(real.namespace.state).toBe('found');
+        expect(real.missingNad.state).toBe('absent');
+        expect(real.instancetype).toEqual({ state: 'found', facts: { guestMemory: '4Gi', dedicatedCPUPlacement: true } });
+      } finally {
+        await fake.stop();
       }
     });
 
