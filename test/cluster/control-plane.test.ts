@@ -4,7 +4,9 @@
 // here: a Node's status with the VDUSE resource, the webhook Service's EndpointSlice, and the
 // `default` ServiceAccount of each test Namespace. virt-launcher Pods stay Pending.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -316,6 +318,43 @@ if (status !== 'ready') {
       }
     });
 
+    it('migration: a VirtualMachineInstanceMigration through the real virt-api, and virt-controller renders the target Pod with the same sidecar', async () => {
+      // Played, step by step, since neither runs here:
+      // - kubelet: the Pod bound to node-a and Running, each container with an image digest
+      //   (virt-controller refuses to migrate without reproducible digests);
+      // - virt-handler, as its own service account: the VMI Running and LiveMigratable, with the
+      //   fields virt-controller's migration controller waits for (selinuxContext, launcher image).
+      const { name } = createVm(enabled, (vm) => (vm.metadata.name = 'vm-migrating'));
+      const { pod: source } = await launched(enabled, name);
+      kubectl(['create', '--raw', `/api/v1/namespaces/${enabled}/pods/${source.metadata.name}/binding`, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Binding', metadata: { name: source.metadata.name, namespace: enabled }, target: { apiVersion: 'v1', kind: 'Node', name: 'node-a' } }));
+      const now = new Date().toISOString();
+      const digest = (image: string) => `${image.split(':')[0]!}@sha256:${createHash('sha256').update(image).digest('hex')}`;
+      kubectl(['patch', 'pod', source.metadata.name, '-n', enabled, '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify({
+        status: {
+          phase: 'Running', podIP: '10.244.0.10', podIPs: [{ ip: '10.244.0.10' }], startTime: now,
+          conditions: ['Ready', 'ContainersReady', 'PodScheduled', 'Initialized'].map((type) => ({ type, status: 'True', lastTransitionTime: now })),
+          containerStatuses: source.spec.containers.map((container) => ({ name: container.name, image: container.image, imageID: digest(container.image), ready: true, restartCount: 0, started: true, state: { running: { startedAt: now } } })),
+        },
+      })]);
+      await until('virt-controller to schedule the VMI', () => (json<{ status: { phase?: string } }>(['get', 'vmi', name, '-n', enabled]).status.phase === 'Scheduled' ? true : undefined));
+      await asServiceAccount('kubevirt', 'kubevirt-handler', 'PATCH', `/apis/kubevirt.io/v1/namespaces/${enabled}/virtualmachineinstances/${name}`, {
+        status: {
+          phase: 'Running', selinuxContext: 'none', migrationMethod: 'LiveMigration', migrationTransport: 'Unix', launcherContainerImageVersion: `virt-launcher:v${version}`,
+          conditions: [{ type: 'Ready', status: 'True' }, { type: 'LiveMigratable', status: 'True' }],
+          interfaces: [{ name: 'dataplane', mac: '02:00:00:aa:bb:01' }],
+        },
+      });
+      kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration', metadata: { name: 'migration-1', namespace: enabled }, spec: { vmiName: name } }));
+      const target = await until('virt-controller to render the target Pod', () => json<{ items: (Pod & { metadata: { labels: Record<string, string> } })[] }>(['get', 'pods', '-n', enabled, '-l', `vm.kubevirt.io/name=${name}`]).items.find((pod) => pod.metadata.labels['kubevirt.io/migrationJobUID']));
+      // The target runs the source's domain: the sidecar must be the same container, by name and image, with the same environment.
+      const [sourceSidecar] = sidecars(source);
+      const [targetSidecar, ...others] = sidecars(target);
+      expect(others).toEqual([]);
+      expect({ name: targetSidecar!.name, image: targetSidecar!.image, env: targetSidecar!.env, resources: targetSidecar!.resources }).toEqual({ name: sourceSidecar!.name, image: sourceSidecar!.image, env: sourceSidecar!.env, resources: sourceSidecar!.resources });
+      const compute = (pod: Pod) => pod.spec.containers.find((container) => container.name === 'compute')!.resources.requests;
+      expect(compute(target)).toEqual(compute(source));
+    });
+
     it('outage: with the webhook stopped, VMs in Namespaces it does not select are still created and VDUSE VMs are refused; started again, they are admitted', async () => {
       const plain = namespace('plain-outage');
       await stopPart('webhook');
@@ -363,6 +402,23 @@ if (status !== 'ready') {
       expect(vmi.spec.domain.devices.interfaces).toEqual([{ name: 'default', model: 'virtio', binding: { name: 'vduse' } }]);
       expect(sidecars(pod)).toHaveLength(1);
     });
+  });
+}
+
+/** A request as a service account, with a token of its own: only what its RBAC allows. */
+async function asServiceAccount(namespace: string, account: string, method: string, path: string, body: unknown): Promise<void> {
+  const token = kubectl(['create', 'token', account, '-n', namespace]).trim();
+  const kubeconfig = readFileSync(KUBECONFIG, 'utf8');
+  const server = /server: (\S+)/.exec(kubeconfig)![1]!;
+  const ca = readFileSync(/certificate-authority: (\S+)/.exec(kubeconfig)![1]!);
+  await new Promise<void>((resolve, reject) => {
+    const outgoing = httpsRequest(`${server}${path}`, { method, ca, agent: false, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/merge-patch+json' } }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(`${method} ${path} as ${namespace}/${account}: HTTP ${String(response.statusCode)}: ${text.slice(0, 300)}`))));
+    });
+    outgoing.on('error', reject);
+    outgoing.end(JSON.stringify(body));
   });
 }
 
