@@ -208,24 +208,46 @@ if (status !== 'ready') {
       expect(() => createVm(disabled, (vm) => (vm.metadata.labels = { 'vduse.kubevirt.io/enabled': 'true' }))).toThrow(/admission webhook "[^"]*vduse[^"]*" denied the request: .*Namespace telco-disabled has vduse.kubevirt.io\/policy=disabled/);
     });
 
-    it('denials come from our webhook, not virt-api: the feature gate off', async () => {
+    it.each([
+      ['the feature gate off', [{ op: 'replace', path: '/spec/configuration/developerConfiguration/featureGates', value: [] }], (vm: LooseVm) => vm, /lacks the ReservedOverheadMemlock feature gate/],
+      ['the binding not registered', [{ op: 'remove', path: '/spec/configuration/network/binding/vduse' }], (vm: LooseVm) => vm, /has no network binding "vduse"/],
+      [
+        'the sidecar memory too small for a dedicated-CPU VM',
+        [{ op: 'replace', path: '/spec/configuration/supportContainerResources', value: [] }],
+        (vm: LooseVm) => {
+          vm.spec.template.spec.domain.cpu = { cores: 2, dedicatedCpuPlacement: true };
+          return vm;
+        },
+        /limits the sidecars of VMs with dedicated CPUs or Guaranteed QoS to 64M \(its default\)/,
+      ],
+    ])('denials come from our webhook with our message, not from virt-api: %s', async (_title, operations, shape, message) => {
       const before = kubectl(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '-o', 'json']);
-      kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/configuration/developerConfiguration/featureGates', value: [] }])]);
+      kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify(operations)]);
       try {
         // The webhook learns the change through its watch on the KubeVirt CR.
-        const message = await until('the webhook to see the feature gate gone', () => {
-          try {
-            createVm(enabled, (vm) => (vm.metadata.name = 'vm-no-gate'));
-            kubectl(['delete', 'vm', 'vm-no-gate', '-n', enabled, '--wait=false']);
-            return undefined;
-          } catch (error) {
-            return (error as Error).message;
-          }
+        const refused = await until('the webhook to see the change', () => {
+          const result = admits(enabled, (vm) => shape(vm));
+          return result.ok ? undefined : result.output;
         });
-        expect(message).toMatch(/admission webhook "[^"]*vduse[^"]*" denied the request: VirtualMachine telco-enabled\/vm-no-gate cannot run on VDUSE here yet: .*lacks the ReservedOverheadMemlock feature gate/);
+        expect(refused).toMatch(/admission webhook "[^"]*vduse[^"]*" denied the request: VirtualMachine telco-enabled\/vm-plain cannot run on VDUSE here yet: /);
+        expect(refused).toMatch(message);
       } finally {
         kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify([{ op: 'replace', path: '/spec', value: (JSON.parse(before) as { spec: unknown }).spec }])]);
       }
+      await until('the webhook to see the registration back', () => (admits(enabled, (vm) => shape(vm)).ok ? true : undefined));
+    });
+
+    it('without cloud-init, coalescing asked: the plain binding, and the warning that coalescing is not delivered', async () => {
+      const { name, warnings } = createVm(enabled, (vm) => {
+        vm.metadata.name = 'vm-no-cloud-init';
+        vm.metadata.annotations = { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' };
+        vm.spec.template.spec.volumes = (vm.spec.template.spec.volumes as { cloudInitNoCloud?: unknown }[]).filter((volume) => volume.cloudInitNoCloud === undefined);
+        vm.spec.template.spec.domain.devices.disks = (vm.spec.template.spec.domain.devices.disks as { name: string }[]).filter((disk) => disk.name !== 'cloudinitdisk');
+      });
+      expect(warnings).toContain('Warning: vduse: coalescing not delivered: it needs a cloud-init volume');
+      const { vmi, pod } = await launched(enabled, name);
+      expect(vmi.spec.domain.devices.interfaces.find((iface) => iface.name === 'dataplane')?.binding?.name).toBe('vduse');
+      expect(sidecars(pod).map((container) => container.image)).toEqual([kubectl(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '-o', 'jsonpath={.spec.configuration.network.binding.vduse.sidecarImage}'])]);
     });
 
     it("the dedicated-CPU network instancetype n1.medium from KubeVirt's bundled set: the sidecar gets KubeVirt's cpu 200m and the install's memory, the overhead lands in ordinary memory", async () => {
