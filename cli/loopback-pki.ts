@@ -18,9 +18,8 @@ export interface IssueOptions {
 
 export interface LoopbackPki {
   ca: Buffer;
-  /** The CA's certificate and key files. */
+  /** The CA's certificate file. */
   caPath: string;
-  caKeyPath: string;
   dir: string;
   /** A fresh key and certificate, signed by the CA: a loopback server's unless the options say otherwise. */
   issue(name: string, options?: IssueOptions | number): { certPath: string; keyPath: string; cert: Buffer; key: Buffer };
@@ -50,7 +49,6 @@ export function openLoopbackPki(options: { dir: string; caName: string }): Loopb
   return {
     ca: readFileSync(join(dir, `${caName}.crt`)),
     caPath: join(dir, `${caName}.crt`),
-    caKeyPath: join(dir, `${caName}.key`),
     dir,
     issue(name, given = {}) {
       const { days = 1, subject = `/CN=${name}`, altNames = ['IP:127.0.0.1', 'DNS:localhost'], usage = 'server' } = typeof given === 'number' ? { days: given } : given;

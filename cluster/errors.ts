@@ -18,15 +18,14 @@ interface CauseLike {
   cause?: unknown;
 }
 
-/** The innermost cause with an error code, as undici and node:tls set them. */
-function transportCause(error: unknown): { code: string; message: string } | undefined {
+/** The innermost cause with a transport error code, as undici and node:tls set them, and its label. */
+function transportCause(error: unknown): { label: string; message: string } | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const candidate = current as CauseLike;
-    if (typeof candidate.code === 'string' && TRANSPORT_CAUSES.some(([pattern]) => pattern.test(candidate.code as string))) {
-      return { code: candidate.code, message: typeof candidate.message === 'string' ? candidate.message : candidate.code };
-    }
-    current = candidate.cause;
+    const { code, message, cause } = current as CauseLike;
+    const known = typeof code === 'string' ? TRANSPORT_CAUSES.find(([pattern]) => pattern.test(code)) : undefined;
+    if (known) return { label: known[1], message: typeof message === 'string' ? message : (code as string) };
+    current = cause;
   }
   return undefined;
 }
@@ -34,9 +33,7 @@ function transportCause(error: unknown): { code: string; message: string } | und
 /** Why the API server could not be reached at all (no HTTP answer), or undefined when it answered. */
 export function unreachableReason(error: unknown): string | undefined {
   const cause = transportCause(error);
-  if (cause === undefined) return undefined;
-  const label = TRANSPORT_CAUSES.find(([pattern]) => pattern.test(cause.code))![1];
-  return `${label} (${cause.message})`;
+  return cause === undefined ? undefined : `${cause.label} (${cause.message})`;
 }
 
 export function describeError(error: unknown): string {

@@ -1,7 +1,8 @@
 // client-node informers that restart themselves with backoff: a ListWatch that gets an error (a
 // failed list, a watch refused with 500) calls its error callbacks and stops for good.
-import { CustomObjectsApi, type KubeConfig, type KubernetesObject, makeInformer } from '@kubernetes/client-node';
+import { type KubernetesObject, makeInformer } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { ClusterClients } from './clients.ts';
 import { describeError } from './errors.ts';
 
 export interface RestartDelay {
@@ -81,9 +82,8 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 }
 
-/** A cluster-wide informer on a custom resource, listed through the CustomObjectsApi. */
-export function customResourceInformer<T extends KubernetesObject>(kubeConfig: KubeConfig, coordinates: { group: string; version: string; plural: string }): Informer<T> {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+/** A cluster-wide informer on a custom resource, listed through the clients' CustomObjectsApi. */
+export function customResourceInformer<T extends KubernetesObject>(clients: ClusterClients, coordinates: { group: string; version: string; plural: string }): Informer<T> {
   const { group, version, plural } = coordinates;
-  return makeInformer(kubeConfig, `/apis/${group}/${version}/${plural}`, () => custom.listClusterCustomObject({ group, version, plural }) as Promise<{ items: T[] }>);
+  return makeInformer(clients.kubeConfig, `/apis/${group}/${version}/${plural}`, () => clients.custom.listClusterCustomObject({ group, version, plural }) as Promise<{ items: T[] }>);
 }

@@ -40,7 +40,6 @@ export class InformerClusterView implements ClusterView {
   private readonly options: ClusterCacheOptions;
 
   constructor(clients: ClusterClients, log: Logger, metrics: WebhookMetrics, options: ClusterCacheOptions = DEFAULT_CLUSTER_CACHE_OPTIONS) {
-    const { kubeConfig } = clients;
     this.core = clients.core;
     this.custom = clients.custom;
     this.apps = clients.apps;
@@ -49,13 +48,13 @@ export class InformerClusterView implements ClusterView {
     const restarted = (resource: string) => metrics.informerRestarts.inc({ resource });
     this.namespaces = new ResilientInformer(
       'namespaces',
-      makeInformer(kubeConfig, '/api/v1/namespaces', () => this.core.listNamespace()),
+      makeInformer(clients.kubeConfig, '/api/v1/namespaces', () => this.core.listNamespace()),
       log,
       options.restartDelayMs,
       restarted,
     );
-    this.nads = new ResilientInformer(NAD_PLURAL, customResourceInformer<NetworkAttachmentDefinition>(kubeConfig, { group: NAD_GROUP, version: NAD_VERSION, plural: NAD_PLURAL }), log, options.restartDelayMs, restarted);
-    this.kubevirts = new ResilientInformer(KUBEVIRT_PLURAL, customResourceInformer(kubeConfig, { group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, plural: KUBEVIRT_PLURAL }), log, options.restartDelayMs, restarted);
+    this.nads = new ResilientInformer(NAD_PLURAL, customResourceInformer<NetworkAttachmentDefinition>(clients, { group: NAD_GROUP, version: NAD_VERSION, plural: NAD_PLURAL }), log, options.restartDelayMs, restarted);
+    this.kubevirts = new ResilientInformer(KUBEVIRT_PLURAL, customResourceInformer(clients, { group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, plural: KUBEVIRT_PLURAL }), log, options.restartDelayMs, restarted);
   }
 
   get synced(): boolean {

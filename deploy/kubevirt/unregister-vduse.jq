@@ -13,14 +13,13 @@ include "bindings" {search: "./"};
    | if .configuration.network.binding then del(.configuration.network.binding[binding_name, cloudinit_binding_name]) else . end
    | if $record.featureGate == "added" and .configuration.developerConfiguration.featureGates
        then .configuration.developerConfiguration.featureGates |= map(select(. != memlock_feature_gate)) else . end
-   | if $record.sidecarMemory == "added" then
+   # The entry the registration added, or the limit it raised: the first sidecar entry at its limit.
+   | if $record.sidecarMemory == "added" or ($record.sidecarMemory | type) == "object" then
        .configuration.supportContainerResources |= (
          [to_entries[] | select(.value.type == "sidecar" and .value.resources.limits.memory == sidecar_memory_limit) | .key][0] as $index
-         | if $index == null then . else del(.[$index]) end)
-     elif ($record.sidecarMemory | type) == "object" then
-       .configuration.supportContainerResources |= (
-         [to_entries[] | select(.value.type == "sidecar" and .value.resources.limits.memory == sidecar_memory_limit) | .key][0] as $index
-         | if $index == null then . else .[$index].resources.limits.memory = $record.sidecarMemory.raisedFrom end)
+         | if $index == null then .
+           elif $record.sidecarMemory == "added" then del(.[$index])
+           else .[$index].resources.limits.memory = $record.sidecarMemory.raisedFrom end)
      else . end
    # Deepest first, and only when empty: something another tool put there since stays.
    | reduce (($record.createdParents // []) | sort_by(length) | reverse[]) as $path (.;
