@@ -8,8 +8,8 @@
 // admin kubeconfig is .cluster/kubeconfig, printed as the last line of `up`.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
-import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,11 @@ export const KUBEVIRT_VERSIONS = ['1.8.4'] as const;
 /** v1.9.0 cannot be built from the module proxy: it refuses kubevirt.io/virt-template-api v0.2.x (403). */
 export const DEFAULT_KUBEVIRT = '1.8.4';
 
-const PORTS = { etcdClient: 23790, etcdPeer: 23800, apiserver: 16443, virtApi: 18443, virtApiConsole: 18186, virtController: 18182, webhookHealth: 18080 } as const;
+/** Where the API server answers, and the CA its serving certificate comes from. */
+export const API_SERVER = 'https://127.0.0.1:16443';
+export const CLUSTER_CA = join(PKI, 'cluster-ca.crt');
+
+const PORTS = { etcdClient: 23790, etcdPeer: 23800, virtApi: 18443, virtApiConsole: 18186, virtController: 18182, webhookHealth: 18080 } as const;
 /** The project's webhook Service says port 443; the API server dials the ExternalName there. */
 const WEBHOOK_PORT = 443;
 const KUBEVIRT_NAMESPACE = 'kubevirt';
@@ -84,22 +88,14 @@ async function waitFor(state: ClusterState, name: string, check: () => Promise<b
   throw new Error(`${name} did not come up within ${timeoutMs / 1000} s${part && !alive(part.pid) ? ' (it exited)' : ''}; its log: ${part?.log ?? '(none)'}\n${tail}`);
 }
 
-/** GET over plain HTTP on a fresh connection (no keep-alive left open in the caller); true on a 200. */
-function httpOk(url: string): Promise<boolean> {
+/**
+ * GET on a fresh connection (no keep-alive left open in the caller), over HTTPS with the given CA
+ * and client certificate when the URL says so; true on a 200.
+ */
+function answers200(url: string, tls?: { ca: string; cert?: string; key?: string }): Promise<boolean> {
   return new Promise((resolve) => {
-    const outgoing = httpGet(url, { agent: false, timeout: 2000 }, (response) => {
-      response.resume();
-      resolve(response.statusCode === 200);
-    });
-    outgoing.on('error', () => resolve(false));
-    outgoing.on('timeout', () => outgoing.destroy());
-  });
-}
-
-/** GET over HTTPS with the admin client certificate; true on a 200. */
-function httpsOk(url: string, options: { ca: string; cert?: string; key?: string }): Promise<boolean> {
-  return new Promise((resolve) => {
-    const outgoing = request(url, { agent: false, ca: readFileSync(options.ca), ...(options.cert ? { cert: readFileSync(options.cert), key: readFileSync(options.key!) } : {}), timeout: 2000 }, (response) => {
+    const options = { agent: false as const, timeout: 2000, ...(tls ? { ca: readFileSync(tls.ca), ...(tls.cert ? { cert: readFileSync(tls.cert), key: readFileSync(tls.key!) } : {}) } : {}) };
+    const outgoing = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, options, (response) => {
       response.resume();
       resolve(response.statusCode === 200);
     });
@@ -124,11 +120,13 @@ function kubeconfigFor(server: string, ca: string, user: { cert: string; key: st
   return `apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: ${server}\n    certificate-authority: ${ca}\nusers:\n- name: user\n  user:\n    ${credentials}\ncontexts:\n- name: test\n  context: {cluster: test, user: user}\ncurrent-context: test\n`;
 }
 
+const serviceAccountKubeconfigPath = (namespace: string, account: string) => join(STATE_DIR, `${namespace}-${account}.kubeconfig`);
+
 /** A kubeconfig with a token of the service account, so the process runs with exactly its RBAC. */
 function serviceAccountKubeconfig(kubeBin: string, namespace: string, account: string): string {
   const token = kubectl(kubeBin, ['create', 'token', account, '-n', namespace, '--duration', '24h']).trim();
-  const path = join(STATE_DIR, `${namespace}-${account}.kubeconfig`);
-  writeFileSync(path, kubeconfigFor(`https://127.0.0.1:${PORTS.apiserver}`, join(PKI, 'cluster-ca.crt'), { token }));
+  const path = serviceAccountKubeconfigPath(namespace, account);
+  writeFileSync(path, kubeconfigFor(API_SERVER, CLUSTER_CA, { token }));
   return path;
 }
 
@@ -158,10 +156,10 @@ export function renewWebhookCertificate(): void {
 export async function startWebhook(state: ClusterState = readState()!): Promise<void> {
   startPart(state, 'webhook', join(ROOT, 'bin', 'kubevirt-vduse-webhook'), [
     '--tls-cert', WEBHOOK_TLS.certPath, '--tls-key', WEBHOOK_TLS.keyPath, '--port', String(WEBHOOK_PORT), '--health-port', String(PORTS.webhookHealth),
-    '--config', join(ROOT, 'deploy', 'base', 'config.yaml'), '--kubeconfig', join(STATE_DIR, 'vduse-system-kubevirt-vduse-webhook.kubeconfig'),
+    '--config', join(ROOT, 'deploy', 'base', 'config.yaml'), '--kubeconfig', serviceAccountKubeconfigPath('vduse-system', 'kubevirt-vduse-webhook'),
     // The entry point runs `node`: the image's is Node 24, here the pinned one.
   ], { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` });
-  await waitFor(state, 'webhook', () => httpOk(`http://127.0.0.1:${PORTS.webhookHealth}/readyz`), 60_000);
+  await waitFor(state, 'webhook', () => answers200(`http://127.0.0.1:${PORTS.webhookHealth}/readyz`), 60_000);
 }
 
 /** Stops one part, as down does, and keeps the rest running. */
@@ -204,7 +202,7 @@ export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<st
   issueWebhookCertificate(clusterCa);
   execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(PKI, 'sa.key')]);
   execFileSync('openssl', ['pkey', '-in', join(PKI, 'sa.key'), '-pubout', '-out', join(PKI, 'sa.pub')]);
-  writeFileSync(KUBECONFIG, kubeconfigFor(`https://127.0.0.1:${PORTS.apiserver}`, clusterCa.caPath, { cert: admin.certPath, key: admin.keyPath }));
+  writeFileSync(KUBECONFIG, kubeconfigFor(API_SERVER, clusterCa.caPath, { cert: admin.certPath, key: admin.keyPath }));
 
   startPart(state, 'etcd', join(kubeBin, 'etcd'), [
     '--name', 'test', '--data-dir', join(STATE_DIR, 'etcd'),
@@ -212,11 +210,11 @@ export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<st
     '--listen-peer-urls', `http://127.0.0.1:${PORTS.etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${PORTS.etcdPeer}`,
     '--initial-cluster', `test=http://127.0.0.1:${PORTS.etcdPeer}`, '--unsafe-no-fsync',
   ]);
-  await waitFor(state, 'etcd', () => httpOk(`http://127.0.0.1:${PORTS.etcdClient}/health`), 30_000);
+  await waitFor(state, 'etcd', () => answers200(`http://127.0.0.1:${PORTS.etcdClient}/health`), 30_000);
 
   startPart(state, 'kube-apiserver', join(kubeBin, 'kube-apiserver'), [
     '--etcd-servers', `http://127.0.0.1:${PORTS.etcdClient}`,
-    '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(PORTS.apiserver),
+    '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', new URL(API_SERVER).port,
     '--tls-cert-file', apiserverCert.certPath, '--tls-private-key-file', apiserverCert.keyPath,
     '--client-ca-file', clusterCa.caPath,
     '--service-account-issuer', 'https://kubernetes.default.svc', '--service-account-key-file', join(PKI, 'sa.pub'), '--service-account-signing-key-file', join(PKI, 'sa.key'),
@@ -228,7 +226,7 @@ export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<st
     '--requestheader-username-headers', 'X-Remote-User', '--requestheader-group-headers', 'X-Remote-Group', '--requestheader-extra-headers-prefix', 'X-Remote-Extra-',
     '--proxy-client-cert-file', frontProxyClient.certPath, '--proxy-client-key-file', frontProxyClient.keyPath,
   ]);
-  await waitFor(state, 'kube-apiserver', () => httpsOk(`https://127.0.0.1:${PORTS.apiserver}/readyz`, { ca: clusterCa.caPath, cert: admin.certPath, key: admin.keyPath }), 90_000);
+  await waitFor(state, 'kube-apiserver', () => answers200(`${API_SERVER}/readyz`, { ca: clusterCa.caPath, cert: admin.certPath, key: admin.keyPath }), 90_000);
 
   // KubeVirt: what virt-operator would install, the Multus NAD CRD, the CA, the CR with its phase.
   kubectl(kubeBin, ['create', 'namespace', KUBEVIRT_NAMESPACE]);
@@ -264,7 +262,7 @@ export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<st
     '--tls-cert-file', virtApiCert.certPath, '--tls-key-file', virtApiCert.keyPath, '--handler-cert-file', virtApiCert.certPath, '--handler-key-file', virtApiCert.keyPath,
     '--subresources-only=false',
   ]);
-  await waitFor(state, 'virt-api', () => httpsOk(`https://127.0.0.1:${PORTS.virtApi}/apis/subresources.kubevirt.io/v1/healthz`, { ca: clusterCa.caPath }), 90_000);
+  await waitFor(state, 'virt-api', () => answers200(`https://127.0.0.1:${PORTS.virtApi}/apis/subresources.kubevirt.io/v1/healthz`, { ca: clusterCa.caPath }), 90_000);
   kubectl(kubeBin, ['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: ofCrds }));
 
   const virtControllerKubeconfig = serviceAccountKubeconfig(kubeBin, KUBEVIRT_NAMESPACE, 'kubevirt-controller');

@@ -14,6 +14,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { pino } from 'pino';
 import type { VirtualMachine } from '../../api/kubevirt.ts';
 import { pluginBindingNames } from '../../api/names.ts';
+import { parseQuantity, wholeBytes } from '../../api/quantity.ts';
 import { SIDECAR_MEMORY_LIMIT } from '../../api/sidecar-resources.ts';
 import { ClusterClients } from '../../cluster/clients.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
@@ -23,7 +24,7 @@ import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 import { kubeConfigFor } from '../helpers/webhook-client.ts';
 import { expandVm } from '../helpers/kubevirt-expansion.ts';
-import { KUBECONFIG, kubectl as kubectlIn, readState, renewWebhookCertificate, startWebhook, stopPart } from './cluster.ts';
+import { API_SERVER, CLUSTER_CA, KUBECONFIG, kubectl as kubectlIn, readState, renewWebhookCertificate, startWebhook, stopPart } from './cluster.ts';
 
 const status = inject('clusterStatus');
 const kubectl = (args: string[], input?: string) => kubectlIn(readState()!.bins.kube, args, input);
@@ -66,7 +67,7 @@ function namespace(name: string, labels: Record<string, string> = {}, annotation
   const nad = parseYaml(readFileSync(projectFile('deploy', 'examples', 'network-attachment-definition.yaml'), 'utf8')) as { metadata: { namespace?: string } };
   nad.metadata.namespace = name;
   kubectl(['apply', '-f', '-'], JSON.stringify(nad));
-  if (spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'get', 'sa', 'default', '-n', name]).status !== 0) kubectl(['create', 'sa', 'default', '-n', name]);
+  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } }));
   return name;
 }
 
@@ -75,14 +76,20 @@ function namespace(name: string, labels: Record<string, string> = {}, annotation
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type LooseVm = Record<string, any>;
 
-/** The example VM, in a Namespace, with changes; created with kubectl, returning what kubectl printed on stderr (the warnings). */
-function createVm(ns: string, change: (vm: LooseVm) => void = () => undefined): { name: string; warnings: string } {
+/** kubectl create of the example VM (deploy/examples/vm-plain.yaml) in a Namespace, with changes; kubectl's own result. */
+function createExampleVm(ns: string, change: (vm: LooseVm) => void, extraArgs: string[] = []): { name: string; status: number | null; stdout: string; stderr: string } {
   const vm = parseYaml(readFileSync(projectFile('deploy', 'examples', 'vm-plain.yaml'), 'utf8')) as LooseVm;
   vm.metadata.namespace = ns;
   change(vm);
-  const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', '-f', '-'], { input: stringify(vm), encoding: 'utf8' });
+  const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', ...extraArgs, '-f', '-'], { input: stringify(vm), encoding: 'utf8' });
+  return { name: vm.metadata.name as string, status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The example VM created, returning what kubectl printed on stderr (the warnings); throws on a denial. */
+function createVm(ns: string, change: (vm: LooseVm) => void = () => undefined): { name: string; warnings: string } {
+  const result = createExampleVm(ns, change);
   if (result.status !== 0) throw new Error(result.stderr.trim());
-  return { name: vm.metadata.name as string, warnings: result.stderr };
+  return { name: result.name, warnings: result.stderr };
 }
 
 /** The VMI and the virt-launcher Pod virt-controller made for the VM. */
@@ -179,7 +186,7 @@ if (status !== 'ready') {
       // The compute container's memory includes the memlock overhead the webhook wrote.
       const compute = pod.spec.containers.find((container) => container.name === 'compute')!;
       expect(compute.resources.requests?.['vduse.io/vduse']).toBe('1');
-      expect(memoryMiB(compute.resources.requests!.memory!)).toBeGreaterThan(memoryMiB('2Gi') + memoryMiB('1Gi'));
+      expect(memoryBytes(compute.resources.requests!.memory!)).toBeGreaterThan(memoryBytes('2Gi') + memoryBytes('1Gi'));
       const deviceInfo = pod.spec.volumes.find((volume) => volume.downwardAPI?.items.some((item) => item.path === 'network-info'));
       expect(deviceInfo?.downwardAPI?.items.find((item) => item.path === 'network-info')?.fieldRef.fieldPath).toBe("metadata.annotations['kubevirt.io/network-info']");
     });
@@ -261,7 +268,7 @@ if (status !== 'ready') {
       const compute = pod.spec.containers.find((container) => container.name === 'compute')!;
       // The guest is in 1Gi hugepages; the memlock overhead is ordinary memory on top of KubeVirt's own.
       expect(compute.resources.requests?.['hugepages-1Gi']).toBe('4Gi');
-      expect(memoryMiB(compute.resources.requests!.memory!)).toBeGreaterThan(memoryMiB('1Gi'));
+      expect(memoryBytes(compute.resources.requests!.memory!)).toBeGreaterThan(memoryBytes('1Gi'));
     });
 
     it('Guaranteed QoS from limits alone (virt-api copies limits.cpu into requests.cpu): the sidecar is limited too', async () => {
@@ -430,11 +437,8 @@ if (status !== 'ready') {
 /** A request as a service account, with a token of its own: only what its RBAC allows. */
 async function asServiceAccount(namespace: string, account: string, method: string, path: string, body: unknown): Promise<void> {
   const token = kubectl(['create', 'token', account, '-n', namespace]).trim();
-  const kubeconfig = readFileSync(KUBECONFIG, 'utf8');
-  const server = /server: (\S+)/.exec(kubeconfig)![1]!;
-  const ca = readFileSync(/certificate-authority: (\S+)/.exec(kubeconfig)![1]!);
   await new Promise<void>((resolve, reject) => {
-    const outgoing = httpsRequest(`${server}${path}`, { method, ca, agent: false, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/merge-patch+json' } }, (response) => {
+    const outgoing = httpsRequest(`${API_SERVER}${path}`, { method, ca: readFileSync(CLUSTER_CA), agent: false, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/merge-patch+json' } }, (response) => {
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk.toString()));
       response.on('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(`${method} ${path} as ${namespace}/${account}: HTTP ${String(response.statusCode)}: ${text.slice(0, 300)}`))));
@@ -446,16 +450,13 @@ async function asServiceAccount(namespace: string, account: string, method: stri
 
 /** kubectl create --dry-run=server of the example VM: every admission webhook runs, nothing is stored. */
 function admits(ns: string, change: (vm: LooseVm) => void = () => undefined): { ok: boolean; output: string } {
-  const vm = parseYaml(readFileSync(projectFile('deploy', 'examples', 'vm-plain.yaml'), 'utf8')) as LooseVm;
-  vm.metadata.namespace = ns;
-  change(vm);
-  const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', '--dry-run=server', '-f', '-'], { input: stringify(vm), encoding: 'utf8' });
+  const result = createExampleVm(ns, change, ['--dry-run=server']);
   return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
 }
 
-function memoryMiB(quantity: string): number {
-  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(quantity);
-  if (!match) throw new Error(`not a memory quantity: ${quantity}`);
-  const scale = { Ki: 1 / 1024, Mi: 1, Gi: 1024, k: 1000 / 1048576, M: 1e6 / 1048576, G: 1e9 / 1048576 }[match[2] ?? ''] ?? 1 / 1048576;
-  return Number(match[1]) * scale;
+/** A memory quantity in whole bytes, as Kubernetes counts it. */
+function memoryBytes(quantity: string): bigint {
+  const parsed = parseQuantity(quantity);
+  if (parsed === undefined) throw new Error(`not a memory quantity: ${quantity}`);
+  return wholeBytes(parsed);
 }
