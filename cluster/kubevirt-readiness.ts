@@ -19,6 +19,38 @@ export interface KubevirtFacts {
   sidecarMemoryLimit: string | undefined;
   /** status.observedKubeVirtVersion, such as "v1.8.0". */
   observedVersion: string | undefined;
+  memoryHotplug: MemoryHotplugSettings;
+}
+
+/** What the KubeVirt CR says about memory hotplug. */
+export interface MemoryHotplugSettings {
+  /** spec.configuration.vmRolloutStrategy is LiveUpdate (its default). */
+  liveUpdate: boolean;
+  /** spec.configuration.liveUpdateConfiguration.maxGuest. */
+  maximumGuestMemory: string | undefined;
+  /** spec.configuration.liveUpdateConfiguration.maxHotplugRatio. */
+  maxHotplugRatio: number;
+  /** status.defaultArchitecture, which virt-api gives a VMI without spec.architecture. */
+  defaultArchitecture: string | undefined;
+}
+
+/** KubeVirt's defaults (pkg/virt-config/virt-config.go): LiveUpdate, ratio 4. */
+export const DEFAULT_MEMORY_HOTPLUG: MemoryHotplugSettings = { liveUpdate: true, maximumGuestMemory: undefined, maxHotplugRatio: 4, defaultArchitecture: undefined };
+
+/** Memory hotplug as the KubeVirt CR configures it (pkg/virt-config: IsVMRolloutStrategyLiveUpdate, GetMaximumGuestMemory, GetMaxHotplugRatio). */
+export function memoryHotplugSettings(kubevirt: unknown): MemoryHotplugSettings {
+  if (!isObject(kubevirt)) return DEFAULT_MEMORY_HOTPLUG;
+  const configuration = isObject(kubevirt.spec) && isObject(kubevirt.spec.configuration) ? kubevirt.spec.configuration : {};
+  const liveUpdate = isObject(configuration.liveUpdateConfiguration) ? configuration.liveUpdateConfiguration : {};
+  const ratio = liveUpdate.maxHotplugRatio;
+  const maxGuest = liveUpdate.maxGuest;
+  const architecture = isObject(kubevirt.status) ? kubevirt.status.defaultArchitecture : undefined;
+  return {
+    liveUpdate: configuration.vmRolloutStrategy === undefined || configuration.vmRolloutStrategy === 'LiveUpdate',
+    maximumGuestMemory: typeof maxGuest === 'string' || typeof maxGuest === 'number' ? String(maxGuest) : undefined,
+    maxHotplugRatio: typeof ratio === 'number' && ratio > 0 ? ratio : DEFAULT_MEMORY_HOTPLUG.maxHotplugRatio,
+    defaultArchitecture: typeof architecture === 'string' && architecture !== '' ? architecture : undefined,
+  };
 }
 
 const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((entry): entry is string => typeof entry === 'string') : []);
@@ -48,6 +80,7 @@ export function kubevirtFacts(object: unknown): KubevirtFacts {
     featureGates: strings(developer.featureGates),
     sidecarMemoryLimit: sidecarLimit,
     observedVersion: typeof status.observedKubeVirtVersion === 'string' ? status.observedKubeVirtVersion : undefined,
+    memoryHotplug: memoryHotplugSettings(cr),
   };
 }
 

@@ -1,10 +1,11 @@
-// Instancetypes and preferences, as far as the decision needs them: the guest memory and
+// Instancetypes and preferences, as far as the decision needs them: the memory and
 // dedicatedCPUPlacement an instancetype supplies, and a preference's
 // preferredAutoattachPodInterface. How a VM names them, and where KubeVirt looks them up, follows
 // pkg/instancetype/find/spec.go and pkg/instancetype/preference/find/spec.go: a revisionName (a
 // ControllerRevision in the VM's Namespace holding the object) wins; otherwise the kind, matched
 // in lower case, singular or plural, with the cluster-wide kind when it is empty.
 import { isObject } from '../api/json.ts';
+import type { InstancetypeMemory } from './memory-layout.ts';
 
 export type MatcherKind = 'instancetype' | 'preference';
 
@@ -54,6 +55,8 @@ export function matcherReference(kind: MatcherKind, vmSpec: unknown, namespace: 
 /** What the decision reads of an instancetype. */
 export interface InstancetypeFacts {
   guestMemory: string | undefined;
+  /** spec.memory: what the VMI's memory layout takes from it (webhook/memory-layout.ts). */
+  memory: InstancetypeMemory;
   dedicatedCPUPlacement: boolean;
 }
 
@@ -68,11 +71,24 @@ function specOf(object: unknown): Record<string, unknown> {
   return isObject(data) && isObject(data.spec) ? data.spec : {};
 }
 
+const quantityText = (value: unknown): string | undefined => (typeof value === 'string' || typeof value === 'number' ? String(value) : undefined);
+
 export function instancetypeFacts(object: unknown): InstancetypeFacts {
   const spec = specOf(object);
-  const memory = isObject(spec.memory) ? spec.memory.guest : undefined;
+  const memory = isObject(spec.memory) ? spec.memory : {};
   const cpu = isObject(spec.cpu) ? spec.cpu : {};
-  return { guestMemory: typeof memory === 'string' || typeof memory === 'number' ? String(memory) : undefined, dedicatedCPUPlacement: cpu.dedicatedCPUPlacement === true };
+  const guest = quantityText(memory.guest);
+  const hugepages = isObject(memory.hugepages) && typeof memory.hugepages.pageSize === 'string' ? memory.hugepages.pageSize : undefined;
+  return {
+    guestMemory: guest,
+    memory: {
+      guest,
+      maxGuest: quantityText(memory.maxGuest),
+      overcommitPercent: typeof memory.overcommitPercent === 'number' ? memory.overcommitPercent : undefined,
+      hugepagesPageSize: hugepages,
+    },
+    dedicatedCPUPlacement: cpu.dedicatedCPUPlacement === true,
+  };
 }
 
 export function preferenceFacts(object: unknown): PreferenceFacts {

@@ -13,8 +13,8 @@ import { CLUSTER_TUNING_KEYS, SYSTEM_NAMESPACE_PREFIX, type WebhookConfig } from
 import { chooseNetworks, convertInterface, referencedNads } from './interface-choice.ts';
 import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
 import { instancetypeFacts, type InstancetypeFacts, type MatcherKind, type MatcherReference, matcherReference, preferenceFacts } from './instancetypes.ts';
-import { type KubevirtFacts, readinessProblems, sidecarsAreLimited } from '../cluster/kubevirt-readiness.ts';
-import { planMemlock } from './memlock.ts';
+import { DEFAULT_MEMORY_HOTPLUG, type KubevirtFacts, readinessProblems, sidecarsAreLimited } from '../cluster/kubevirt-readiness.ts';
+import { memlockWarnings, planMemlock } from './memlock.ts';
 import { defaultedNames, hasWebhookAdditions, recordDefaulted, usersTemplateAnnotations, withoutWebhookAdditions } from './ownership.ts';
 import { decideOptIn } from './opt-in.ts';
 import { assertPatchInScope } from './patch-scope.ts';
@@ -387,19 +387,22 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   annotations = recordDefaulted(annotations, defaulted);
   scope.push(`${target.pointer}/metadata/annotations`);
 
+  const domainPath = `${target.path}spec.domain`;
   const memlock = planMemlock({
     subject: target.subject,
-    domainPath: `${target.path}spec.domain`,
-    memory: spec.domain.memory,
-    resources: spec.domain.resources,
+    domainPath,
+    domain: spec.domain,
+    architecture: spec.architecture,
     vdpaInterfaces: bound.length,
-    instancetypeGuest: matched.instancetype?.guestMemory,
+    instancetype: matched.instancetype?.memory,
+    hotplug: kubevirt.state === 'found' ? kubevirt.value.memoryHotplug : DEFAULT_MEMORY_HOTPLUG,
     previouslyAdded: templateMetadata?.annotations?.[ANNOTATION_MEMLOCK_OVERHEAD],
     annotation: ANNOTATION_MEMLOCK_OVERHEAD,
   });
   scope.push(`${target.pointer}/spec/domain/memory`);
   if (memlock.kind === 'sized') {
     annotations[ANNOTATION_MEMLOCK_OVERHEAD] = memlock.added;
+    warnings.push(...memlockWarnings(memlock, bound.length).map(limitWarning));
   } else {
     warnings.push(limitWarning(matched.unsizedBecause ?? `vduse: set ${memlock.missingField}: without it the memlock overhead for vDPA cannot be sized`));
   }

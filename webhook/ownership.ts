@@ -45,7 +45,7 @@ export function withoutWebhookAdditions(subject: string, domainPath: string, ann
   const kept = Object.fromEntries(Object.entries(usersTemplateAnnotations(annotations)).filter(([name]) => !records.has(name)));
   if (memory === undefined) return { annotations: kept, memory };
   // Zero interfaces: what remains of addedOverhead is the user's part alone.
-  const plan = planMemlock({ subject, domainPath, memory, resources: undefined, vdpaInterfaces: 0, previouslyAdded: annotations[ANNOTATION_MEMLOCK_OVERHEAD], annotation: ANNOTATION_MEMLOCK_OVERHEAD });
+  const plan = planMemlock({ subject, domainPath, domain: { memory, devices: {} }, vdpaInterfaces: 0, previouslyAdded: annotations[ANNOTATION_MEMLOCK_OVERHEAD], annotation: ANNOTATION_MEMLOCK_OVERHEAD });
   const overhead = { ...plan.memory.reservedOverhead };
   const usersMemLock = defaulted.has(DEFAULTED_MEMLOCK) ? undefined : memory.reservedOverhead?.memLock;
   if (usersMemLock === undefined) delete overhead.memLock;

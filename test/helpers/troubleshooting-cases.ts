@@ -140,6 +140,14 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
       title: 'Memlock overhead not sized',
       message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, memory: {} }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('cannot be sized'))!,
     },
+    {
+      title: 'Memory hotplug with several VDUSE interfaces',
+      message: decideFor(vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: { guest: '4Gi' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('memory hotplug'))!,
+    },
+    {
+      title: 'Hugepages guest, overhead in ordinary memory',
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, memory: { guest: '4Gi', hugepages: { pageSize: '1Gi' } } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('hugepages'))!,
+    },
     ...([['not found', null], ['unreadable', { unreadable: 'its watch has not synced' }]] as const).map(([what, kubevirt]) => ({
       title: `KubeVirt CR ${what}`,
       message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED, kubevirt }).warnings.find((warning) => warning.includes('KubeVirt CR'))!,

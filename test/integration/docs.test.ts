@@ -7,6 +7,8 @@ import { podInterfaceName } from '../../api/pod-interface.ts';
 import { parseWebhookConfig } from '../../webhook/config.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 import { troubleshootingCases } from '../helpers/troubleshooting-cases.ts';
+import { decideFor, POLICY_ENABLED } from '../helpers/admission.ts';
+import { vmWith } from '../helpers/vms.ts';
 
 describe('docs', () => {
   it('docs/troubleshooting.md quotes each message exactly as the code makes it', async () => {
@@ -103,5 +105,21 @@ describe('docs list what the code says', () => {
     const computed = spawnSync('sh', ['-c', `echo "${shell!}"`], { encoding: 'utf8' }).stdout.trim();
     expect(computed).toBe(podInterfaceName(network!));
     expect(shown).toBe(podInterfaceName('dataplane'));
+  });
+
+  it("docs/usage.md's locked-memory table is what the webhook writes for each row", () => {
+    const page = readFileSync(projectFile('docs', 'usage.md'), 'utf8');
+    const section = page.slice(page.indexOf('## Locked memory'), page.indexOf('## Seeing what the sidecar will do'));
+    const rows = section.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| VM ')).map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim().replaceAll('`', '')));
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    for (const [title, interfaces, guest, maxGuest, requests, , added] of rows) {
+      const multus = Object.fromEntries(Array.from({ length: Number(interfaces) }, (_unused, index) => [`net${String(index)}`, 'ovs-vduse-a']));
+      const memory: Record<string, unknown> = { guest: guest! };
+      if (/^\d+\w*$/.test(maxGuest!)) memory.maxGuest = maxGuest;
+      if (title!.includes('hugepages')) memory.hugepages = { pageSize: '1Gi' };
+      const decision = decideFor(vmWith({ multus, memory, ...(requests ? { requestsMemory: requests } : {}) }), { namespaceLabels: POLICY_ENABLED });
+      const written = decision.patch.find((operation) => operation.path.endsWith('/spec/domain/memory/reservedOverhead')) as { value?: { addedOverhead?: string } } | undefined;
+      expect(written?.value?.addedOverhead, title).toBe(added);
+    }
   });
 });

@@ -284,22 +284,49 @@ describe('tuning annotations', () => {
 });
 
 describe('memory lock overhead', () => {
+  // libvirt asks for N x the domain's total memory + 1Gi, the total reaching maxGuest after a memory
+  // hotplug; KubeVirt's limit is its own overhead plus a base of maxGuest, else requests.memory,
+  // else guest; addedOverhead brings the difference. virt-api gives every VMI with guest memory of
+  // 1Gi or more, 2Mi-aligned, maxGuest = 4 x guest (LiveUpdate, KubeVirt's default). The cluster
+  // suite (test/cluster/virt-launcher.test.ts) holds these figures to KubeVirt's and libvirt's own.
   const memory = (result: VirtualMachine) => template(result).spec!.domain.memory!;
   const memlock = (result: VirtualMachine) => template(result).metadata!.annotations!['vduse.kubevirt.io/memlock-overhead'];
+  const stage = { ...READY_KUBEVIRT, spec: { ...READY_KUBEVIRT.spec, configuration: { ...READY_KUBEVIRT.spec.configuration, vmRolloutStrategy: 'Stage' } } };
 
   it.each([
-    ['one interface, 128Mi guest', { dataplane: 'ovs-vduse-a' }, { guest: '128Mi' }, '1Gi'],
-    ['two interfaces, 2Gi guest: 1Gi + 1 x 2Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi' }, '3Gi'],
-    ['three interfaces, 1.5G guest: 1Gi + 2 x 1.5G, exactly', { a: 'ovs-vduse-a', b: 'ovs-vduse-b', c: 'ovs-vduse-a' }, { guest: '1.5G' }, '4073741824'],
-  ])('%s', (_title, multus, guestMemory, added) => {
-    const { result } = mutate(vmWith({ multus, memory: guestMemory }), { namespaceLabels: POLICY_ENABLED });
+    ['one interface, 128Mi guest (under 1Gi, so no hotplug): 128Mi + 1Gi over a base of 128Mi', { dataplane: 'ovs-vduse-a' }, { guest: '128Mi' }, READY_KUBEVIRT, '1Gi'],
+    ['two interfaces, 2Gi guest: maxGuest 8Gi, 2 x 8Gi + 1Gi over a base of 8Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi' }, READY_KUBEVIRT, '9Gi'],
+    ['two interfaces, 2Gi guest, rollout strategy Stage (no hotplug): 2 x 2Gi + 1Gi over a base of 2Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi' }, stage, '3Gi'],
+    ['two interfaces, maxGuest equal to guest (hotplug off): 2 x 2Gi + 1Gi over a base of 2Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi', maxGuest: '2Gi' }, READY_KUBEVIRT, '3Gi'],
+    ['three interfaces, 1.5G guest (not 2Mi-aligned, so no hotplug): 2 x 1.5G + 1Gi, rounded up to a MiB', { a: 'ovs-vduse-a', b: 'ovs-vduse-b', c: 'ovs-vduse-a' }, { guest: '1.5G' }, READY_KUBEVIRT, '3886Mi'],
+    ['one interface, cluster maxGuest 64Gi: 64Gi + 1Gi over a base of 64Gi', { a: 'ovs-vduse-a' }, { guest: '4Gi' }, { ...READY_KUBEVIRT, spec: { ...READY_KUBEVIRT.spec, configuration: { ...READY_KUBEVIRT.spec.configuration, liveUpdateConfiguration: { maxGuest: '64Gi' } } } }, '1Gi'],
+  ])('%s', (_title, multus, guestMemory, kubevirt, added) => {
+    const { result } = mutate(vmWith({ multus, memory: guestMemory }), { namespaceLabels: POLICY_ENABLED, kubevirt });
     expect(memory(result).reservedOverhead).toEqual({ memLock: 'Required', addedOverhead: added });
     expect(memlock(result)).toBe(added);
   });
 
-  it('takes guest memory from resources.requests.memory when memory.guest is absent', () => {
+  it('requests below the guest memory: the base is requests.memory, so the overhead brings the rest of the guest', () => {
+    const { result } = mutate(vmWith({ multus: { a: 'ovs-vduse-a' }, memory: { guest: '1000Mi' }, requestsMemory: '256Mi' }), { namespaceLabels: POLICY_ENABLED });
+    // 1000Mi + 1Gi - 256Mi.
+    expect(memory(result).reservedOverhead!.addedOverhead).toBe('1768Mi');
+  });
+
+  it('takes guest memory from resources.requests.memory when memory.guest is absent (4Gi: maxGuest 16Gi)', () => {
     const { result } = mutate(vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: null, requestsMemory: '4Gi' }), { namespaceLabels: POLICY_ENABLED });
-    expect(memory(result).reservedOverhead!.addedOverhead).toBe('5Gi');
+    expect(memory(result).reservedOverhead!.addedOverhead).toBe('17Gi');
+  });
+
+  it('warns what memory hotplug costs with two interfaces or more, and what turning it off would reserve', () => {
+    const { decision } = mutate(vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: { guest: '4Gi' } }), { namespaceLabels: POLICY_ENABLED });
+    expect(decision.warnings).toContain('vduse: memory hotplug to 16Gi adds 17Gi of memlock overhead; maxGuest: 4Gi (no hotplug) adds 5Gi');
+    const single = mutate(vmWith({ multus: { a: 'ovs-vduse-a' }, memory: { guest: '4Gi' } }), { namespaceLabels: POLICY_ENABLED }).decision;
+    expect(single.warnings.join('\n')).not.toContain('memory hotplug');
+  });
+
+  it('warns that a hugepages guest still has its overhead in ordinary memory, and how much', () => {
+    const { decision } = mutate(vmWith({ multus: { a: 'ovs-vduse-a' }, memory: { guest: '4Gi', hugepages: { pageSize: '1Gi' } } }), { namespaceLabels: POLICY_ENABLED });
+    expect(decision.warnings).toContain('vduse: 1Gi of ordinary memory reserved for locked memory: KubeVirt counts addedOverhead outside hugepages');
   });
 
   it("keeps the user's own overhead and adjusts, never adds twice, when the interface count changes", () => {
@@ -308,13 +335,13 @@ describe('memory lock overhead', () => {
     expect(memory(first).reservedOverhead!.addedOverhead).toBe('1536Mi');
     expect(decideFor(first, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' }).patch).toEqual([]);
 
-    // The user adds a second VDUSE network: 512Mi + 1Gi + 2Gi.
+    // The user adds a second VDUSE network: 512Mi + 2 x 8Gi + 1Gi - 8Gi.
     const edited = structuredClone(first);
     template(edited).spec!.domain.devices.interfaces!.push({ name: 'b', bridge: {} });
     template(edited).spec!.networks!.push({ name: 'b', multus: { networkName: 'ovs-vduse-b' } });
     const second = mutate(edited, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' }).result;
-    expect(memory(second).reservedOverhead!.addedOverhead).toBe('3584Mi');
-    expect(memlock(second)).toBe('3Gi');
+    expect(memory(second).reservedOverhead!.addedOverhead).toBe('9728Mi');
+    expect(memlock(second)).toBe('9Gi');
   });
 
   it('sets memLock but warns, naming the field, when guest memory comes from an instancetype', () => {
@@ -549,8 +576,8 @@ describe('instancetypes and preferences', () => {
     vm.spec.template.spec!.domain.devices.interfaces = [{ name: 'default', masquerade: {} }, { name: 'a', bridge: {} }];
     const revision = { apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata: { name: 'vm-virtctl-u1.medium-1', namespace: NAMESPACE }, data: { ...U1_MEDIUM, spec: { ...U1_MEDIUM.spec, memory: { guest: '8Gi' } } }, revision: 1 };
     const { result } = mutate(vm, { ...scenario, instancetype: revision });
-    // Two interfaces (the pod network and a): 1 GiB + 1 x 8 GiB.
-    expect(template(result).spec!.domain.memory!.reservedOverhead!.addedOverhead).toBe('9Gi');
+    // Two interfaces (the pod network and a), guest 8Gi so maxGuest 32Gi: 2 x 32Gi + 1Gi - 32Gi.
+    expect(template(result).spec!.domain.memory!.reservedOverhead!.addedOverhead).toBe('33Gi');
   });
 
   it('denies a VM whose instancetype or preference does not exist, naming it and the fix', () => {
