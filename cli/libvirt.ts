@@ -62,7 +62,8 @@ export async function defineWithQemuDriver(domainXml: string): Promise<LibvirtVe
       const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
       return { accepted: false, message: stderr.trim().replace(/^error: Failed to define domain from \S+\nerror: /, '') };
     } finally {
-      await run('virsh', ['-c', CONNECTION, 'undefine', name], { timeout: 30_000 }).catch(() => undefined);
+      // --nvram: an EFI domain's variable store goes too; without it libvirt refuses to undefine one.
+      await run('virsh', ['-c', CONNECTION, 'undefine', '--nvram', name], { timeout: 30_000 }).catch(() => undefined);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -4,17 +4,13 @@
 // here: a Node's status with the VDUSE resource, the webhook Service's EndpointSlice, and the
 // `default` ServiceAccount of each test Namespace. virt-launcher Pods stay Pending.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { parse as parseYaml, stringify } from 'yaml';
 import { pino } from 'pino';
 import type { VirtualMachine } from '../../api/kubevirt.ts';
 import { pluginBindingNames } from '../../api/names.ts';
-import { parseQuantity, wholeBytes } from '../../api/quantity.ts';
 import { SIDECAR_MEMORY_LIMIT } from '../../api/sidecar-resources.ts';
 import { ClusterClients } from '../../cluster/clients.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
@@ -24,83 +20,13 @@ import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 import { kubeConfigFor } from '../helpers/webhook-client.ts';
 import { expandVm } from '../helpers/kubevirt-expansion.ts';
-import { API_SERVER, CLUSTER_CA, KUBECONFIG, kubectl as kubectlIn, readState, renewWebhookCertificate, startWebhook, stopPart } from './cluster.ts';
+import { KUBECONFIG, readState, renewWebhookCertificate, startWebhook, stopPart } from './cluster.ts';
+import { createExampleVm, createVm, env, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi } from './helpers.ts';
 
 const status = inject('clusterStatus');
-const kubectl = (args: string[], input?: string) => kubectlIn(readState()!.bins.kube, args, input);
-const json = <T>(args: string[]): T => JSON.parse(kubectl([...args, "-o", "json"])) as T; // eslint-disable-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names what it reads
-
-interface Container {
-  name: string;
-  image: string;
-  env?: { name: string; value?: string }[];
-  resources: { limits?: Record<string, string>; requests?: Record<string, string> };
-}
-interface Pod {
-  metadata: { name: string; annotations: Record<string, string> };
-  spec: { containers: Container[]; volumes: { name: string; downwardAPI?: { items: { path: string; fieldRef: { fieldPath: string } }[] } }[] };
-}
-interface Vmi {
-  metadata: { annotations?: Record<string, string> };
-  spec: { domain: { devices: { interfaces: { name: string; binding?: { name: string }; model?: string }[] }; memory?: { reservedOverhead?: { addedOverhead?: string; memLock?: string } } } };
-}
-
-async function until<T>(what: string, read: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = (() => {
-      try {
-        return read();
-      } catch {
-        return undefined;
-      }
-    })();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await sleep(250);
-  }
-}
-
-/** A Namespace with its labels, the example VDUSE NAD and the default ServiceAccount (played: the token controller's). */
-function namespace(name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): string {
-  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels, annotations } }));
-  const nad = parseYaml(readFileSync(projectFile('deploy', 'examples', 'network-attachment-definition.yaml'), 'utf8')) as { metadata: { namespace?: string } };
-  nad.metadata.namespace = name;
-  kubectl(['apply', '-f', '-'], JSON.stringify(nad));
-  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } }));
-  return name;
-}
 
 /* eslint-disable @typescript-eslint/no-unsafe-member-access --
    Loose on purpose: the tests change the example VM in place; the API servers check it. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type LooseVm = Record<string, any>;
-
-/** kubectl create of the example VM (deploy/examples/vm-plain.yaml) in a Namespace, with changes; kubectl's own result. */
-function createExampleVm(ns: string, change: (vm: LooseVm) => void, extraArgs: string[] = []): { name: string; status: number | null; stdout: string; stderr: string } {
-  const vm = parseYaml(readFileSync(projectFile('deploy', 'examples', 'vm-plain.yaml'), 'utf8')) as LooseVm;
-  vm.metadata.namespace = ns;
-  change(vm);
-  const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', ...extraArgs, '-f', '-'], { input: stringify(vm), encoding: 'utf8' });
-  return { name: vm.metadata.name as string, status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** The example VM created, returning what kubectl printed on stderr (the warnings); throws on a denial. */
-function createVm(ns: string, change: (vm: LooseVm) => void = () => undefined): { name: string; warnings: string } {
-  const result = createExampleVm(ns, change);
-  if (result.status !== 0) throw new Error(result.stderr.trim());
-  return { name: result.name, warnings: result.stderr };
-}
-
-/** The VMI and the virt-launcher Pod virt-controller made for the VM. */
-async function launched(ns: string, name: string): Promise<{ vmi: Vmi; pod: Pod }> {
-  const vmi = await until(`VMI ${ns}/${name}`, () => json<Vmi>(['get', 'vmi', name, '-n', ns]));
-  const pod = await until(`virt-launcher Pod of ${ns}/${name}`, () => json<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', `vm.kubevirt.io/name=${name}`]).items[0]);
-  return { vmi, pod };
-}
-
-const sidecars = (pod: Pod) => pod.spec.containers.filter((container) => container.name.startsWith('hook-sidecar-'));
-const env = (container: Container, name: string) => container.env?.find((variable) => variable.name === name)?.value;
 const doctor = (...args: string[]) => spawnSync(process.execPath, [projectFile('cli', 'main.ts'), 'doctor', '--kubeconfig', KUBECONFIG, '--output', 'json', ...args], { encoding: 'utf8' });
 
 if (status !== 'ready') {
@@ -341,40 +267,18 @@ if (status !== 'ready') {
         expect(modelled).toEqual(real);
         expect(real.namespace.state).toBe('found');
         expect(real.missingNad.state).toBe('absent');
-        expect(real.instancetype).toEqual({ state: 'found', facts: { guestMemory: '4Gi', dedicatedCPUPlacement: true } });
+        expect(real.instancetype).toEqual({ state: 'found', facts: { guestMemory: '4Gi', memory: { guest: '4Gi', maxGuest: undefined, overcommitPercent: undefined, hugepagesPageSize: '1Gi' }, dedicatedCPUPlacement: true } });
       } finally {
         await fake.stop();
       }
     });
 
     it('migration: a VirtualMachineInstanceMigration through the real virt-api, and virt-controller renders the target Pod with the same sidecar', async () => {
-      // Played, step by step, since neither runs here:
-      // - kubelet: the Pod bound to node-a and Running, each container with an image digest
-      //   (virt-controller refuses to migrate without reproducible digests);
-      // - virt-handler, as its own service account: the VMI Running and LiveMigratable, with the
-      //   fields virt-controller's migration controller waits for (selinuxContext, launcher image).
+      // kubelet and virt-handler played, step by step (helpers.ts playRunning).
       const { name } = createVm(enabled, (vm) => (vm.metadata.name = 'vm-migrating'));
       const { pod: source } = await launched(enabled, name);
-      kubectl(['create', '--raw', `/api/v1/namespaces/${enabled}/pods/${source.metadata.name}/binding`, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Binding', metadata: { name: source.metadata.name, namespace: enabled }, target: { apiVersion: 'v1', kind: 'Node', name: 'node-a' } }));
-      const now = new Date().toISOString();
-      const digest = (image: string) => `${image.split(':')[0]!}@sha256:${createHash('sha256').update(image).digest('hex')}`;
-      kubectl(['patch', 'pod', source.metadata.name, '-n', enabled, '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify({
-        status: {
-          phase: 'Running', podIP: '10.244.0.10', podIPs: [{ ip: '10.244.0.10' }], startTime: now,
-          conditions: ['Ready', 'ContainersReady', 'PodScheduled', 'Initialized'].map((type) => ({ type, status: 'True', lastTransitionTime: now })),
-          containerStatuses: source.spec.containers.map((container) => ({ name: container.name, image: container.image, imageID: digest(container.image), ready: true, restartCount: 0, started: true, state: { running: { startedAt: now } } })),
-        },
-      })]);
-      await until('virt-controller to schedule the VMI', () => (json<{ status: { phase?: string } }>(['get', 'vmi', name, '-n', enabled]).status.phase === 'Scheduled' ? true : undefined));
-      await asServiceAccount('kubevirt', 'kubevirt-handler', 'PATCH', `/apis/kubevirt.io/v1/namespaces/${enabled}/virtualmachineinstances/${name}`, {
-        status: {
-          phase: 'Running', selinuxContext: 'none', migrationMethod: 'LiveMigration', migrationTransport: 'Unix', launcherContainerImageVersion: `virt-launcher:v${version}`,
-          conditions: [{ type: 'Ready', status: 'True' }, { type: 'LiveMigratable', status: 'True' }],
-          interfaces: [{ name: 'dataplane', mac: '02:00:00:aa:bb:01' }],
-        },
-      });
-      kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration', metadata: { name: 'migration-1', namespace: enabled }, spec: { vmiName: name } }));
-      const target = await until('virt-controller to render the target Pod', () => json<{ items: (Pod & { metadata: { labels: Record<string, string> } })[] }>(['get', 'pods', '-n', enabled, '-l', `vm.kubevirt.io/name=${name}`]).items.find((pod) => pod.metadata.labels['kubevirt.io/migrationJobUID']));
+      await playRunning(enabled, name, source, [{ name: 'dataplane', mac: '02:00:00:aa:bb:01' }]);
+      const target = await renderMigrationTarget(enabled, name, 'migration-1');
       // The target runs the source's domain: the sidecar must be the same container, by name and image, with the same environment.
       const [sourceSidecar] = sidecars(source);
       const [targetSidecar, ...others] = sidecars(target);
@@ -434,29 +338,8 @@ if (status !== 'ready') {
   });
 }
 
-/** A request as a service account, with a token of its own: only what its RBAC allows. */
-async function asServiceAccount(namespace: string, account: string, method: string, path: string, body: unknown): Promise<void> {
-  const token = kubectl(['create', 'token', account, '-n', namespace]).trim();
-  await new Promise<void>((resolve, reject) => {
-    const outgoing = httpsRequest(`${API_SERVER}${path}`, { method, ca: readFileSync(CLUSTER_CA), agent: false, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/merge-patch+json' } }, (response) => {
-      let text = '';
-      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      response.on('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(`${method} ${path} as ${namespace}/${account}: HTTP ${String(response.statusCode)}: ${text.slice(0, 300)}`))));
-    });
-    outgoing.on('error', reject);
-    outgoing.end(JSON.stringify(body));
-  });
-}
-
 /** kubectl create --dry-run=server of the example VM: every admission webhook runs, nothing is stored. */
 function admits(ns: string, change: (vm: LooseVm) => void = () => undefined): { ok: boolean; output: string } {
   const result = createExampleVm(ns, change, ['--dry-run=server']);
   return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
-}
-
-/** A memory quantity in whole bytes, as Kubernetes counts it. */
-function memoryBytes(quantity: string): bigint {
-  const parsed = parseQuantity(quantity);
-  if (parsed === undefined) throw new Error(`not a memory quantity: ${quantity}`);
-  return wholeBytes(parsed);
 }

@@ -6,35 +6,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cloudInitBindingName, DEFAULT_BINDING_PLUGIN_NAME } from '../../api/names.ts';
+import { dockerfileStage, dockerfileStages, instruction } from '../helpers/dockerfile.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 import { logLines, waitForLine } from '../helpers/processes.ts';
 
-interface Stage {
-  name: string;
-  from: string;
-  lines: string[];
-}
-
-function dockerfileStages(): Stage[] {
-  const stages: Stage[] = [];
-  // Continuation lines joined, comments dropped.
-  const text = readFileSync(projectFile('Dockerfile'), 'utf8').replace(/\\\n\s*/g, ' ');
-  for (const line of text.split('\n').map((entry) => entry.trim())) {
-    if (line === '' || line.startsWith('#')) continue;
-    const from = /^FROM\s+(\S+)\s+AS\s+(\S+)$/i.exec(line);
-    if (from) stages.push({ from: from[1]!, name: from[2]!, lines: [] });
-    else stages.at(-1)?.lines.push(line);
-  }
-  return stages;
-}
-
 const stages = dockerfileStages();
-const stage = (name: string) => {
-  const found = stages.find((candidate) => candidate.name === name);
-  if (!found) throw new Error(`Dockerfile has no stage ${name}`);
-  return found;
-};
-const instruction = (lines: string[], keyword: string) => lines.filter((line) => line.startsWith(`${keyword} `)).map((line) => line.slice(keyword.length + 1));
+const stage = (name: string) => dockerfileStage(name, stages);
 
 describe('Dockerfile', () => {
   it('has webhook and sidecar targets, each with its own entry point, on the runtime stage', () => {

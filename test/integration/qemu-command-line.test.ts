@@ -2,22 +2,20 @@
 // with its socket dir in /var/run/kubevirt-hooks/<container>, as in virt-launcher, so the links
 // it makes are the paths the domain names; network-info points them at /dev/null, a character
 // device libvirt can open. `virsh create` then opens each link, hands it to QEMU as an fd set and
-// logs the whole command line in /var/log/libvirt/qemu/<name>.log. QEMU does not run here (no
-// vhost-vdpa, and the sandbox refuses to raise the locked-memory limit), but libvirt logs its own
-// locked-memory figure when it tries.
+// logs the whole command line (test/helpers/qemu-driver.ts).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { libvirtMemlockLimitBytes } from '../../api/memlock.ts';
-import { forThisHost } from '../../cli/libvirt.ts';
 import { DEFAULT_HOOK_SOCKET_DIR } from '../../api/names.ts';
 import { podInterfaceName } from '../../api/pod-interface.ts';
 import { readSharedFixture } from '../helpers/fixtures.ts';
 import { startSidecar, type SidecarProcess } from '../helpers/hook-client.ts';
 import { describeWithLibvirt } from '../helpers/libvirt.ts';
+import { createWithQemuDriver, qemuJsonArguments, type Started, withoutPodFiles } from '../helpers/qemu-driver.ts';
 import { replayBoot } from '../helpers/virt-launcher-replay.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 
@@ -36,51 +34,8 @@ const vmi = vmiWith(
 );
 vmi.spec.domain.memory = { guest: '256Mi' };
 
-/** The domain for this machine: its guest memory, and nothing that needs files the machine lacks. */
-function forThisMachine(xml: string, name: string): string {
-  return xml
-    .replace(/<name>[^<]*<\/name>/, `<name>${name}</name>`)
-    .replace(/<memory unit="b">\d+<\/memory>/, `<memory unit="b">${GUEST_BYTES}</memory>`)
-    .replace(/<disk[\s\S]*?<\/disk>\s*/g, '')
-    .replace(/<(serial|console|channel) type="unix">[\s\S]*?<\/\1>\s*/g, '');
-}
-
-interface Started {
-  log: string;
-  /** libvirt's locked-memory figure for QEMU, from the log or, if QEMU did start, from its limits. */
-  memlockBytes: bigint | undefined;
-  error: string;
-}
-
-async function createWithQemuDriver(xml: string, name: string): Promise<Started> {
-  const dir = mkdtempSync(join(tmpdir(), 'vduse-qemu-'));
-  const file = join(dir, 'domain.xml');
-  const logPath = `/var/log/libvirt/qemu/${name}.log`;
-  if (existsSync(logPath)) unlinkSync(logPath);
-  writeFileSync(file, forThisMachine(await forThisHost(xml), name));
-  let error = '';
-  let memlockBytes: bigint | undefined;
-  try {
-    await run('virsh', ['-c', 'qemu:///system', 'create', file], { timeout: 180_000 });
-    // QEMU started after all (a host that allows raising the limit): read the limit it got, then stop it.
-    const { stdout } = await run('pgrep', ['-f', `guest=${name},`]);
-    const limits = readFileSync(`/proc/${stdout.trim().split('\n')[0]}/limits`, 'utf8');
-    memlockBytes = BigInt(/^Max locked memory\s+(\d+)/m.exec(limits)![1]!);
-    await run('virsh', ['-c', 'qemu:///system', 'destroy', name]);
-  } catch (failure) {
-    error = (failure as { stderr?: string }).stderr ?? (failure as Error).message;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  const log = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
-  const figure = /cannot limit locked memory of process \d+ to (\d+)/.exec(log)?.[1];
-  return { log, memlockBytes: memlockBytes ?? (figure !== undefined ? BigInt(figure) : undefined), error };
-}
-
-/** QEMU's JSON arguments of one kind (-netdev, -device), parsed. */
-function jsonArguments(log: string, option: string): Record<string, unknown>[] {
-  return [...log.matchAll(new RegExp(`^-${option} '(\\{.*\\})' \\\\$`, 'gm'))].map((match) => JSON.parse(match[1]!) as Record<string, unknown>);
-}
+/** The domain for this machine: a small guest, and none of the pod's files. */
+const forThisMachine = (xml: string, name: string) => withoutPodFiles(xml, name).replace(/<memory unit="b">\d+<\/memory>/, `<memory unit="b">${GUEST_BYTES}</memory>`);
 
 describeWithLibvirt('the QEMU command line libvirt builds from the sidecar\'s domain', () => {
   const socketDir = join(DEFAULT_HOOK_SOCKET_DIR, CONTAINER);
@@ -105,7 +60,7 @@ describeWithLibvirt('the QEMU command line libvirt builds from the sidecar\'s do
       throw error;
     });
     domain = boot.domains.at(-1)!;
-    started = await createWithQemuDriver(domain, NAME);
+    started = await createWithQemuDriver(forThisMachine(domain, NAME), NAME);
   }, 240_000);
 
   afterAll(async () => {
@@ -123,7 +78,7 @@ describeWithLibvirt('the QEMU command line libvirt builds from the sidecar\'s do
 
   it('each converted interface is a vhost-vdpa netdev on an fd set that libvirt opened for it', () => {
     expect(started.log, started.error).toContain('/usr/bin/qemu-system-x86_64');
-    const netdevs = jsonArguments(started.log, 'netdev').filter((netdev) => netdev.type === 'vhost-vdpa');
+    const netdevs = qemuJsonArguments(started.log, 'netdev').filter((netdev) => netdev.type === 'vhost-vdpa');
     expect(netdevs.map((netdev) => netdev.id)).toEqual(['hostua-net1', 'hostua-net2']);
     for (const [index, netdev] of netdevs.entries()) {
       expect(netdev.vhostdev).toMatch(/^\/dev\/fdset\/\d+$/);
@@ -134,7 +89,7 @@ describeWithLibvirt('the QEMU command line libvirt builds from the sidecar\'s do
   });
 
   it('each carries its MAC, ring sizes, queues, ACPI index and boot index', () => {
-    const devices: Record<string, Record<string, unknown>> = Object.fromEntries(jsonArguments(started.log, 'device').filter((device) => device.netdev !== undefined).map((device) => [String(device.id), device] as const));
+    const devices: Record<string, Record<string, unknown>> = Object.fromEntries(qemuJsonArguments(started.log, 'device').filter((device) => device.netdev !== undefined).map((device) => [String(device.id), device] as const));
     expect(devices['ua-net1']).toMatchObject({ driver: 'virtio-net-pci', netdev: 'hostua-net1', mac: macFor(0), rx_queue_size: 1024, tx_queue_size: 512, mq: true, 'acpi-index': 2, bootindex: 1 });
     expect(devices['ua-net2']).toMatchObject({ driver: 'virtio-net-pci', netdev: 'hostua-net2', mac: macFor(1), rx_queue_size: 1024, tx_queue_size: 512, mq: true, 'acpi-index': 3, romfile: '' });
     expect(devices['ua-net2']).not.toHaveProperty('bootindex');
@@ -151,7 +106,7 @@ describeWithLibvirt('the QEMU command line libvirt builds from the sidecar\'s do
     const link = join(socketDir, 'vduse', podInterfaceName('net2'));
     unlinkSync(link);
     try {
-      const missing = await createWithQemuDriver(domain, `${NAME}-nolink`);
+      const missing = await createWithQemuDriver(forThisMachine(domain, `${NAME}-nolink`), `${NAME}-nolink`);
       expect(missing.error).toContain(link);
       expect(missing.memlockBytes).toBeUndefined();
     } finally {

@@ -1,0 +1,145 @@
+// What the real-control-plane suites share: kubectl as the test's admin, and the example VMs
+// created, admitted and launched (each read back as KubeVirt stored it).
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parse as parseYaml, stringify } from 'yaml';
+import { parseQuantity, wholeBytes } from '../../api/quantity.ts';
+import { projectFile } from '../helpers/fixtures.ts';
+import { API_SERVER, CLUSTER_CA, KUBECONFIG, kubectl as kubectlIn, readState } from './cluster.ts';
+
+export const kubectl = (args: string[], input?: string) => kubectlIn(readState()!.bins.kube, args, input);
+export const json = <T>(args: string[]): T => JSON.parse(kubectl([...args, "-o", "json"])) as T; // eslint-disable-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names what it reads
+
+export interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  env?: { name: string; value?: string }[];
+  resources: { limits?: Record<string, string>; requests?: Record<string, string> };
+}
+export interface Pod {
+  metadata: { name: string; annotations: Record<string, string> };
+  spec: { containers: Container[]; volumes: { name: string; downwardAPI?: { items: { path: string; fieldRef: { fieldPath: string } }[] } }[] };
+}
+export interface Vmi {
+  metadata: { name: string; namespace: string; annotations?: Record<string, string> };
+  spec: { domain: { devices: { interfaces: { name: string; binding?: { name: string }; model?: string }[] }; memory?: { reservedOverhead?: { addedOverhead?: string; memLock?: string } } } };
+}
+
+export async function until<T>(what: string, read: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = (() => {
+      try {
+        return read();
+      } catch {
+        return undefined;
+      }
+    })();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
+/** A Namespace with its labels, the example VDUSE NAD and the default ServiceAccount (played: the token controller's). */
+export function namespace(name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): string {
+  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels, annotations } }));
+  const nad = parseYaml(readFileSync(projectFile('deploy', 'examples', 'network-attachment-definition.yaml'), 'utf8')) as { metadata: { namespace?: string } };
+  nad.metadata.namespace = name;
+  kubectl(['apply', '-f', '-'], JSON.stringify(nad));
+  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } }));
+  return name;
+}
+
+/* eslint-disable @typescript-eslint/no-unsafe-member-access --
+   Loose on purpose: the tests change the example VM in place; the API servers check it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type LooseVm = Record<string, any>;
+
+/** kubectl create of the example VM (deploy/examples/vm-plain.yaml) in a Namespace, with changes; kubectl's own result. */
+export function createExampleVm(ns: string, change: (vm: LooseVm) => void, extraArgs: string[] = []): { name: string; status: number | null; stdout: string; stderr: string } {
+  const vm = parseYaml(readFileSync(projectFile('deploy', 'examples', 'vm-plain.yaml'), 'utf8')) as LooseVm;
+  vm.metadata.namespace = ns;
+  change(vm);
+  const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', ...extraArgs, '-f', '-'], { input: stringify(vm), encoding: 'utf8' });
+  return { name: vm.metadata.name as string, status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The example VM created, returning what kubectl printed on stderr (the warnings); throws on a denial. */
+export function createVm(ns: string, change: (vm: LooseVm) => void = () => undefined): { name: string; warnings: string } {
+  const result = createExampleVm(ns, change);
+  if (result.status !== 0) throw new Error(result.stderr.trim());
+  return { name: result.name, warnings: result.stderr };
+}
+
+/** The VMI and the virt-launcher Pod virt-controller made for the VM. */
+export async function launched(ns: string, name: string): Promise<{ vmi: Vmi; pod: Pod }> {
+  const vmi = await until(`VMI ${ns}/${name}`, () => json<Vmi>(['get', 'vmi', name, '-n', ns]));
+  const pod = await until(`virt-launcher Pod of ${ns}/${name}`, () => json<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', `vm.kubevirt.io/name=${name}`]).items[0]);
+  return { vmi, pod };
+}
+
+export const sidecars = (pod: Pod) => pod.spec.containers.filter((container) => container.name.startsWith('hook-sidecar-'));
+export const env = (container: Container, name: string) => container.env?.find((variable) => variable.name === name)?.value;
+/** A memory quantity in whole bytes, as Kubernetes counts it. */
+export function memoryBytes(quantity: string): bigint {
+  const parsed = parseQuantity(quantity);
+  if (parsed === undefined) throw new Error(`not a memory quantity: ${quantity}`);
+  return wholeBytes(parsed);
+}
+
+/** A request as a service account, with a token of its own: only what its RBAC allows. */
+export async function asServiceAccount(namespace: string, account: string, method: string, path: string, body: unknown): Promise<void> {
+  const token = kubectl(['create', 'token', account, '-n', namespace]).trim();
+  await new Promise<void>((resolve, reject) => {
+    const outgoing = httpsRequest(`${API_SERVER}${path}`, { method, ca: readFileSync(CLUSTER_CA), agent: false, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/merge-patch+json' } }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(`${method} ${path} as ${namespace}/${account}: HTTP ${String(response.statusCode)}: ${text.slice(0, 300)}`))));
+    });
+    outgoing.on('error', reject);
+    outgoing.end(JSON.stringify(body));
+  });
+}
+
+/**
+ * The VMI running on node-a, played step by step since neither kubelet nor virt-handler runs here:
+ * - kubelet: the Pod bound to node-a and Running, each container with an image digest
+ *   (virt-controller refuses to migrate without reproducible digests);
+ * - virt-handler, as its own service account: the VMI Running and LiveMigratable, with the fields
+ *   virt-controller's migration controller waits for (selinuxContext, launcher image).
+ */
+export async function playRunning(ns: string, name: string, pod: Pod, interfaces: { name: string; mac: string }[]): Promise<void> {
+  kubectl(['create', '--raw', `/api/v1/namespaces/${ns}/pods/${pod.metadata.name}/binding`, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name, namespace: ns }, target: { apiVersion: 'v1', kind: 'Node', name: 'node-a' } }));
+  const now = new Date().toISOString();
+  const digest = (image: string) => `${image.split(':')[0]!}@sha256:${createHash('sha256').update(image).digest('hex')}`;
+  kubectl(['patch', 'pod', pod.metadata.name, '-n', ns, '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify({
+    status: {
+      phase: 'Running', podIP: '10.244.0.10', podIPs: [{ ip: '10.244.0.10' }], startTime: now,
+      conditions: ['Ready', 'ContainersReady', 'PodScheduled', 'Initialized'].map((type) => ({ type, status: 'True', lastTransitionTime: now })),
+      containerStatuses: pod.spec.containers.map((container) => ({ name: container.name, image: container.image, imageID: digest(container.image), ready: true, restartCount: 0, started: true, state: { running: { startedAt: now } } })),
+    },
+  })]);
+  await until('virt-controller to schedule the VMI', () => (json<{ status: { phase?: string } }>(['get', 'vmi', name, '-n', ns]).status.phase === 'Scheduled' ? true : undefined));
+  await asServiceAccount('kubevirt', 'kubevirt-handler', 'PATCH', `/apis/kubevirt.io/v1/namespaces/${ns}/virtualmachineinstances/${name}`, {
+    status: {
+      phase: 'Running', selinuxContext: 'none', migrationMethod: 'LiveMigration', migrationTransport: 'Unix', launcherContainerImageVersion: `virt-launcher:v${readState()!.kubevirt}`,
+      conditions: [{ type: 'Ready', status: 'True' }, { type: 'LiveMigratable', status: 'True' }],
+      interfaces,
+    },
+  });
+}
+
+/** A VirtualMachineInstanceMigration through the real virt-api, and the target Pod virt-controller renders for it. */
+export async function renderMigrationTarget(ns: string, name: string, migration: string): Promise<Pod> {
+  kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration', metadata: { name: migration, namespace: ns }, spec: { vmiName: name } }));
+  return until(`virt-controller to render the target Pod of ${migration}`, () => {
+    const migrationUid = json<{ metadata: { uid: string } }>(['get', 'virtualmachineinstancemigration', migration, '-n', ns]).metadata.uid;
+    return json<{ items: (Pod & { metadata: { labels: Record<string, string> } })[] }>(['get', 'pods', '-n', ns, '-l', `vm.kubevirt.io/name=${name}`]).items.find((pod) => pod.metadata.labels['kubevirt.io/migrationJobUID'] === migrationUid);
+  });
+}
