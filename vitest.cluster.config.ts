@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/cluster/**/*.test.ts'],
-    globalSetup: ['test/cluster/setup.ts'],
+    // libvirt first (test/helpers/global-setup.ts): the launcher suite defines the domains KubeVirt's code made.
+    globalSetup: ['test/helpers/global-setup.ts', 'test/cluster/setup.ts'],
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -32,9 +32,12 @@ const kubevirt = (coldMinutes: number): GoModule => ({
     'virt-controller': 'kubevirt.io/kubevirt/cmd/virt-controller',
     virtctl: 'kubevirt.io/kubevirt/cmd/virtctl',
     installgen: 'kubevirt-vduse/test/cluster/go/installgen',
+    launcher: 'kubevirt-vduse/test/cluster/go/launcher',
+    // KubeVirt's own binding plugin with a sidecar, beside ours in a VMI with two of them.
+    'network-slirp-binding': 'kubevirt.io/kubevirt/cmd/sidecars/network-slirp-binding',
   },
   coldMinutes,
-  localReplaces: ['installgen'],
+  localReplaces: ['installgen', 'launcher'],
 });
 
 const KUBERNETES_VERSION_LDFLAGS = ['gitVersion=v1.34.2', 'gitMajor=1', 'gitMinor=34', 'gitTreeState=clean']

@@ -39,11 +39,14 @@ export interface CloudInitData {
   VolumeName: string;
 }
 
-/** What ReadCloudInitVolumeDataSource gives for a cloudInitNoCloud volume with this user data. */
-export function noCloudData(userData: string, vmiName = 'testvmi'): CloudInitData {
+/**
+ * What ReadCloudInitVolumeDataSource gives for a cloudInitNoCloud volume with this user data: the
+ * instance-id is the VMI's spec.domain.firmware.uuid, which virt-api sets (a random UUID without one).
+ */
+export function noCloudData(userData: string, vmiName = 'testvmi', firmwareUuid = '5d307ca9-b3ef-428c-8861-06e72d69f223'): CloudInitData {
   return {
     DataSource: 'noCloud',
-    NoCloudMetaData: { 'instance-id': `${vmiName}.mynamespace`, 'local-hostname': vmiName },
+    NoCloudMetaData: { 'instance-id': firmwareUuid, 'local-hostname': vmiName },
     ConfigDriveMetaData: null,
     UserData: userData,
     NetworkData: '',
@@ -218,12 +221,19 @@ export class VirtLauncher {
   }
 }
 
-/** What KubeVirt hands over on later OnDefineDomain calls: its own model of each interface, which has no driver attributes. */
+/**
+ * What KubeVirt hands over on the later OnDefineDomain of a boot: libvirt's XML of the defined
+ * domain read back into KubeVirt's own domain model (pkg/virt-launcher/virtwrap/api schema.go), which
+ * keeps an interface's type, source, MAC, model, alias, ROM and ACPI index, but of its <driver>
+ * only name and queues: the ring sizes are gone. The cluster suite holds this to KubeVirt's code
+ * on libvirt's real XML (test/cluster/virt-launcher.test.ts).
+ */
 export function rebuiltByKubevirt(xml: string): string {
-  return xml.replace(/<interface type="vdpa">([\s\S]*?)<\/interface>/g, (_whole, body: string) => {
-    const alias = /<alias name="([^"]+)"\/>/.exec(body)?.[1] ?? '';
-    const mac = /<mac address="([^"]+)"\/>/.exec(body)?.[1];
-    return `<interface type="ethernet"><source/><model type="virtio-non-transitional"/>${mac ? `<mac address="${mac}"/>` : ''}<mtu size="1500"/><alias name="${alias}"/><rom enabled="no"/></interface>`;
+  return xml.replace(/<driver ([^>]*?)\/>/g, (whole, attributes: string) => {
+    if (!attributes.includes('queue_size')) return whole;
+    const name = /\bname="[^"]*"/.exec(attributes)?.[0] ?? 'name=""';
+    const rest = [...attributes.matchAll(/\b(queues|iommu)="[^"]*"/g)].map((match) => match[0]);
+    return `<driver ${[name, ...rest].join(' ')}/>`;
   });
 }
 

@@ -8,6 +8,7 @@ go 1.26
 
 require (
 	kubevirt-vduse/test/cluster/go/installgen v0.0.0
+	kubevirt-vduse/test/cluster/go/launcher v0.0.0
 	kubevirt.io/kubevirt v1.8.4
 )
 
@@ -176,6 +177,7 @@ replace (
 	k8s.io/sample-controller => k8s.io/sample-controller v0.34.2
 
 	kubevirt-vduse/test/cluster/go/installgen => ../installgen
+	kubevirt-vduse/test/cluster/go/launcher => ../launcher
 
 	kubevirt.io/api => kubevirt.io/api v1.8.4
 	kubevirt.io/client-go => kubevirt.io/client-go v1.8.4

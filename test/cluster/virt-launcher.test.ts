@@ -1,0 +1,298 @@
+// KubeVirt's own virt-launcher code drives the sidecar, on the VMIs and Pods the real control plane
+// made: its converter turns the VMI into the domain, its hook manager collects the sidecars the
+// Pod names and calls them, and its memlock formula gives QEMU's limit (test/cluster/launcher.ts,
+// test/cluster/go/launcher). libvirt's qemu driver then defines the domain the sidecars returned,
+// and `virsh create` shows the QEMU command line and libvirt's own locked-memory figure
+// (test/helpers/qemu-driver.ts). The TypeScript replay of the hook manager
+// (test/helpers/virt-launcher-replay.ts), which the fast suites use, is held to the same inputs.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { defineWithQemuDriver } from '../../cli/libvirt.ts';
+import { ANNOTATION_RX_QUEUE_SIZE, ANNOTATION_TX_QUEUE_SIZE, pluginBindingNames } from '../../api/names.ts';
+import { describeWithLibvirt } from '../helpers/libvirt.ts';
+import { createWithQemuDriver, definedXml, forThisLibvirt, qemuJsonArguments, withHotpluggedMemory, withoutPodFiles } from '../helpers/qemu-driver.ts';
+import { rebuiltByKubevirt, VirtLauncher } from '../helpers/virt-launcher-replay.ts';
+import { KUBECONFIG, readState } from './cluster.ts';
+import { createExampleVm, createVm, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until } from './helpers.ts';
+import { type HarnessResult, launch, type Launch, networkInfoFor } from './launcher.ts';
+
+const status = inject('clusterStatus');
+
+/* eslint-disable @typescript-eslint/no-unsafe-member-access --
+   Loose on purpose: the tests change the example VM in place; the API servers check it. */
+
+interface LaunchedVmi {
+  metadata: { name: string; namespace: string; annotations?: Record<string, string> };
+  spec: {
+    domain: {
+      devices: { interfaces: { name: string; binding?: { name: string }; macAddress?: string }[] };
+      memory?: { guest?: string; maxGuest?: string; hugepages?: { pageSize: string }; reservedOverhead?: { addedOverhead?: string } };
+      resources?: { requests?: Record<string, string> };
+    };
+  };
+}
+
+interface Flow {
+  title: string;
+  /** Creates the VM; returns its Namespace and name. */
+  create: () => { ns: string; name: string };
+  /** What else the flow checks, on KubeVirt's result. */
+  check?: (result: HarnessResult, vmi: LaunchedVmi) => void;
+}
+
+const VDUSE_BINDINGS = new Set(pluginBindingNames('vduse'));
+const vduseInterfaces = (vmi: LaunchedVmi) => vmi.spec.domain.devices.interfaces.filter((iface) => VDUSE_BINDINGS.has(iface.binding?.name ?? ''));
+const addedOverheadBytes = (vmi: LaunchedVmi) => {
+  const added = vmi.spec.domain.memory?.reservedOverhead?.addedOverhead;
+  return added === undefined ? 0n : memoryBytes(added);
+};
+
+/** The example VM with more VDUSE Multus networks beside its dataplane. */
+const withMoreDataplanes = (vm: LooseVm, count: number) => {
+  const spec = vm.spec.template.spec as { domain: { devices: { interfaces: object[] } }; networks: object[] };
+  for (let index = 2; index <= count; index++) {
+    spec.domain.devices.interfaces.push({ name: `dataplane${String(index)}`, bridge: {} });
+    spec.networks.push({ name: `dataplane${String(index)}`, multus: { networkName: 'ovs-dpdk-vduse' } });
+  }
+};
+
+const virtctlCreate = (ns: string, name: string, extra: string[]) => {
+  const manifest = execFileSync(join(readState()!.bins.kubevirt, 'virtctl'), ['create', 'vm', '--name', name, '--volume-containerdisk', 'src:containerdisks/fedora:41', '--run-strategy', 'Always', ...extra], { encoding: 'utf8' });
+  const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', '-n', ns, '-f', '-'], { input: manifest, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(result.stderr);
+  return { ns, name };
+};
+
+const vdpaInterfaces = (xml: string) => [...xml.matchAll(/<interface type="vdpa">[\s\S]*?<\/interface>/g)].map((match) => match[0]);
+/** An interface's <driver> attributes, sorted: KubeVirt's marshalling and ours order and close it differently. */
+const driverAttributes = (iface: string) => [.../<driver\b([^>]*?)\/?>/.exec(iface)![1]!.matchAll(/(\w+)="([^"]*)"/g)].map((match) => `${match[1]!}=${match[2]!}`).sort();
+
+/** What libvirt makes of a domain: `virsh define` by the qemu driver, then `virsh create` for QEMU's command line and libvirt's figure. */
+async function libvirtOf(started: Launch, domain: string, name: string) {
+  const onThisMachine = forThisLibvirt(withoutPodFiles(started.onThisMachine(domain), name));
+  const defined = await defineWithQemuDriver(onThisMachine);
+  const created = await createWithQemuDriver(onThisMachine, name);
+  return { defined, created };
+}
+
+if (status === 'ready') {
+  const version = readState()!.kubevirt;
+
+  describeWithLibvirt(`KubeVirt v${version}'s converter and hook manager drive the sidecar, on the VMIs the real control plane made`, () => {
+    const enabled = 'launch-enabled';
+    const podNetwork = 'launch-pod-network';
+    let kubevirt: object;
+    beforeAll(() => {
+      namespace(enabled, { 'vduse.kubevirt.io/policy': 'enabled' });
+      namespace(podNetwork, { 'vduse.kubevirt.io/policy': 'enabled' }, { 'vduse.kubevirt.io/pod-network': 'vduse' });
+      kubevirt = json<object>(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt']);
+    });
+
+    const vm = (name: string, change: (vm: LooseVm) => void = () => undefined) => () => {
+      createVm(enabled, (created) => {
+        created.metadata.name = name;
+        change(created);
+      });
+      return { ns: enabled, name };
+    };
+    const coalescing = (created: LooseVm) => (created.metadata.annotations = { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' });
+    const withoutCloudInit = (created: LooseVm) => {
+      created.spec.template.spec.volumes = (created.spec.template.spec.volumes as { cloudInitNoCloud?: unknown }[]).filter((volume) => volume.cloudInitNoCloud === undefined);
+      created.spec.template.spec.domain.devices.disks = (created.spec.template.spec.domain.devices.disks as { name: string }[]).filter((disk) => disk.name !== 'cloudinitdisk');
+    };
+
+    const flows: Flow[] = [
+      { title: 'a VM on a VDUSE Multus network (guest 4Gi; KubeVirt gives it maxGuest 16Gi for memory hotplug)', create: vm('l-multus') },
+      {
+        title: 'cloud-init with coalescing: the vduse-cloudinit sidecar adds the ethtool step to the user data',
+        create: vm('l-coalesced', coalescing),
+        check: (result) => {
+          expect(result.cloudInit?.UserData).toContain('ethtool -C');
+          expect(result.cloudInit?.UserData).toContain(result.cloudInitBefore!.UserData.trim().split('\n').at(-1));
+          expect(result.cloudInit?.NoCloudMetaData).toEqual(result.cloudInitBefore?.NoCloudMetaData);
+        },
+      },
+      {
+        title: 'no cloud-init, coalescing asked: nothing subscribes to PreCloudInitIso, so nothing panics',
+        create: vm('l-no-cloud-init', (created) => {
+          coalescing(created);
+          withoutCloudInit(created);
+        }),
+        check: (result) => {
+          expect(result.cloudInitBefore ?? null).toBeNull();
+          expect(result.cloudInit ?? null).toBeNull();
+        },
+      },
+      { title: 'Guaranteed QoS from limits alone', create: vm('l-limits', (created) => (created.spec.template.spec.domain.resources = { limits: { cpu: '2', memory: '3Gi' } })) },
+      { title: 'virtctl create vm, in a Namespace whose pod network is VDUSE', create: () => virtctlCreate(podNetwork, 'l-virtctl', []) },
+      {
+        title: 'n1.medium with fedora: the guest in 1Gi hugepages, maxGuest 16Gi, the overhead in ordinary memory',
+        create: () => virtctlCreate(podNetwork, 'l-n1', ['--instancetype', 'n1.medium', '--preference', 'fedora']),
+        check: (_result, vmi) => expect(vmi.spec.domain.memory?.hugepages?.pageSize).toBe('1Gi'),
+      },
+      { title: 'a VM that opts out: no sidecar, no vdpa interface', create: vm('l-opted-out', (created) => (created.metadata.labels = { 'vduse.kubevirt.io/enabled': 'false' })) },
+      {
+        title: 'requests below the guest memory (guest under 1Gi: no memory hotplug)',
+        create: vm('l-overcommitted', (created) => {
+          created.spec.template.spec.domain.memory = { guest: '1000Mi' };
+          created.spec.template.spec.domain.resources = { requests: { memory: '256Mi' } };
+        }),
+        check: (_result, vmi) => expect(vmi.spec.domain.memory?.maxGuest).toBeUndefined(),
+      },
+      {
+        title: 'maxGuest set by the VM: memory hotplug from 2Gi to 4Gi',
+        create: vm('l-max-guest', (created) => (created.spec.template.spec.domain.memory = { guest: '2Gi', maxGuest: '4Gi' })),
+        check: (result) => expect(result.hotplugMemoryDevice).toContain('<size unit="b">2147483648</size>'),
+      },
+      { title: 'three VDUSE interfaces (and maxGuest 16Gi)', create: vm('l-three', (created) => withMoreDataplanes(created, 3)) },
+    ];
+
+    it.each(flows)('$title', async (flow) => {
+      const { ns, name } = flow.create();
+      const { pod } = await launched(ns, name);
+      const vmi = json<LaunchedVmi>(['get', 'vmi', name, '-n', ns]);
+      const started = await launch({ vmi, pod, kubevirt, kubevirtBin: readState()!.bins.kubevirt, networkInfo: networkInfoFor(vmi) });
+      try {
+        const { result } = started;
+        expect(result.error ?? result.panic, started.logs().slice(-3000)).toBeUndefined();
+        const vduse = vduseInterfaces(vmi);
+        expect(sidecars(pod)).toHaveLength(vduse.length > 0 ? 1 : 0);
+
+        // The converter leaves a binding plugin's interface out (no domainAttachmentType); the sidecar adds it.
+        for (const iface of vduse) expect(result.converted).not.toContain(`<alias name="ua-${iface.name}">`);
+        expect(result.domain!.match(/<interface type="vdpa">/g) ?? []).toHaveLength(vduse.length);
+
+        // The replay the fast suites use gives the same answers to the same inputs.
+        const replay = new VirtLauncher({ hooksDir: started.hooksDir, sidecars: sidecars(pod).length, collectTimeoutMs: 10_000 });
+        await replay.collect();
+        expect(await replay.preCloudInitIso(vmi, result.cloudInitBefore ?? null)).toEqual(result.cloudInit ?? null);
+        expect(await replay.onDefineDomain(result.converted!, vmi)).toBe(result.domain);
+
+        const boot = await libvirtOf(started, result.domain!, `vduse-launch-${name}`);
+        expect(boot.defined.accepted, boot.defined.message).toBe(true);
+        expect(`${boot.created.error}\n${boot.created.log}`).toContain('/usr/bin/qemu-system-x86_64');
+        const netdevs = qemuJsonArguments(boot.created.log, 'netdev').filter((netdev) => netdev.type === 'vhost-vdpa');
+        expect(netdevs.map((netdev) => netdev.id)).toEqual(vduse.map((iface) => `hostua-${iface.name}`));
+        for (const netdev of netdevs) expect(netdev.vhostdev).toMatch(/^\/dev\/fdset\/\d+$/);
+        const devices = new Map(qemuJsonArguments(boot.created.log, 'device').map((device) => [String(device.id), device]));
+        for (const iface of vduse) {
+          const device = devices.get(`ua-${iface.name}`);
+          expect(device).toMatchObject({
+            driver: 'virtio-net-pci',
+            netdev: `hostua-${iface.name}`,
+            rx_queue_size: Number(vmi.metadata.annotations![ANNOTATION_RX_QUEUE_SIZE]),
+            tx_queue_size: Number(vmi.metadata.annotations![ANNOTATION_TX_QUEUE_SIZE]),
+          });
+          if (iface.macAddress) expect(device?.mac).toBe(iface.macAddress);
+        }
+
+        // The libvirt-normalised define: libvirt's XML of the domain, read into KubeVirt's own model
+        // (which drops the rings' sizes), through the hooks again. The sidecar writes them again,
+        // and the replay's model of that round keeps and drops the same driver attributes.
+        const normalisedName = `vduse-launch-${name}-normalised`;
+        const normalised = await definedXml(forThisLibvirt(withoutPodFiles(started.onThisMachine(result.domain!), normalisedName)), normalisedName);
+        const again = await started.redefine(normalised, vmi);
+        expect(again.error ?? again.panic, started.logs().slice(-2000)).toBeUndefined();
+        expect(vdpaInterfaces(again.domain!)).toHaveLength(vduse.length);
+        for (const iface of vdpaInterfaces(again.domain!)) expect(iface).toContain(`rx_queue_size="${vmi.metadata.annotations![ANNOTATION_RX_QUEUE_SIZE]!}"`);
+        expect(vdpaInterfaces(again.converted!).map(driverAttributes)).toEqual(vdpaInterfaces(rebuiltByKubevirt(result.domain!)).map(driverAttributes));
+        const redefined = await libvirtOf(started, again.domain!, normalisedName);
+        expect(redefined.defined.accepted, redefined.defined.message).toBe(true);
+
+        // Locked memory: KubeVirt's limit covers what libvirt asks for, at boot and after a memory
+        // hotplug up to maxGuest; and the webhook's addedOverhead is no more than that needs.
+        const figures = [boot.created.memlockBytes];
+        if (result.hotplugMemoryDevice) {
+          const hotplugged = await libvirtOf(started, withHotpluggedMemory(result.domain!, result.hotplugMemoryDevice), `vduse-launch-${name}-hotplug`);
+          figures.push(hotplugged.created.memlockBytes);
+        }
+        if (vduse.length > 0) {
+          expect(figures.every((figure) => figure !== undefined), boot.created.log.slice(-500)).toBe(true);
+          const need = figures.reduce((most, figure) => (figure! > most! ? figure : most), 0n)!;
+          const limit = BigInt(result.memlockBytes);
+          expect(limit).toBeGreaterThanOrEqual(need);
+          // The limit is KubeVirt's overhead (addedOverhead included) plus its base, which it
+          // rounds up to a whole kB; what the webhook added brings the base exactly to libvirt's need.
+          const added = addedOverheadBytes(vmi);
+          const base = limit - BigInt(result.overheadBytes);
+          if (added > 0n) {
+            expect(base + added - need).toBeGreaterThanOrEqual(0n);
+            expect(base + added - need).toBeLessThan(1000n);
+          } else {
+            expect(base).toBeGreaterThanOrEqual(need);
+          }
+        } else {
+          expect(figures.every((figure) => figure === undefined)).toBe(true);
+        }
+        flow.check?.(result, vmi);
+      } finally {
+        const stopped = await started.stop();
+        expect(stopped?.error ?? stopped?.panic).toBeUndefined();
+      }
+    }, 240_000);
+
+    describe("beside KubeVirt's own slirp binding plugin, which has a sidecar too", () => {
+      const slirp = { sidecarImage: `kubevirt/network-slirp-binding:v${version}` };
+      beforeAll(() => kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'merge', '-p', JSON.stringify({ spec: { configuration: { network: { binding: { slirp } } } } })]));
+      afterAll(() => kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/configuration/network/binding/slirp' }])]));
+
+      /** Which binding each hook-sidecar-N serves, by its image: the order virt-controller rendered. */
+      const order = (pod: Pod) => sidecars(pod).map((container) => (container.image.includes('network-slirp-binding') ? 'slirp' : 'vduse'));
+
+      it('the domain a source Pod produced opens its devices on a target Pod only where both numbered the sidecars alike, which is why the webhook warns', async () => {
+        kubevirt = json<object>(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt']);
+        // The webhook learns of the new binding through its watch on the KubeVirt CR.
+        const created = await until('the webhook to see the slirp binding', () => {
+          const result = createExampleVm(enabled, (created) => {
+            created.metadata.name = 'l-two-plugins';
+            created.spec.template.spec.domain.devices.interfaces[0] = { name: 'default', binding: { name: 'slirp' } };
+          });
+          if (result.status === 0) return result;
+          if (!result.stderr.includes('not found')) throw new Error(result.stderr);
+          return undefined;
+        });
+        expect(created.stderr).toContain('vduse: live migration may fail: 2 binding plugins with sidecars');
+        const source = await launched(enabled, 'l-two-plugins');
+        const vmi = json<LaunchedVmi>(['get', 'vmi', 'l-two-plugins', '-n', enabled]);
+        const sourceOrder = order(source.pod);
+        expect([...sourceOrder].sort()).toEqual(['slirp', 'vduse']);
+        const onSource = await launch({ vmi, pod: source.pod, kubevirt, kubevirtBin: readState()!.bins.kubevirt, networkInfo: networkInfoFor(vmi) });
+        const sourceDomain = onSource.result.domain;
+        await onSource.stop();
+        expect(onSource.result.error ?? onSource.result.panic, onSource.logs().slice(-2000)).toBeUndefined();
+        expect(sourceDomain).toContain('<interface type="vdpa">');
+        // slirp's sidecar adds its user-mode netdev on QEMU's command line.
+        expect(sourceDomain).toMatch(/<qemu:arg value="user,id=default/);
+
+        // The target Pod of a migration, rendered by virt-controller: binding sidecars come from a
+        // Go map, so their order may differ from the source's. Migrations are tried until it does,
+        // a few times; each branch below is checked for what it is.
+        await playRunning(enabled, 'l-two-plugins', source.pod, [{ name: 'dataplane', mac: '02:00:00:aa:bb:01' }]);
+        let target = await renderMigrationTarget(enabled, 'l-two-plugins', 'two-plugins-1');
+        for (let attempt = 2; attempt <= 6 && order(target).join() === sourceOrder.join(); attempt++) {
+          kubectl(['delete', 'virtualmachineinstancemigration', `two-plugins-${String(attempt - 1)}`, '-n', enabled, '--wait=true']);
+          await until('the migration to be gone', () => (json<{ items: unknown[] }>(['get', 'virtualmachineinstancemigrations', '-n', enabled]).items.length === 0 ? true : undefined));
+          target = await renderMigrationTarget(enabled, 'l-two-plugins', `two-plugins-${String(attempt)}`);
+        }
+        console.info(`two binding sidecars: source Pod ${sourceOrder.join(', ')}; target Pod ${order(target).join(', ')}`);
+        const targetVmi = json<LaunchedVmi>(['get', 'vmi', 'l-two-plugins', '-n', enabled]);
+        const onTarget = await launch({ vmi: targetVmi, pod: target, kubevirt, kubevirtBin: readState()!.bins.kubevirt, networkInfo: networkInfoFor(targetVmi) });
+        try {
+          expect(onTarget.result.error ?? onTarget.result.panic, onTarget.logs().slice(-2000)).toBeUndefined();
+          const { created: started } = await libvirtOf(onTarget, sourceDomain!, 'vduse-launch-two-plugins');
+          const sourceLink = /<source dev="([^"]+)"\/>/.exec(sourceDomain!)![1]!;
+          if (order(target).join() === sourceOrder.join()) {
+            expect(`${started.error}\n${started.log}`).toContain('/usr/bin/qemu-system-x86_64');
+          } else {
+            // The source's link is in the source's vduse sidecar's folder, which is slirp's here.
+            expect(started.error).toContain(`Unable to open '${onTarget.onThisMachine(sourceLink)}' for vdpa device`);
+          }
+        } finally {
+          await onTarget.stop();
+        }
+      }, 240_000);
+    });
+  });
+}
+
