@@ -3,7 +3,7 @@
 // KubeVirt's cpu 200m quota. Its floor, in the same run: a bare node:http2 gRPC echo on the same
 // node binary. Needs root (cgroups, dropping the page cache); fails with the reason otherwise.
 import { SIDECAR_MEMORY_LIMIT_BYTES, SIDECAR_MEMORY_MINIMUM_BYTES } from '../../api/sidecar-resources.ts';
-import { MEGA, MIB, podCgroupProblem, runInEnvelope, type EnvelopeProcess, type EnvelopeRun } from '../helpers/pod-envelope.ts';
+import { MEGA, MIB, podCgroupProblem, runInEnvelope, type EnvelopeProcess, type EnvelopeRun, type ServeTimes, timeToServe } from '../helpers/pod-envelope.ts';
 import { readFileSync } from 'node:fs';
 import { projectFile } from '../helpers/fixtures.ts';
 import { cutAtWord } from './measure.ts';
@@ -46,6 +46,41 @@ async function minimumLimit(label: string, what: EnvelopeProcess): Promise<{ min
   return { minimum, levels };
 }
 
+const SERVE_STARTS = 5;
+const MEMORY_FLAGS = '--max-semi-space-size=1 --max-old-space-size=32';
+
+/**
+ * Start-up is VM start-up: virt-launcher defines the domain only once every sidecar answered Info.
+ * Cold starts at the shipped limit and cpu 200m, medians: process start to socket, to the first
+ * Info answer, and the CPU spent by then. The sidecar with and without the V8 code cache the build
+ * bakes into dist/ (scripts/build.ts), and with only the memory flags: any of --jitless,
+ * --optimize-for-size or --single-threaded makes V8 reject Node's own code cache for its built-in
+ * modules (they are compiled for the default flags), which costs start-up CPU for memory.
+ */
+export async function serveTimes(): Promise<void> {
+  console.log(`  time to serve at the shipped limit ${megas(SIDECAR_MEMORY_LIMIT_BYTES)}, ${SERVE_STARTS} cold starts each, medians:`);
+  const candidates: [string, EnvelopeProcess][] = [
+    ['floor: node:http2 echo (image flags)', { kind: 'floor', floorFlags: imageFlags.split(' ') }],
+    ['floor: node:http2 echo (Node defaults)', { kind: 'floor', floorFlags: [] }],
+    ['sidecar, image entry point', { kind: 'sidecar' }],
+    ['sidecar, without the baked code cache', { kind: 'sidecar', env: { NODE_DISABLE_COMPILE_CACHE: '1' } }],
+    [`sidecar, memory flags only (${MEMORY_FLAGS})`, { kind: 'sidecar', sidecarFlags: MEMORY_FLAGS, env: { NODE_DISABLE_COMPILE_CACHE: '1' } }],
+  ];
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const results = new Map<string, ServeTimes>();
+  for (const [label, what] of candidates) {
+    const runs: ServeTimes[] = [];
+    for (let start = 0; start < SERVE_STARTS; start++) runs.push(await timeToServe(SIDECAR_MEMORY_LIMIT_BYTES, what));
+    const times = { socketMs: median(runs.map((r) => r.socketMs)), infoMs: median(runs.map((r) => r.infoMs)), infoCpuMs: median(runs.map((r) => r.infoCpuMs)) };
+    results.set(label, times);
+    console.log(`  ${label.padEnd(62)} socket ${times.socketMs.toFixed(0).padStart(5)} ms, first Info ${times.infoMs.toFixed(0).padStart(5)} ms, CPU ${times.infoCpuMs.toFixed(0).padStart(4)} ms`);
+  }
+  const ours = results.get('sidecar, image entry point')!;
+  const before = results.get('sidecar, without the baked code cache')!;
+  const floor = results.get('floor: node:http2 echo (image flags)')!;
+  console.log(`  code cache: first Info ${(ours.infoMs / before.infoMs).toFixed(2)}x, CPU ${(ours.infoCpuMs / before.infoCpuMs).toFixed(2)}x of without it; first Info ${(ours.infoMs / floor.infoMs).toFixed(2)}x the floor's`);
+}
+
 export async function run(): Promise<boolean> {
   console.log(`pod envelope: ${STARTS} cold starts per level, cpu 200m (20 ms per 100 ms), limits from ${megas(TOP)} down in ${megas(STEP)} steps`);
   const problem = podCgroupProblem();
@@ -59,6 +94,8 @@ export async function run(): Promise<boolean> {
     [`sidecar, image entry point`, { kind: 'sidecar' }],
     ['sidecar, previous flags (JIT on)', { kind: 'sidecar', sidecarFlags: '--optimize-for-size --max-semi-space-size=2 --max-old-space-size=40' }],
   ];
+  await serveTimes();
+  console.log('');
   const results = new Map<string, number | undefined>();
   for (const [label, what] of candidates) results.set(label, (await minimumLimit(label, what)).minimum);
   const floor = Math.min(...[...results].filter(([label]) => label.startsWith('floor')).map(([, minimum]) => minimum ?? Infinity));

@@ -5,11 +5,14 @@
 // faults in first, so the node binary's pages count against the first sidecar that touches them.
 // Used by the pod-envelope benchmark and by the CI test of the shipped limit.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { credentials } from '@grpc/grpc-js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { projectFile, readSharedFixture } from './fixtures.ts';
+import { unaryCall } from './hook-client.ts';
+import { protoClients } from './hook-protos.ts';
 import { noCloudData, replayBoot, type ReplayStep } from './virt-launcher-replay.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from './vmis.ts';
 
@@ -168,10 +171,23 @@ export interface EnvelopeProcess {
   sidecarFlags?: string;
   /** The build output to run; dist/ by default. */
   distDir?: string;
+  /** More environment, such as NODE_DISABLE_COMPILE_CACHE=1. */
+  env?: Record<string, string>;
 }
 
-/** One cold start in the pod's cgroup, driven through virt-launcher's flow by the replay. */
-export async function runInEnvelope(limitBytes: number, what: EnvelopeProcess, collectTimeoutMs = 30_000): Promise<EnvelopeRun> {
+interface Started {
+  image: ReturnType<typeof coldImage>;
+  cgroup: PodCgroup;
+  hooksDir: string;
+  /** The socket virt-launcher will find: vduse-cloudinit.sock for the sidecar, echo.sock for the floor. */
+  socketPath: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  stderr: () => string;
+}
+
+/** The process started cold in a fresh pod cgroup, as the image's entry point starts it. */
+function startInEnvelope(limitBytes: number, what: EnvelopeProcess): Started {
   const echo = projectFile('test', 'bench', 'http2-echo.js');
   const image = coldImage(what.kind === 'floor' ? [echo] : [], what.distDir);
   const cgroup = createPodCgroup(limitBytes);
@@ -190,12 +206,59 @@ export async function runInEnvelope(limitBytes: number, what: EnvelopeProcess, c
       CONTAINER_NAME: 'hook-sidecar-0',
       NETWORK_BINDING_PLUGIN_NAME: 'vduse-cloudinit',
       ...(what.sidecarFlags !== undefined ? { KUBEVIRT_VDUSE_NODE_FLAGS: what.sidecarFlags } : {}),
+      ...what.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  const socketPath = join(socketDir, what.kind === 'sidecar' ? 'vduse-cloudinit.sock' : 'echo.sock');
+  return { image, cgroup, hooksDir, socketPath, child, exited, stderr: () => stderr };
+}
+
+/** The CPU time a process and its threads have had, from /proc/PID/task/TID/schedstat (nanoseconds). */
+function cpuMillis(pid: number): number {
+  return readdirSync(`/proc/${pid}/task`).reduce((sum, task) => sum + Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6, 0);
+}
+
+export interface ServeTimes {
+  /** From the process's start to its socket file. */
+  socketMs: number;
+  /** From the process's start to the answer of the first Info call, and the CPU it had by then. */
+  infoMs: number;
+  infoCpuMs: number;
+}
+
+/** One cold start in the pod's cgroup: how long until the socket appears and the first Info is answered. */
+export async function timeToServe(limitBytes: number, what: EnvelopeProcess): Promise<ServeTimes> {
+  const started = performance.now();
+  const run = startInEnvelope(limitBytes, what);
+  try {
+    while (!existsSync(run.socketPath)) {
+      if (run.child.exitCode !== null) throw new Error(`exited (${String(run.child.exitCode)}) before its socket appeared: ${run.stderr().trim().split('\n').at(-1) ?? ''}`);
+      if (performance.now() - started > 30_000) throw new Error('no socket within 30 s');
+      await sleep(2);
+    }
+    const socketMs = performance.now() - started;
+    const info = new (protoClients().info)(`unix:${run.socketPath}`, credentials.createInsecure());
+    try {
+      await unaryCall(info, 'Info', {}, 30_000);
+    } finally {
+      info.close();
+    }
+    return { socketMs, infoMs: performance.now() - started, infoCpuMs: cpuMillis(run.child.pid!) };
+  } finally {
+    if (run.child.exitCode === null) run.child.kill('SIGKILL');
+    await run.exited;
+    run.cgroup.remove();
+    run.image.remove();
+  }
+}
+
+/** One cold start in the pod's cgroup, driven through virt-launcher's flow by the replay. */
+export async function runInEnvelope(limitBytes: number, what: EnvelopeProcess, collectTimeoutMs = 30_000): Promise<EnvelopeRun> {
+  const { image, cgroup, hooksDir, child, exited, stderr } = startInEnvelope(limitBytes, what);
   let failure: string | undefined;
   let steps: ReplayStep[] = [];
   try {
@@ -206,7 +269,7 @@ export async function runInEnvelope(limitBytes: number, what: EnvelopeProcess, c
         cloudInit: noCloudData('#cloud-config\npassword: fedora\n'),
         domainXml: readSharedFixture('domain_x86_64.xml'),
       }),
-      exited.then((code) => Promise.reject(new Error(`the process exited (${String(code)}) before the flow ended: ${stderr.trim().split('\n').at(-1) ?? ''}`))),
+      exited.then((code) => Promise.reject(new Error(`the process exited (${String(code)}) before the flow ended: ${stderr().trim().split('\n').at(-1) ?? ''}`))),
     ]);
     steps = boot.steps;
     const code = await Promise.race([exited, sleep(10_000).then(() => 'still running after Shutdown')]);
