@@ -46,6 +46,24 @@ const kib = outputs.reduce((sum, [, output]) => sum + output.bytes, 0) / 1024;
 console.log(`${outdir}: ${outputs.length} JavaScript files, ${kib.toFixed(0)} KiB`);
 
 /**
+ * What the sidecar loads: its command's chunk and every chunk that chunk imports statically. The
+ * sidecar runs in a pod of tens of megabytes, so nothing only the webhook or the CLI needs may be in
+ * it; the build fails if it is.
+ */
+const SIDECAR_FORBIDDEN = [/node_modules\/@kubernetes\/client-node\//, /node_modules\/express\//, /node_modules\/prom-client\//, /node_modules\/fast-json-patch\//, /node_modules\/@grpc\//, /^webhook\//, /^cluster\//];
+const sidecarEntry = Object.entries(result.metafile.outputs).find(([, output]) => output.entryPoint === 'cli/sidecar.ts');
+if (!sidecarEntry) throw new Error('the metafile has no chunk with cli/sidecar.ts: the sidecar is no longer its own chunk');
+const sidecarChunks = new Set<string>([sidecarEntry[0]]);
+for (const chunk of sidecarChunks) {
+  for (const imported of result.metafile.outputs[chunk]!.imports) if (imported.kind === 'import-statement' && !imported.external) sidecarChunks.add(imported.path);
+}
+const sidecarInputs = [...sidecarChunks].flatMap((chunk) => Object.keys(result.metafile.outputs[chunk]!.inputs));
+const forbidden = sidecarInputs.filter((input) => SIDECAR_FORBIDDEN.some((pattern) => pattern.test(input)));
+if (forbidden.length > 0) throw new Error(`the sidecar's chunks include what only the webhook or the CLI needs: ${forbidden.join(', ')}`);
+const sidecarKib = [...sidecarChunks].reduce((sum, chunk) => sum + result.metafile.outputs[chunk]!.bytes, 0) / 1024;
+console.log(`sidecar: ${sidecarChunks.size} chunks, ${sidecarKib.toFixed(0)} KiB, from ${sidecarInputs.length} modules, none of the webhook's`);
+
+/**
  * The sidecar's V8 code cache, in dist/compile-cache: the sidecar started once, as its entry point
  * starts it (the same node and V8 flags, which the cache is keyed on), until it serves. Node then
  * writes the bytecode of what start-up compiled, with paths relative to the cache (portable), so

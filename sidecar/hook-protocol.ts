@@ -1,4 +1,5 @@
-// KubeVirt's hook protocol as grpc-js service definitions, written out from sidecar/proto/ with the
+// KubeVirt's hook protocol as grpc-js-shaped service definitions (type-only: the sidecar serves them
+// with sidecar/grpc-unary-server.ts, the tests call them with grpc-js), written out from sidecar/proto/ with the
 // field names as KubeVirt spells them (domainXML, hookPoints), which is what keepCase gives.
 // test/unit/hook-protocol.test.ts holds these against the .proto files loaded by proto-loader.
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';

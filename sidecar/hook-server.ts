@@ -1,11 +1,11 @@
 // The gRPC transport: KubeVirt's hook services on a unix socket, calls served one at a time.
-import { type handleUnaryCall, Server, ServerCredentials, status, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidInputError, PreconditionError } from '../api/errors.ts';
 import { bindingSubscribesToCloudInit, hookSocketName } from '../api/names.ts';
 import type { HookCallbacks } from './callbacks.ts';
+import { GrpcError, type GrpcStatusName, listenUnary, type UnaryMethod, type UnaryServer } from './grpc-unary-server.ts';
 import { HOOK_POINTS, type HookPointName, HOOK_SERVICES, HOOK_VERSIONS, type HookMessage, type HookMessageInput, type HookVersion } from './hook-protocol.ts';
 
 export interface HookServer {
@@ -34,82 +34,95 @@ export function subscribedHookPoints(pluginName: string): HookPointName[] {
   return HOOK_POINTS.filter((point) => point !== 'PreCloudInitIso' || bindingSubscribesToCloudInit(pluginName));
 }
 
-function grpcStatusOf(error: unknown): status {
-  if (error instanceof InvalidInputError) return status.INVALID_ARGUMENT;
-  if (error instanceof PreconditionError) return status.FAILED_PRECONDITION;
-  return status.INTERNAL;
+function grpcStatusOf(error: unknown): GrpcStatusName {
+  if (error instanceof InvalidInputError) return 'INVALID_ARGUMENT';
+  if (error instanceof PreconditionError) return 'FAILED_PRECONDITION';
+  return 'INTERNAL';
 }
+
+/** How long calls in progress may finish once the server closes (Shutdown, SIGTERM). */
+const CLOSE_GRACE_MS = 500;
 
 export async function startHookServer(options: HookServerOptions): Promise<HookServer> {
   const { callbacks, log } = options;
   const socketPath = join(options.socketDir, hookSocketName(options.pluginName));
   const hookPoints = subscribedHookPoints(options.pluginName);
   let queue: Promise<unknown> = Promise.resolve();
-  const server = new Server();
 
   /** One call at a time: callbacks share device links and KubeVirt calls in sequence anyway. */
-  const serial = <Request, Response>(method: string, version: HookVersion | 'info', work: (request: Request) => Promise<Response>): handleUnaryCall<Request, Response> =>
-    (call, respond) => {
+  const serial =
+    (method: string, version: HookVersion | 'info', work: (request: unknown) => Promise<unknown>) =>
+    (request: unknown): Promise<unknown> => {
       const run = async () => {
         const started = performance.now();
         try {
-          const response = await work(call.request);
+          const response = await work(request);
           log.info({ method, version, ms: Math.round(performance.now() - started) }, 'hook call served');
-          respond(null, response);
+          return response;
         } catch (error) {
           const code = grpcStatusOf(error);
           const message = error instanceof Error ? error.message : String(error);
-          log.error({ method, version, code: status[code], ms: Math.round(performance.now() - started) }, message);
-          respond({ code, details: message });
+          log.error({ method, version, code, ms: Math.round(performance.now() - started) }, message);
+          throw new GrpcError(code, message);
         }
       };
       const next = queue.then(run, run);
-      queue = next;
+      queue = next.catch(() => undefined);
+      return next;
     };
 
+  /** A method of one of KubeVirt's service definitions (sidecar/hook-protocol.ts), with its handler. */
+  const unary = (definition: { path: string; requestDeserialize: (bytes: Buffer) => unknown; responseSerialize: (value: unknown) => Buffer }, handle: (request: unknown) => Promise<unknown>): UnaryMethod => ({
+    path: definition.path,
+    decode: (bytes) => definition.requestDeserialize(bytes),
+    encode: (value) => definition.responseSerialize(value),
+    handle,
+  });
+
   let closing: Promise<void> | undefined;
+  const listening: { server?: UnaryServer } = {};
   const close = (): Promise<void> => {
-    closing ??= new Promise<void>((resolve) => {
-      server.tryShutdown(() => resolve());
-      // A client that never finishes must not hold the process past KubeVirt's grace period.
-      setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, 500).unref();
-    }).then(() => rm(socketPath, { force: true }));
+    closing ??= (listening.server?.close(CLOSE_GRACE_MS) ?? Promise.resolve()).then(() => rm(socketPath, { force: true }));
     return closing;
   };
 
-  server.addService(HOOK_SERVICES.info, {
-    Info: serial('Info', 'info', () =>
-      Promise.resolve({ name: options.pluginName, hookPoints: hookPoints.map((name) => ({ name, priority: 0 })), versions: [...HOOK_VERSIONS] }),
-    ),
-  });
-
+  const methods: UnaryMethod[] = [
+    unary(HOOK_SERVICES.info.Info!, serial('Info', 'info', () => Promise.resolve({ name: options.pluginName, hookPoints: hookPoints.map((name) => ({ name, priority: 0 })), versions: [...HOOK_VERSIONS] }))),
+  ];
   for (const version of HOOK_VERSIONS) {
-    // Each version's service definition picks the callbacks it has; grpc-js ignores the rest.
-    const implementation: UntypedServiceImplementation = {
-      OnDefineDomain: serial<HookMessage<'OnDefineDomainParams'>, HookMessageInput<'OnDefineDomainResult'>>('OnDefineDomain', version, async (request) => ({
-        domainXML: Buffer.from(await callbacks.onDefineDomain(request.domainXML, request.vmi)),
-      })),
-      PreCloudInitIso: serial<HookMessage<'PreCloudInitIsoParams'>, HookMessageInput<'PreCloudInitIsoResult'>>('PreCloudInitIso', version, (request) =>
-        callbacks.preCloudInitIso(request),
-      ),
-      Shutdown: (_call: unknown, respond: (error: null, response: object) => void) => {
-        log.info({ method: 'Shutdown', version }, 'shutting down');
-        respond(null, {});
-        // Let the answer leave before the server closes.
-        setImmediate(() => void close().then(options.onShutdown));
-      },
-    };
-    server.addService(HOOK_SERVICES.callbacks[version], implementation);
+    const service = HOOK_SERVICES.callbacks[version];
+    // Each version's service definition has the callbacks it has: PreCloudInitIso from v1alpha2, Shutdown from v1alpha3.
+    if (service.OnDefineDomain) {
+      methods.push(
+        unary(
+          service.OnDefineDomain,
+          serial('OnDefineDomain', version, async (request): Promise<HookMessageInput<'OnDefineDomainResult'>> => {
+            const params = request as HookMessage<'OnDefineDomainParams'>;
+            return { domainXML: Buffer.from(await callbacks.onDefineDomain(params.domainXML, params.vmi)) };
+          }),
+        ),
+      );
+    }
+    if (service.PreCloudInitIso) {
+      methods.push(
+        unary(service.PreCloudInitIso, serial('PreCloudInitIso', version, (request): Promise<HookMessageInput<'PreCloudInitIsoResult'>> => callbacks.preCloudInitIso(request as HookMessage<'PreCloudInitIsoParams'>))),
+      );
+    }
+    if (service.Shutdown) {
+      methods.push(
+        unary(service.Shutdown, () => {
+          log.info({ method: 'Shutdown', version }, 'shutting down');
+          // Let the answer leave before the server closes.
+          setImmediate(() => void close().then(options.onShutdown));
+          return Promise.resolve({});
+        }),
+      );
+    }
   }
 
   await mkdir(options.socketDir, { recursive: true });
   // A socket left by a crashed process would make the bind fail.
   await rm(socketPath, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve()));
-  });
+  listening.server = await listenUnary(socketPath, methods);
   return { socketPath, hookPoints, close };
 }
