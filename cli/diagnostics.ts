@@ -1,10 +1,12 @@
-// Diagnostics go to stderr: readable text on a terminal, JSON lines (pino) otherwise, so that logs
-// collected from containers stay machine-readable.
-import { type LoggerOptions, pino } from 'pino';
+// Diagnostics go to stderr: readable text on a terminal, JSON lines otherwise (cli/json-lines.ts),
+// so that logs collected from containers stay machine-readable.
+import type { LoggerOptions } from 'pino';
+import { jsonLineLogger, type LineLogger } from './json-lines.ts';
 
 /**
- * JSON log lines as KubeVirt's components write them: a string level ("info", "error") and an
- * RFC 3339 timestamp under "timestamp" (kubevirt.io/client-go/log), so one log pipeline reads both.
+ * pino's options for JSON log lines as KubeVirt's components write them, for the webhook: a string
+ * level ("info", "error") and an RFC 3339 timestamp under "timestamp" (kubevirt.io/client-go/log), so
+ * one log pipeline reads both; cli/json-lines.ts writes the same shape without pino.
  */
 export function kubevirtStyleLog(base: Record<string, string> | undefined): LoggerOptions {
   return {
@@ -15,8 +17,7 @@ export function kubevirtStyleLog(base: Record<string, string> | undefined): Logg
   };
 }
 
-const jsonLogger = () => pino(kubevirtStyleLog(undefined), pino.destination({ fd: 2, sync: true }));
-let logger: ReturnType<typeof jsonLogger> | undefined;
+let logger: LineLogger | undefined;
 
 export function reportError(command: string, error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
@@ -24,7 +25,7 @@ export function reportError(command: string, error: unknown): void {
     process.stderr.write(`kubevirt-vduse ${command}: error: ${message}\n`);
     return;
   }
-  logger ??= jsonLogger();
+  logger ??= jsonLineLogger();
   logger.error({ command, error: error instanceof Error ? error.name : 'Error' }, message);
 }
 
@@ -33,6 +34,6 @@ export function reportInfo(command: string, message: string): void {
     process.stderr.write(`kubevirt-vduse ${command}: ${message}\n`);
     return;
   }
-  logger ??= jsonLogger();
+  logger ??= jsonLineLogger();
   logger.info({ command }, message);
 }

@@ -1,5 +1,4 @@
 // kubevirt-vduse sidecar, and the sidecar-shim entry points onDefineDomain and preCloudInitIso.
-import { pino } from 'pino';
 import {
   DEFAULT_BINDING_PLUGIN_NAME,
   DEFAULT_HOOK_SOCKET_DIR,
@@ -8,7 +7,7 @@ import {
 } from '../api/names.ts';
 import { HookCallbacks, type SidecarConfig } from '../sidecar/callbacks.ts';
 import { startHookServer } from '../sidecar/hook-server.ts';
-import { kubevirtStyleLog } from './diagnostics.ts';
+import { jsonLineLogger } from './json-lines.ts';
 import { type Command, durationOption, EXIT_OK, type OptionSpec, type OptionValues, stringOption } from './command.ts';
 
 const sharedOptions: Record<string, OptionSpec> = {
@@ -59,7 +58,7 @@ export const sidecarCommand: Command = {
   },
   async run(values) {
     const config = sidecarConfig(values, values['annotation-hook'] === true);
-    const log = pino(kubevirtStyleLog({ component: 'sidecar' }), pino.destination({ fd: 2, sync: true }));
+    const log = jsonLineLogger({ component: 'sidecar' });
     if (!config.containerName) log.warn('CONTAINER_NAME is not set: OnDefineDomain will fail until it is');
     const callbacks = new HookCallbacks(config);
     let exit: () => void = () => undefined;

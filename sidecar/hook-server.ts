@@ -1,12 +1,17 @@
 // The gRPC transport: KubeVirt's hook services on a unix socket, calls served one at a time.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
 import { InvalidInputError, PreconditionError } from '../api/errors.ts';
 import { bindingSubscribesToCloudInit, hookSocketName } from '../api/names.ts';
 import type { HookCallbacks } from './callbacks.ts';
 import { GrpcError, type GrpcStatusName, listenUnary, type UnaryMethod, type UnaryServer } from './grpc-unary-server.ts';
 import { HOOK_POINTS, type HookPointName, HOOK_SERVICES, HOOK_VERSIONS, type HookMessage, type HookMessageInput, type HookVersion } from './hook-protocol.ts';
+
+/** Where the server reports each call: one line per call (cli/json-lines.ts in the sidecar). */
+export interface HookLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
 
 export interface HookServer {
   socketPath: string;
@@ -20,7 +25,7 @@ export interface HookServerOptions {
   socketDir: string;
   pluginName: string;
   callbacks: HookCallbacks;
-  log: Logger;
+  log: HookLog;
   /** Called after a Shutdown call has been answered and the server closed. */
   onShutdown: () => void;
 }

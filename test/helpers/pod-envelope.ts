@@ -243,6 +243,8 @@ export async function timeToServe(limitBytes: number, what: EnvelopeProcess): Pr
     const socketMs = performance.now() - started;
     const info = new (protoClients().info)(`unix:${run.socketPath}`, credentials.createInsecure());
     try {
+      // As virt-launcher dials: blocking until the server accepts (the file exists a moment before it listens).
+      await new Promise<void>((resolve, reject) => info.waitForReady(Date.now() + 30_000, (error) => (error ? reject(error) : resolve())));
       await unaryCall(info, 'Info', {}, 30_000);
     } finally {
       info.close();
