@@ -2,9 +2,7 @@
 // Why a bundle: loading a few hundred files from node_modules cost the sidecar start-up CPU and
 // resident memory, and KubeVirt gives the sidecar 200m CPU and 64M, 61.0 MiB (see test/bench/).
 import { build } from 'esbuild';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,40 +63,3 @@ if (forbidden.length > 0) throw new Error(`the sidecar's chunks include what onl
 const sidecarKib = [...sidecarChunks].reduce((sum, chunk) => sum + result.metafile.outputs[chunk]!.bytes, 0) / 1024;
 console.log(`sidecar: ${sidecarChunks.size} chunks, ${sidecarKib.toFixed(0)} KiB, from ${sidecarInputs.length} modules, none of the webhook's`);
 
-/**
- * The sidecar's V8 code cache, in dist/compile-cache: the sidecar started once, as its entry point
- * starts it (the same node and V8 flags, which the cache is keyed on), until it serves. Node then
- * writes the bytecode of what start-up compiled, with paths relative to the cache (portable), so
- * the copy in the image is used wherever dist/ lands. bin/kubevirt-vduse-sidecar points Node at it.
- * Start-up is VM start-up (virt-launcher waits for every sidecar), and at cpu 200m parsing and
- * compiling the bundle is most of it; see test/bench/ for the figures.
- */
-async function warmSidecarCompileCache(): Promise<void> {
-  const entryPoint = readFileSync(join(root, 'bin', 'kubevirt-vduse-sidecar'), 'utf8');
-  const flags = /NODE_FLAGS="\$\{KUBEVIRT_VDUSE_NODE_FLAGS:-([^}]*)\}"/.exec(entryPoint)?.[1];
-  if (flags === undefined) throw new Error('bin/kubevirt-vduse-sidecar: no NODE_FLAGS default to warm the compile cache with');
-  const scratch = mkdtempSync(join(tmpdir(), 'kubevirt-vduse-warm-'));
-  const child = spawn(process.execPath, [...flags.split(' '), join(outdir, 'kubevirt-vduse.js'), 'sidecar', '--socket-dir', scratch, '--network-info', join(scratch, 'network-info')], {
-    env: { ...process.env, NODE_COMPILE_CACHE: join(outdir, 'compile-cache'), NODE_COMPILE_CACHE_PORTABLE: '1', CONTAINER_NAME: 'hook-sidecar-0', NETWORK_BINDING_PLUGIN_NAME: '' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
-  await new Promise<void>((resolveServing, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the sidecar did not serve within 30 s: ${stderr.slice(-500)}`)), 30_000);
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('"msg":"serving"')) {
-        clearTimeout(timer);
-        resolveServing();
-      }
-    });
-    void exited.then((code) => reject(new Error(`the sidecar exited (${String(code)}) before serving: ${stderr.slice(-500)}`)));
-  });
-  child.kill('SIGTERM');
-  const code = await exited;
-  rmSync(scratch, { recursive: true, force: true });
-  if (code !== 0) throw new Error(`the sidecar exited ${String(code)} on SIGTERM: ${stderr.slice(-500)}`);
-}
-
-await warmSidecarCompileCache();

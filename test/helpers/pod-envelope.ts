@@ -171,8 +171,6 @@ export interface EnvelopeProcess {
   sidecarFlags?: string;
   /** The build output to run; dist/ by default. */
   distDir?: string;
-  /** More environment, such as NODE_DISABLE_COMPILE_CACHE=1. */
-  env?: Record<string, string>;
 }
 
 interface Started {
@@ -206,7 +204,6 @@ function startInEnvelope(limitBytes: number, what: EnvelopeProcess): Started {
       CONTAINER_NAME: 'hook-sidecar-0',
       NETWORK_BINDING_PLUGIN_NAME: 'vduse-cloudinit',
       ...(what.sidecarFlags !== undefined ? { KUBEVIRT_VDUSE_NODE_FLAGS: what.sidecarFlags } : {}),
-      ...what.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
