@@ -1,6 +1,7 @@
 // Kubernetes resource quantities with exact arithmetic: a value is an integer numerator over a
 // power of ten, so "1.5Gi" + "512Mi" + 3 x "100M" loses nothing (a float would).
 // Grammar: https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
+import { InvalidInputError } from './errors.ts';
 
 export interface Quantity {
   /** The value is numerator / 10^scale. */
@@ -13,6 +14,13 @@ const DECIMAL_SUFFIXES: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k
 const QUANTITY = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/;
 
 export const QUANTITY_EXPECTED = 'a Kubernetes quantity such as 2Gi, 2048Mi, 1.5G or 4294967296';
+
+/** A non-negative quantity from an object's field, or an error naming the object, the field and the value. */
+export function quantityField(subject: string, field: string, text: unknown): Quantity {
+  const quantity = typeof text === 'string' || typeof text === 'number' ? parseQuantity(String(text)) : undefined;
+  if (quantity === undefined || isNegative(quantity)) throw new InvalidInputError(subject, field, text, `${QUANTITY_EXPECTED}, not negative`);
+  return quantity;
+}
 
 /** Undefined when the text is not a quantity. */
 export function parseQuantity(text: string): Quantity | undefined {

@@ -54,7 +54,6 @@ export function matcherReference(kind: MatcherKind, vmSpec: unknown, namespace: 
 
 /** What the decision reads of an instancetype. */
 export interface InstancetypeFacts {
-  guestMemory: string | undefined;
   /** spec.memory: what the VMI's memory layout takes from it (webhook/memory-layout.ts). */
   memory: InstancetypeMemory;
   dedicatedCPUPlacement: boolean;
@@ -77,12 +76,10 @@ export function instancetypeFacts(object: unknown): InstancetypeFacts {
   const spec = specOf(object);
   const memory = isObject(spec.memory) ? spec.memory : {};
   const cpu = isObject(spec.cpu) ? spec.cpu : {};
-  const guest = quantityText(memory.guest);
   const hugepages = isObject(memory.hugepages) && typeof memory.hugepages.pageSize === 'string' ? memory.hugepages.pageSize : undefined;
   return {
-    guestMemory: guest,
     memory: {
-      guest,
+      guest: quantityText(memory.guest),
       maxGuest: quantityText(memory.maxGuest),
       overcommitPercent: typeof memory.overcommitPercent === 'number' ? memory.overcommitPercent : undefined,
       hugepagesPageSize: hugepages,

@@ -1,21 +1,10 @@
 // vDPA pins guest memory: the overhead to add is api/memlock.ts's, on top of what KubeVirt's own
 // accounting (reservedOverhead.memLock: Required) already covers.
-import { InvalidInputError } from '../api/errors.ts';
 import { type GuestMemoryLayout, memlockOverheadBytes } from '../api/memlock.ts';
 import type { DomainSpec, Memory, ReservedOverhead } from '../api/kubevirt.ts';
 import { DEFAULT_MEMORY_HOTPLUG, type MemoryHotplugSettings } from '../cluster/kubevirt-readiness.ts';
 import { guestMemoryLayout, type InstancetypeMemory } from './memory-layout.ts';
-import {
-  addQuantities,
-  compareQuantities,
-  formatQuantity,
-  isNegative,
-  parseQuantity,
-  type Quantity,
-  QUANTITY_EXPECTED,
-  quantityOf,
-  subtractQuantities,
-} from '../api/quantity.ts';
+import { addQuantities, compareQuantities, formatQuantity, quantityField, quantityOf, subtractQuantities } from '../api/quantity.ts';
 
 export const MEMLOCK_REQUIRED = 'Required';
 
@@ -41,12 +30,6 @@ export type MemlockPlan =
   | { kind: 'sized'; memory: Memory; added: string; addedBytes: bigint; layout: GuestMemoryLayout; hugepages: boolean }
   /** Guest memory comes from elsewhere (an instancetype): memLock is set, the overhead cannot be. */
   | { kind: 'unsized'; memory: Memory; missingField: string };
-
-function quantityField(subject: string, field: string, text: unknown): Quantity {
-  const quantity = typeof text === 'string' ? parseQuantity(text) : typeof text === 'number' ? parseQuantity(String(text)) : undefined;
-  if (quantity === undefined || isNegative(quantity)) throw new InvalidInputError(subject, field, text, `${QUANTITY_EXPECTED}, not negative`);
-  return quantity;
-}
 
 export function planMemlock(input: MemlockInput): MemlockPlan {
   const { subject, domainPath } = input;

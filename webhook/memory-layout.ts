@@ -8,11 +8,10 @@
 //   default): the CR's liveUpdateConfiguration.maxGuest, else guest x maxHotplugRatio (4 by
 //   default), kept only when pkg/liveupdate/memory ValidateLiveUpdateMemory accepts it
 //   (pkg/defaults/defaults.go setupMemoryHotplug).
-import { InvalidInputError } from '../api/errors.ts';
 import { isObject } from '../api/json.ts';
 import type { GuestMemoryLayout } from '../api/memlock.ts';
 import type { DomainSpec } from '../api/kubevirt.ts';
-import { isNegative, parseQuantity, QUANTITY_EXPECTED, wholeBytes } from '../api/quantity.ts';
+import { quantityField, wholeBytes } from '../api/quantity.ts';
 import type { MemoryHotplugSettings } from '../cluster/kubevirt-readiness.ts';
 
 /** What an instancetype supplies of the memory (spec.memory). */
@@ -42,11 +41,7 @@ export type LayoutResult =
 const HOTPLUG_BLOCK = 2n * 1024n ** 2n;
 const GIB = 1024n ** 3n;
 
-function bytes(subject: string, field: string, text: unknown): bigint {
-  const quantity = typeof text === 'string' || typeof text === 'number' ? parseQuantity(String(text)) : undefined;
-  if (quantity === undefined || isNegative(quantity)) throw new InvalidInputError(subject, field, text, `${QUANTITY_EXPECTED}, not negative`);
-  return wholeBytes(quantity);
-}
+const bytes = (subject: string, field: string, text: unknown): bigint => wholeBytes(quantityField(subject, field, text));
 
 /** applyMemory's requests.memory for an overcommitting instancetype, in float32 as KubeVirt computes it. */
 function overcommitted(guest: bigint, percent: number): bigint {

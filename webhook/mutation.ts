@@ -232,7 +232,7 @@ function readMatchers(subject: AdmissionSubject, target: Target, facts: ClusterF
     if (kind === 'instancetype') {
       matched.instancetype = instancetypeFacts(lookup.value);
       // KubeVirt refuses guest memory on both (pkg/instancetype/apply/memory.go validateMemory).
-      if (matched.instancetype.guestMemory !== undefined && target.vmi.spec.domain.memory?.guest !== undefined) {
+      if (matched.instancetype.memory.guest !== undefined && target.vmi.spec.domain.memory?.guest !== undefined) {
         return {
           denied: `${name}: spec.template.spec.domain.memory.guest is set, and ${reference.described} supplies the guest memory, which KubeVirt refuses; remove spec.template.spec.domain.memory.guest`,
         };

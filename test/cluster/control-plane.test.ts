@@ -267,7 +267,7 @@ if (status !== 'ready') {
         expect(modelled).toEqual(real);
         expect(real.namespace.state).toBe('found');
         expect(real.missingNad.state).toBe('absent');
-        expect(real.instancetype).toEqual({ state: 'found', facts: { guestMemory: '4Gi', memory: { guest: '4Gi', maxGuest: undefined, overcommitPercent: undefined, hugepagesPageSize: '1Gi' }, dedicatedCPUPlacement: true } });
+        expect(real.instancetype).toEqual({ state: 'found', facts: { memory: { guest: '4Gi', maxGuest: undefined, overcommitPercent: undefined, hugepagesPageSize: '1Gi' }, dedicatedCPUPlacement: true } });
       } finally {
         await fake.stop();
       }
