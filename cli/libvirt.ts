@@ -15,6 +15,8 @@ export interface LibvirtVerdict {
   accepted: boolean;
   /** virsh's message: libvirt's error when refused. */
   message: string;
+  /** With readBack, libvirt's own XML of the accepted domain (virsh dumpxml). */
+  definedXml?: string;
 }
 
 export async function libvirtAvailable(): Promise<boolean> {
@@ -47,8 +49,11 @@ export async function forThisHost(domainXml: string): Promise<string> {
   return (await hostHasKvm()) ? domainXml : domainXml.replace(/<domain type=(["'])kvm\1/, '<domain type=$1qemu$1');
 }
 
-/** Defines the domain under a unique name, so that checks may run in parallel, and undefines it. */
-export async function defineWithQemuDriver(domainXml: string): Promise<LibvirtVerdict> {
+/**
+ * Defines the domain under a unique name, so that checks may run in parallel, and undefines it.
+ * readBack also returns libvirt's XML of it, as virt-launcher reads it back before a second define.
+ */
+export async function defineWithQemuDriver(domainXml: string, options: { readBack?: boolean } = {}): Promise<LibvirtVerdict> {
   const name = `vduse-check-${process.pid}-${++checks}`;
   const renamed = (await forThisHost(domainXml)).replace(/<name>[^<]*<\/name>/, `<name>${name}</name>`);
   const dir = await mkdtemp(join(tmpdir(), 'vduse-libvirt-'));
@@ -57,7 +62,8 @@ export async function defineWithQemuDriver(domainXml: string): Promise<LibvirtVe
     await writeFile(file, renamed);
     try {
       const { stdout } = await run('virsh', ['-c', CONNECTION, 'define', file], { timeout: DEFINE_TIMEOUT_MS });
-      return { accepted: true, message: stdout.trim() };
+      const definedXml = options.readBack ? (await run('virsh', ['-c', CONNECTION, 'dumpxml', name], { timeout: 30_000 })).stdout : undefined;
+      return { accepted: true, message: stdout.trim(), ...(definedXml !== undefined ? { definedXml } : {}) };
     } catch (error) {
       const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
       return { accepted: false, message: stderr.trim().replace(/^error: Failed to define domain from \S+\nerror: /, '') };

@@ -3,9 +3,8 @@
 // what KubeVirt really made. Played by the rig, because no kubelet or kube-controller-manager runs
 // here: a Node's status with the VDUSE resource, the webhook Service's EndpointSlice, and the
 // `default` ServiceAccount of each test Namespace. virt-launcher Pods stay Pending.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { pino } from 'pino';
@@ -21,7 +20,7 @@ import { projectFile } from '../helpers/fixtures.ts';
 import { kubeConfigFor } from '../helpers/webhook-client.ts';
 import { expandVm } from '../helpers/kubevirt-expansion.ts';
 import { KUBECONFIG, readState, renewWebhookCertificate, startWebhook, stopPart } from './cluster.ts';
-import { createExampleVm, createVm, env, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi } from './helpers.ts';
+import { createExampleVm, createVm, createWithVirtctl, env, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withoutCloudInit } from './helpers.ts';
 
 const status = inject('clusterStatus');
 
@@ -174,8 +173,7 @@ if (status !== 'ready') {
       const { name, warnings } = createVm(enabled, (vm) => {
         vm.metadata.name = 'vm-no-cloud-init';
         vm.metadata.annotations = { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' };
-        vm.spec.template.spec.volumes = (vm.spec.template.spec.volumes as { cloudInitNoCloud?: unknown }[]).filter((volume) => volume.cloudInitNoCloud === undefined);
-        vm.spec.template.spec.domain.devices.disks = (vm.spec.template.spec.domain.devices.disks as { name: string }[]).filter((disk) => disk.name !== 'cloudinitdisk');
+        withoutCloudInit(vm);
       });
       expect(warnings).toContain('Warning: vduse: coalescing not delivered: it needs a cloud-init volume');
       const { vmi, pod } = await launched(enabled, name);
@@ -185,8 +183,7 @@ if (status !== 'ready') {
 
     it("the dedicated-CPU network instancetype n1.medium from KubeVirt's bundled set: the sidecar gets KubeVirt's cpu 200m and the install's memory, the overhead lands in ordinary memory", async () => {
       const ns = namespace('telco-n1', { 'vduse.kubevirt.io/policy': 'enabled' }, { 'vduse.kubevirt.io/pod-network': 'vduse' });
-      const manifest = execFileSync(join(readState()!.bins.kubevirt, 'virtctl'), ['create', 'vm', '--name', 'vm-n1', '--instancetype', 'n1.medium', '--preference', 'fedora', '--volume-containerdisk', 'src:containerdisks/fedora:41', '--run-strategy', 'Always'], { encoding: 'utf8' });
-      kubectl(['create', '-n', ns, '-f', '-'], manifest);
+      createWithVirtctl(ns, 'vm-n1', ['--instancetype', 'n1.medium', '--preference', 'fedora']);
       const { vmi, pod } = await launched(ns, 'vm-n1');
       expect(vmi.spec.domain.memory?.reservedOverhead).toEqual({ memLock: 'Required', addedOverhead: '1Gi' });
       const [sidecar] = sidecars(pod);
@@ -327,10 +324,8 @@ if (status !== 'ready') {
 
     it('virtctl create vm, in a Namespace whose pod network is VDUSE: the pod network on the vduse binding', async () => {
       const ns = namespace('telco-pod-network', { 'vduse.kubevirt.io/policy': 'enabled' }, { 'vduse.kubevirt.io/pod-network': 'vduse' });
-      const manifest = execFileSync(join(readState()!.bins.kubevirt, 'virtctl'), ['create', 'vm', '--name', 'vm-virtctl', '--volume-containerdisk', 'src:containerdisks/fedora:41', '--run-strategy', 'Always'], { encoding: 'utf8' });
-      const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', '-n', ns, '-f', '-'], { input: manifest, encoding: 'utf8' });
-      expect(result.status, result.stderr).toBe(0);
-      expect(result.stderr).toContain('added the pod network "default"');
+      const { warnings } = createWithVirtctl(ns, 'vm-virtctl');
+      expect(warnings).toContain('added the pod network "default"');
       const { vmi, pod } = await launched(ns, 'vm-virtctl');
       expect(vmi.spec.domain.devices.interfaces).toEqual([{ name: 'default', model: 'virtio', binding: { name: 'vduse' } }]);
       expect(sidecars(pod)).toHaveLength(1);

@@ -1,6 +1,6 @@
 // What the real-control-plane suites share: kubectl as the test's admin, and the example VMs
 // created, admitted and launched (each read back as KubeVirt stored it).
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -75,6 +75,23 @@ export function createVm(ns: string, change: (vm: LooseVm) => void = () => undef
   const result = createExampleVm(ns, change);
   if (result.status !== 0) throw new Error(result.stderr.trim());
   return { name: result.name, warnings: result.stderr };
+}
+
+/** The example VM without its cloud-init volume and disk. */
+export function withoutCloudInit(vm: LooseVm): void {
+  vm.spec.template.spec.volumes = (vm.spec.template.spec.volumes as { cloudInitNoCloud?: unknown }[]).filter((volume) => volume.cloudInitNoCloud === undefined);
+  vm.spec.template.spec.domain.devices.disks = (vm.spec.template.spec.domain.devices.disks as { name: string }[]).filter((disk) => disk.name !== 'cloudinitdisk');
+}
+
+/**
+ * What `virtctl create vm --name NAME --volume-containerdisk ... --run-strategy Always [extra]`
+ * prints, created with kubectl in the Namespace; kubectl's stderr (the warnings). Throws on a denial.
+ */
+export function createWithVirtctl(ns: string, name: string, extra: string[] = []): { name: string; warnings: string } {
+  const manifest = execFileSync(join(readState()!.bins.kubevirt, 'virtctl'), ['create', 'vm', '--name', name, '--volume-containerdisk', 'src:containerdisks/fedora:41', '--run-strategy', 'Always', ...extra], { encoding: 'utf8' });
+  const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', '-n', ns, '-f', '-'], { input: manifest, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(result.stderr.trim());
+  return { name, warnings: result.stderr };
 }
 
 /** The VMI and the virt-launcher Pod virt-controller made for the VM. */

@@ -37,6 +37,8 @@ export interface HarnessResult {
   overheadBytes: number;
   /** The virtio-mem device memory hotplug up to maxGuest attaches (pkg/liveupdate/memory BuildMemoryDevice). */
   hotplugMemoryDevice?: string;
+  /** The sockets KubeVirt's hook manager calls OnDefineDomain on, in its order (/var/run/kubevirt-hooks/hook-sidecar-N/NAME.sock). */
+  onDefineDomainOrder?: string[];
   step?: string;
   error?: string;
   panic?: string;
@@ -66,16 +68,24 @@ export interface LaunchOptions {
   collectTimeoutSeconds?: number;
 }
 
+interface VmiInterfaces {
+  spec: { domain: { devices: { interfaces: { name: string; binding?: { name: string }; macAddress?: string }[] } } };
+}
+
+const VDUSE_BINDINGS: ReadonlySet<string> = new Set(pluginBindingNames('vduse'));
+
+/** The VMI's interfaces on either VDUSE binding. */
+export const vduseInterfaces = <Vmi extends VmiInterfaces>(vmi: Vmi): Vmi['spec']['domain']['devices']['interfaces'] =>
+  vmi.spec.domain.devices.interfaces.filter((iface) => VDUSE_BINDINGS.has(iface.binding?.name ?? ''));
+
 /**
  * network-info as the device plugin, Multus and virt-controller would give it (KubeVirt 1.8 and
  * later): one vDPA device per VDUSE interface, with the MAC the CNI reported for it, which is the
  * VMI's where it sets one.
  */
-export function networkInfoFor(vmi: { spec: { domain: { devices: { interfaces: { name: string; binding?: { name: string }; macAddress?: string }[] } } } }): NetworkInfo {
-  const vduse = new Set(pluginBindingNames('vduse'));
+export function networkInfoFor(vmi: VmiInterfaces): NetworkInfo {
   return {
-    interfaces: vmi.spec.domain.devices.interfaces
-      .filter((iface) => vduse.has(iface.binding?.name ?? ''))
+    interfaces: vduseInterfaces(vmi)
       .map((iface, index) => ({
         network: iface.name,
         deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: '/dev/null' } },

@@ -5,17 +5,15 @@
 // and `virsh create` shows the QEMU command line and libvirt's own locked-memory figure
 // (test/helpers/qemu-driver.ts). The TypeScript replay of the hook manager
 // (test/helpers/virt-launcher-replay.ts), which the fast suites use, is held to the same inputs.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defineWithQemuDriver } from '../../cli/libvirt.ts';
-import { ANNOTATION_RX_QUEUE_SIZE, ANNOTATION_TX_QUEUE_SIZE, pluginBindingNames } from '../../api/names.ts';
+import { ANNOTATION_RX_QUEUE_SIZE, ANNOTATION_TX_QUEUE_SIZE } from '../../api/names.ts';
 import { describeWithLibvirt } from '../helpers/libvirt.ts';
-import { createWithQemuDriver, definedXml, forThisLibvirt, qemuJsonArguments, withHotpluggedMemory, withoutPodFiles } from '../helpers/qemu-driver.ts';
+import { createWithQemuDriver, forThisLibvirt, qemuJsonArguments, withHotpluggedMemory, withoutPodFiles } from '../helpers/qemu-driver.ts';
 import { rebuiltByKubevirt, VirtLauncher } from '../helpers/virt-launcher-replay.ts';
-import { KUBECONFIG, readState } from './cluster.ts';
-import { createExampleVm, createVm, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until } from './helpers.ts';
-import { type HarnessResult, launch, type Launch, networkInfoFor } from './launcher.ts';
+import { readState } from './cluster.ts';
+import { createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, withoutCloudInit } from './helpers.ts';
+import { type HarnessResult, launch, type Launch, networkInfoFor, vduseInterfaces } from './launcher.ts';
 
 const status = inject('clusterStatus');
 
@@ -41,8 +39,6 @@ interface Flow {
   check?: (result: HarnessResult, vmi: LaunchedVmi) => void;
 }
 
-const VDUSE_BINDINGS = new Set(pluginBindingNames('vduse'));
-const vduseInterfaces = (vmi: LaunchedVmi) => vmi.spec.domain.devices.interfaces.filter((iface) => VDUSE_BINDINGS.has(iface.binding?.name ?? ''));
 const addedOverheadBytes = (vmi: LaunchedVmi) => {
   const added = vmi.spec.domain.memory?.reservedOverhead?.addedOverhead;
   return added === undefined ? 0n : memoryBytes(added);
@@ -58,9 +54,7 @@ const withMoreDataplanes = (vm: LooseVm, count: number) => {
 };
 
 const virtctlCreate = (ns: string, name: string, extra: string[]) => {
-  const manifest = execFileSync(join(readState()!.bins.kubevirt, 'virtctl'), ['create', 'vm', '--name', name, '--volume-containerdisk', 'src:containerdisks/fedora:41', '--run-strategy', 'Always', ...extra], { encoding: 'utf8' });
-  const result = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'create', '-n', ns, '-f', '-'], { input: manifest, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(result.stderr);
+  createWithVirtctl(ns, name, extra);
   return { ns, name };
 };
 
@@ -71,7 +65,7 @@ const driverAttributes = (iface: string) => [.../<driver\b([^>]*?)\/?>/.exec(ifa
 /** What libvirt makes of a domain: `virsh define` by the qemu driver, then `virsh create` for QEMU's command line and libvirt's figure. */
 async function libvirtOf(started: Launch, domain: string, name: string) {
   const onThisMachine = forThisLibvirt(withoutPodFiles(started.onThisMachine(domain), name));
-  const defined = await defineWithQemuDriver(onThisMachine);
+  const defined = await defineWithQemuDriver(onThisMachine, { readBack: true });
   const created = await createWithQemuDriver(onThisMachine, name);
   return { defined, created };
 }
@@ -97,10 +91,6 @@ if (status === 'ready') {
       return { ns: enabled, name };
     };
     const coalescing = (created: LooseVm) => (created.metadata.annotations = { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' });
-    const withoutCloudInit = (created: LooseVm) => {
-      created.spec.template.spec.volumes = (created.spec.template.spec.volumes as { cloudInitNoCloud?: unknown }[]).filter((volume) => volume.cloudInitNoCloud === undefined);
-      created.spec.template.spec.domain.devices.disks = (created.spec.template.spec.domain.devices.disks as { name: string }[]).filter((disk) => disk.name !== 'cloudinitdisk');
-    };
 
     const flows: Flow[] = [
       { title: 'a VM on a VDUSE Multus network (guest 4Gi; KubeVirt gives it maxGuest 16Gi for memory hotplug)', create: vm('l-multus') },
@@ -190,14 +180,12 @@ if (status === 'ready') {
         // The libvirt-normalised define: libvirt's XML of the domain, read into KubeVirt's own model
         // (which drops the rings' sizes), through the hooks again. The sidecar writes them again,
         // and the replay's model of that round keeps and drops the same driver attributes.
-        const normalisedName = `vduse-launch-${name}-normalised`;
-        const normalised = await definedXml(forThisLibvirt(withoutPodFiles(started.onThisMachine(result.domain!), normalisedName)), normalisedName);
-        const again = await started.redefine(normalised, vmi);
+        const again = await started.redefine(boot.defined.definedXml!, vmi);
         expect(again.error ?? again.panic, started.logs().slice(-2000)).toBeUndefined();
         expect(vdpaInterfaces(again.domain!)).toHaveLength(vduse.length);
         for (const iface of vdpaInterfaces(again.domain!)) expect(iface).toContain(`rx_queue_size="${vmi.metadata.annotations![ANNOTATION_RX_QUEUE_SIZE]!}"`);
         expect(vdpaInterfaces(again.converted!).map(driverAttributes)).toEqual(vdpaInterfaces(rebuiltByKubevirt(result.domain!)).map(driverAttributes));
-        const redefined = await libvirtOf(started, again.domain!, normalisedName);
+        const redefined = await libvirtOf(started, again.domain!, `vduse-launch-${name}-normalised`);
         expect(redefined.defined.accepted, redefined.defined.message).toBe(true);
 
         // Locked memory: KubeVirt's limit covers what libvirt asks for, at boot and after a memory
@@ -264,11 +252,14 @@ if (status === 'ready') {
         expect(sourceDomain).toContain('<interface type="vdpa">');
         // slirp's sidecar adds its user-mode netdev on QEMU's command line.
         expect(sourceDomain).toMatch(/<qemu:arg value="user,id=default/);
-        // The hook manager calls the sidecars in the order of their folders, hook-sidecar-0 first.
-        // slirp's reads the domain into KubeVirt's model and writes it back: the vdpa interface and
-        // its device stay, the rings' sizes go (KubeVirt's InterfaceDriver has no such fields).
+        // The hook manager calls the sidecars in the order they answered Info while it scanned the
+        // folders. slirp's reads the domain into KubeVirt's model and writes it back: the vdpa
+        // interface and its device stay, the rings' sizes go (KubeVirt's InterfaceDriver has no such
+        // fields). So they survive only when ours is called last.
+        const callOrder = onSource.result.onDefineDomainOrder!.map((socket) => (socket.endsWith('/slirp.sock') ? 'slirp' : 'vduse'));
+        expect([...callOrder].sort()).toEqual(['slirp', 'vduse']);
         const [vdpa] = vdpaInterfaces(sourceDomain!);
-        if (sourceOrder[0] === 'vduse') expect(vdpa).not.toContain('queue_size');
+        if (callOrder.at(-1) === 'slirp') expect(vdpa).not.toContain('queue_size');
         else expect(vdpa).toContain(`rx_queue_size="${vmi.metadata.annotations![ANNOTATION_RX_QUEUE_SIZE]!}"`);
         expect(vdpa).toMatch(/<source dev="[^"]+\/vduse\/pod[0-9a-f]{11}"/);
 
@@ -283,7 +274,7 @@ if (status === 'ready') {
           await until('the migration to be gone', () => (json<{ items: unknown[] }>(['get', 'virtualmachineinstancemigrations', '-n', enabled]).items.length === 0 ? true : undefined));
           target = await renderMigrationTarget(enabled, 'l-two-plugins', `two-plugins-${String(attempt)}`);
         }
-        console.info(`two binding sidecars: source Pod ${sourceOrder.join(', ')}; target Pod ${order(target).join(', ')}`);
+        console.info(`two binding sidecars: source Pod ${sourceOrder.join(', ')}, called ${callOrder.join(', ')}; target Pod ${order(target).join(', ')}`);
         const targetVmi = json<LaunchedVmi>(['get', 'vmi', 'l-two-plugins', '-n', enabled]);
         const onTarget = await launch({ vmi: targetVmi, pod: target, kubevirt, kubevirtBin: readState()!.bins.kubevirt, networkInfo: networkInfoFor(targetVmi) });
         try {

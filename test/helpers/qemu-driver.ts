@@ -96,17 +96,3 @@ export function withHotpluggedMemory(xml: string, device: string): string {
     .replace(/<memory unit="b">(\d+)<\/memory>/, (_whole, bytes: string) => `<memory unit="b">${String(BigInt(bytes) + size)}</memory>`)
     .replace('</devices>', `${device}</devices>`);
 }
-
-/** libvirt's own XML of the domain once defined (virsh dumpxml), then undefined again. */
-export async function definedXml(xml: string, name: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'vduse-define-'));
-  const file = join(dir, 'domain.xml');
-  writeFileSync(file, await forThisHost(xml));
-  try {
-    await run('virsh', ['-c', 'qemu:///system', 'define', file], { timeout: 180_000 });
-    return (await run('virsh', ['-c', 'qemu:///system', 'dumpxml', name], { timeout: 30_000 })).stdout;
-  } finally {
-    await run('virsh', ['-c', 'qemu:///system', 'undefine', '--nvram', name], { timeout: 30_000 }).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}

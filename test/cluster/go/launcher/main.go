@@ -42,6 +42,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -119,6 +120,8 @@ type Output struct {
 	CloudInit       *cloudinit.CloudInitData `json:"cloudInit,omitempty"`
 	// The domain the sidecars returned, what virt-launcher hands to libvirt.
 	Domain string `json:"domain,omitempty"`
+	// The sockets the hook manager calls OnDefineDomain on, in its order.
+	OnDefineDomainOrder []string `json:"onDefineDomainOrder,omitempty"`
 	// KubeVirt's memlock rlimit for QEMU, in bytes.
 	MemlockBytes int64 `json:"memlockBytes"`
 	// KubeVirt's memory overhead for the VMI, addedOverhead included, in bytes.
@@ -257,6 +260,7 @@ func run(scratch string, stdin *json.Decoder, out *Output) (hooks.Manager, error
 	if !step(out, "Collect", func() error { return manager.Collect(input.Sidecars, timeout) }) {
 		return nil, nil
 	}
+	out.OnDefineDomainOrder = callOrder(manager, "OnDefineDomain")
 
 	// virt-handler's options (options.go virtualMachineOptions; vm.go syncVirtualMachine).
 	options := &cmdv1.VirtualMachineOptions{
@@ -328,6 +332,25 @@ func run(scratch string, stdin *json.Decoder, out *Output) (hooks.Manager, error
 		return nil, nil
 	}
 	return manager, nil
+}
+
+// callOrder is the order the hook manager calls a hook point's sidecars in: the order they answered
+// Info while Collect scanned the folders, which is not the folders' order when one sidecar starts
+// later. The manager does not export it; its fields are read by reflection.
+func callOrder(manager hooks.Manager, hookPoint string) []string {
+	callbacks := reflect.ValueOf(manager).Elem().FieldByName("CallbacksPerHookPoint")
+	if !callbacks.IsValid() {
+		return nil
+	}
+	list := callbacks.MapIndex(reflect.ValueOf(hookPoint))
+	if !list.IsValid() {
+		return nil
+	}
+	order := make([]string, 0, list.Len())
+	for index := 0; index < list.Len(); index++ {
+		order = append(order, list.Index(index).Elem().FieldByName("SocketPath").String())
+	}
+	return order
 }
 
 // hotplugMemoryDevice is the device virt-launcher attaches when the guest memory is raised to
