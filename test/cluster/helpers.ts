@@ -25,9 +25,16 @@ export interface Pod {
   metadata: { name: string; annotations: Record<string, string> };
   spec: { containers: Container[]; volumes: { name: string; downwardAPI?: { items: { path: string; fieldRef: { fieldPath: string } }[] } }[] };
 }
+/** The VMI as the tests read it back: the fields they check. */
 export interface Vmi {
   metadata: { name: string; namespace: string; annotations?: Record<string, string> };
-  spec: { domain: { devices: { interfaces: { name: string; binding?: { name: string }; model?: string }[] }; memory?: { reservedOverhead?: { addedOverhead?: string; memLock?: string } } } };
+  spec: {
+    domain: {
+      devices: { interfaces: { name: string; binding?: { name: string }; model?: string; macAddress?: string }[] };
+      memory?: { guest?: string; maxGuest?: string; hugepages?: { pageSize: string }; reservedOverhead?: { addedOverhead?: string; memLock?: string } };
+      resources?: { requests?: Record<string, string> };
+    };
+  };
 }
 
 export async function until<T>(what: string, read: () => T | undefined, timeoutMs = 30_000): Promise<T> {

@@ -12,7 +12,7 @@ import { describeWithLibvirt } from '../helpers/libvirt.ts';
 import { createWithQemuDriver, forThisLibvirt, qemuJsonArguments, withHotpluggedMemory, withoutPodFiles } from '../helpers/qemu-driver.ts';
 import { rebuiltByKubevirt, VirtLauncher } from '../helpers/virt-launcher-replay.ts';
 import { readState } from './cluster.ts';
-import { createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, withoutCloudInit } from './helpers.ts';
+import { createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withoutCloudInit } from './helpers.ts';
 import { type HarnessResult, launch, type Launch, networkInfoFor, vduseInterfaces } from './launcher.ts';
 
 const status = inject('clusterStatus');
@@ -20,26 +20,15 @@ const status = inject('clusterStatus');
 /* eslint-disable @typescript-eslint/no-unsafe-member-access --
    Loose on purpose: the tests change the example VM in place; the API servers check it. */
 
-interface LaunchedVmi {
-  metadata: { name: string; namespace: string; annotations?: Record<string, string> };
-  spec: {
-    domain: {
-      devices: { interfaces: { name: string; binding?: { name: string }; macAddress?: string }[] };
-      memory?: { guest?: string; maxGuest?: string; hugepages?: { pageSize: string }; reservedOverhead?: { addedOverhead?: string } };
-      resources?: { requests?: Record<string, string> };
-    };
-  };
-}
-
 interface Flow {
   title: string;
   /** Creates the VM; returns its Namespace and name. */
   create: () => { ns: string; name: string };
   /** What else the flow checks, on KubeVirt's result. */
-  check?: (result: HarnessResult, vmi: LaunchedVmi) => void;
+  check?: (result: HarnessResult, vmi: Vmi) => void;
 }
 
-const addedOverheadBytes = (vmi: LaunchedVmi) => {
+const addedOverheadBytes = (vmi: Vmi) => {
   const added = vmi.spec.domain.memory?.reservedOverhead?.addedOverhead;
   return added === undefined ? 0n : memoryBytes(added);
 };
@@ -141,7 +130,7 @@ if (status === 'ready') {
     it.each(flows)('$title', async (flow) => {
       const { ns, name } = flow.create();
       const { pod } = await launched(ns, name);
-      const vmi = json<LaunchedVmi>(['get', 'vmi', name, '-n', ns]);
+      const vmi = json<Vmi>(['get', 'vmi', name, '-n', ns]);
       const started = await launch({ vmi, pod, kubevirt, kubevirtBin: readState()!.bins.kubevirt, networkInfo: networkInfoFor(vmi) });
       try {
         const { result } = started;
@@ -242,7 +231,7 @@ if (status === 'ready') {
         });
         expect(created.stderr).toContain('vduse: live migration may fail: 2 binding plugins with sidecars');
         const source = await launched(enabled, 'l-two-plugins');
-        const vmi = json<LaunchedVmi>(['get', 'vmi', 'l-two-plugins', '-n', enabled]);
+        const vmi = json<Vmi>(['get', 'vmi', 'l-two-plugins', '-n', enabled]);
         const sourceOrder = order(source.pod);
         expect([...sourceOrder].sort()).toEqual(['slirp', 'vduse']);
         const onSource = await launch({ vmi, pod: source.pod, kubevirt, kubevirtBin: readState()!.bins.kubevirt, networkInfo: networkInfoFor(vmi) });
@@ -275,7 +264,7 @@ if (status === 'ready') {
           target = await renderMigrationTarget(enabled, 'l-two-plugins', `two-plugins-${String(attempt)}`);
         }
         console.info(`two binding sidecars: source Pod ${sourceOrder.join(', ')}, called ${callOrder.join(', ')}; target Pod ${order(target).join(', ')}`);
-        const targetVmi = json<LaunchedVmi>(['get', 'vmi', 'l-two-plugins', '-n', enabled]);
+        const targetVmi = json<Vmi>(['get', 'vmi', 'l-two-plugins', '-n', enabled]);
         const onTarget = await launch({ vmi: targetVmi, pod: target, kubevirt, kubevirtBin: readState()!.bins.kubevirt, networkInfo: networkInfoFor(targetVmi) });
         try {
           expect(onTarget.result.error ?? onTarget.result.panic, onTarget.logs().slice(-2000)).toBeUndefined();
