@@ -56,6 +56,8 @@ export const MODULES: Record<string, GoModule> = {
   // -client-go and -engine v0.2.0, which the proxy refuses (403, "This module version is not
   // available"); v0.1.7 lacks the core/v1beta1 packages v1.9.0 imports.
   'kubevirt-v1.8.4': kubevirt(4),
+  // The datapath suite's VDUSE virtio-net device (test/datapath/): the standard library only.
+  'vduse-net': { binaries: { 'vduse-net': 'kubevirt-vduse/test/cluster/go/vduse-net' }, coldMinutes: 1, localReplaces: [] },
 };
 
 export const cacheRoot = (): string => process.env.KUBEVIRT_VDUSE_CACHE ?? join(homedir(), '.cache', 'kubevirt-vduse');
