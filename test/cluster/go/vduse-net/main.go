@@ -223,6 +223,9 @@ func (d *device) start() {
 			continue
 		}
 		q.kick, q.running, q.done = kick, true, make(chan struct{})
+		// Each ring is looked up once now, so that the report lists what the device cannot reach
+		// even on a queue the guest never kicks.
+		d.rings(q)
 		go d.serve(q)
 	}
 	d.dirty = true
