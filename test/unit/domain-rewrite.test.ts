@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../api/errors.ts';
 import { BUILT_IN_TUNING } from '../../api/tuning.ts';
 import { rewriteDomain } from '../../sidecar/domain/rewrite.ts';
-import { canonicalXml, interfaceByAlias, interfacesWithAliases, parseXmlIndependently } from '../helpers/canonical-xml.ts';
+import { canonicalXml, interfaceByAlias, memoryBackingOf, parseXmlIndependently, rewrittenParts } from '../helpers/canonical-xml.ts';
 import { KUBEVIRT_DOMAINS, readSharedFixture } from '../helpers/fixtures.ts';
 import { devicePath, requestFor, rewriteCaseOutput, rewriteCases, withQemuCommandline } from '../helpers/rewrite-cases.ts';
 import { macFor, masqueradeDefault, vduseInterface } from '../helpers/vmis.ts';
@@ -22,9 +22,22 @@ describe('domain rewrite on every scenario', () => {
       const output = rewriteCaseOutput(scenario);
       const aliases = scenario.request.interfaces.map((name) => `ua-${name}`);
 
-      it('leaves everything outside the converted interfaces with the same meaning', () => {
-        const drop = interfacesWithAliases(aliases);
+      it('leaves everything outside the converted interfaces and the memory backing with the same meaning', () => {
+        const drop = rewrittenParts(aliases);
         expect(canonicalXml(output, drop)).toEqual(canonicalXml(scenario.request.domainXml, drop));
+      });
+
+      it('makes guest memory a shared file mapping when it converts a VDUSE interface, and keeps the rest of <memoryBacking>', () => {
+        const before = memoryBackingOf(scenario.request.domainXml);
+        const after = memoryBackingOf(output);
+        const vduse = scenario.request.interfaces.filter((name) => scenario.request.devices.get(name)?.hardware !== true);
+        if (vduse.length === 0) {
+          expect(after).toEqual(before);
+          return;
+        }
+        // hugepages without a source are hugetlbfs files already; plain memory gets a memfd.
+        const source = before?.source ?? (before?.hugepages ? undefined : { type: 'memfd' });
+        expect(after).toEqual({ ...before, ...(source ? { source } : {}), access: { mode: 'shared' } });
       });
 
       it('is idempotent', () => {

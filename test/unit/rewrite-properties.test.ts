@@ -12,7 +12,7 @@ import { defineWithQemuDriver } from '../../cli/libvirt.ts';
 import { COALESCE_RULES_PATH, coalesceCloudConfig } from '../../sidecar/cloud-init/coalesce-config.ts';
 import { mergeUserData } from '../../sidecar/cloud-init/user-data.ts';
 import { rewriteDomain } from '../../sidecar/domain/rewrite.ts';
-import { canonicalXml, interfacesWithAliases } from '../helpers/canonical-xml.ts';
+import { canonicalXml, memoryBackingOf, rewrittenParts } from '../helpers/canonical-xml.ts';
 import { KUBEVIRT_DOMAINS, sharedFixture } from '../helpers/fixtures.ts';
 import { FUZZ_RUNS as RUNS, fuzzParameters, reportCases } from '../helpers/fuzz.ts';
 import { describeWithLibvirt } from '../helpers/libvirt.ts';
@@ -85,8 +85,9 @@ describe('the domain rewrite, on generated domains', () => {
         }
         rewritten++;
         expect(rewriteDomain({ ...request, domainXml: output })).toBe(output);
-        const outside = interfacesWithAliases(aliases);
+        const outside = rewrittenParts(aliases);
         expect(canonicalXml(output, outside)).toBe(canonicalXml(xml, outside));
+        if (aliases.length > 0) expect(memoryBackingOf(output)?.access).toEqual({ mode: 'shared' });
         for (const alias of aliases) expect(output).toContain(`<alias name="${alias}"/>`);
       }),
       fuzzParameters('domain rewrite: typed errors only, idempotent, nothing else changes'),
