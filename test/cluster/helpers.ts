@@ -84,6 +84,15 @@ export function createVm(ns: string, change: (vm: LooseVm) => void = () => undef
   return { name: result.name, warnings: result.stderr };
 }
 
+/** The example VM with more VDUSE Multus networks beside its dataplane, up to `count` in all. */
+export function withMoreDataplanes(vm: LooseVm, count: number): void {
+  const spec = vm.spec.template.spec as { domain: { devices: { interfaces: object[] } }; networks: object[] };
+  for (let index = 2; index <= count; index++) {
+    spec.domain.devices.interfaces.push({ name: `dataplane${String(index)}`, bridge: {} });
+    spec.networks.push({ name: `dataplane${String(index)}`, multus: { networkName: 'ovs-dpdk-vduse' } });
+  }
+}
+
 /** The example VM without its cloud-init volume and disk. */
 export function withoutCloudInit(vm: LooseVm): void {
   vm.spec.template.spec.volumes = (vm.spec.template.spec.volumes as { cloudInitNoCloud?: unknown }[]).filter((volume) => volume.cloudInitNoCloud === undefined);
