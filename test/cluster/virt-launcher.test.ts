@@ -144,6 +144,19 @@ if (status === 'ready') {
           expect(result.domain).toMatch(/<memoryBacking>\s*<hugepages\/?>[\s\S]*<access mode="shared"\/>\s*<\/memoryBacking>/);
         },
       },
+      {
+        title: 'dedicated CPUs with guest NUMA passthrough (2Mi hugepages): each guest cell, preallocated, shared',
+        create: vm('l-numa', (created) => {
+          created.spec.template.spec.domain.cpu = { cores: 2, dedicatedCpuPlacement: true, numa: { guestMappingPassthrough: {} } };
+          created.spec.template.spec.domain.memory = { guest: '2Gi', hugepages: { pageSize: '2Mi' } };
+        }),
+        check: (result) => {
+          expect(result.converted).toMatch(/<numa>\s*<cell /);
+          const backing = /<memoryBacking>[\s\S]*?<\/memoryBacking>/.exec(result.domain!)?.[0];
+          expect(backing).toContain('<allocation mode="immediate"/>');
+          expect(backing).toContain('<access mode="shared"/>');
+        },
+      },
       { title: 'a VM that opts out: no sidecar, no vdpa interface', create: vm('l-opted-out', (created) => (created.metadata.labels = { 'vduse.kubevirt.io/enabled': 'false' })) },
       {
         title: 'requests below the guest memory (guest under 1Gi: no memory hotplug)',
