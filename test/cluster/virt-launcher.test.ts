@@ -12,7 +12,7 @@ import { describeWithLibvirt } from '../helpers/libvirt.ts';
 import { createWithQemuDriver, forThisLibvirt, qemuJsonArguments, withHotpluggedMemory, withoutPodFiles } from '../helpers/qemu-driver.ts';
 import { rebuiltByKubevirt, VirtLauncher } from '../helpers/virt-launcher-replay.ts';
 import { readState } from './cluster.ts';
-import { createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withoutCloudInit } from './helpers.ts';
+import { clusterUnavailable, createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withoutCloudInit } from './helpers.ts';
 import { type HarnessResult, launch, type Launch, networkInfoFor, vduseInterfaces } from './launcher.ts';
 
 const status = inject('clusterStatus');
@@ -282,5 +282,6 @@ if (status === 'ready') {
       }, 240_000);
     });
   });
+} else {
+  clusterUnavailable("KubeVirt's converter and hook manager drive the sidecar", status);
 }
-

@@ -2,7 +2,7 @@
 // the driver is shown to refuse what the rewrite must avoid, so this check can fail.
 import { expect, it } from 'vitest';
 import { defineWithQemuDriver } from '../../cli/libvirt.ts';
-import { KUBEVIRT_DOMAINS, readSharedFixture } from '../helpers/fixtures.ts';
+import { KUBEVIRT_DOMAINS, readKubevirtFile } from '../helpers/kubevirt-files.ts';
 import { describeWithLibvirt } from '../helpers/libvirt.ts';
 import { requestFor, rewriteCaseOutput, rewriteCases } from '../helpers/rewrite-cases.ts';
 import { macFor, masqueradeDefault, vduseInterface } from '../helpers/vmis.ts';
@@ -18,12 +18,12 @@ describeWithLibvirt('libvirt qemu driver accepts every rewritten domain', () => 
   }
 
   it.each(KUBEVIRT_DOMAINS)('accepts KubeVirt\'s own %s unchanged (the baseline)', async (fixture) => {
-    expect((await defineWithQemuDriver(readSharedFixture(fixture))).accepted).toBe(true);
+    expect((await defineWithQemuDriver(readKubevirtFile(fixture))).accepted).toBe(true);
   });
 });
 
 describeWithLibvirt('libvirt qemu driver refuses what the rewrite must avoid', () => {
-  const converted = rewriteDomain(requestFor(readSharedFixture('domain_x86_64.xml'), [masqueradeDefault, vduseInterface('net1', { macAddress: macFor(0) })]));
+  const converted = rewriteDomain(requestFor(readKubevirtFile('domain_x86_64.xml'), [masqueradeDefault, vduseInterface('net1', { macAddress: macFor(0) })]));
   const vdpa = /<interface type="vdpa">[\s\S]*?<\/interface>/;
   const mutate = (change: (iface: string) => string) => converted.replace(vdpa, (iface) => change(iface));
 

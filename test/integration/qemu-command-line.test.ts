@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { libvirtMemlockLimitBytes } from '../../api/memlock.ts';
 import { DEFAULT_HOOK_SOCKET_DIR } from '../../api/names.ts';
 import { podInterfaceName } from '../../api/pod-interface.ts';
-import { readSharedFixture } from '../helpers/fixtures.ts';
+import { readKubevirtFile } from '../helpers/kubevirt-files.ts';
 import { startSidecar, type SidecarProcess } from '../helpers/hook-client.ts';
 import { describeWithLibvirt } from '../helpers/libvirt.ts';
 import { createWithQemuDriver, qemuJsonArguments, type Started, withoutPodFiles } from '../helpers/qemu-driver.ts';
@@ -53,7 +53,7 @@ describeWithLibvirt('the QEMU command line libvirt builds from the sidecar\'s do
       launcher: { hooksDir: DEFAULT_HOOK_SOCKET_DIR, sidecars: 1 },
       vmi,
       cloudInit: null,
-      domainXml: readSharedFixture('domain_x86_64.xml'),
+      domainXml: readKubevirtFile('domain_x86_64.xml'),
       defineCalls: 2,
     }).catch(async (error: unknown) => {
       await sidecar.stop();
