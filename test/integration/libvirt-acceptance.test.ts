@@ -30,6 +30,7 @@ describeWithLibvirt('libvirt qemu driver refuses what the rewrite must avoid', (
   it.each([
     ['the kept virtio-non-transitional model', (iface: string) => iface.replace('<model type="virtio"/>', '<model type="virtio-non-transitional"/>'), "invalid model for interface of type 'vdpa'"],
     ['an <mtu>', (iface: string) => iface.replace('<model type="virtio"/>', '<model type="virtio"/><mtu size="1500"/>'), 'MTU'],
+    ['a <coalesce>', (iface: string) => iface.replace('<model type="virtio"/>', '<model type="virtio"/><coalesce><rx><frames max="7"/></rx></coalesce>'), 'coalesce settings on interface type vdpa are not supported'],
     ['a ring of 300 descriptors', (iface: string) => iface.replace('rx_queue_size="1024"', 'rx_queue_size="300"'), 'power of two'],
   ])('%s', async (_title, change, message) => {
     const broken = mutate(change);
@@ -37,5 +38,14 @@ describeWithLibvirt('libvirt qemu driver refuses what the rewrite must avoid', (
     const verdict = await defineWithQemuDriver(broken);
     expect(verdict.accepted).toBe(false);
     expect(verdict.message).toContain(message);
+  });
+
+  it('without a model, takes the interface but silently drops its ring sizes: the rewrite always writes virtio', async () => {
+    const verdict = await defineWithQemuDriver(mutate((iface) => iface.replace('<model type="virtio"/>', '')), { readBack: true });
+    expect(verdict.accepted, verdict.message).toBe(true);
+    const defined = /<interface type='vdpa'>[\s\S]*?<\/interface>/.exec(verdict.definedXml ?? '')?.[0];
+    expect(defined).toContain("<alias name='ua-net1'/>");
+    expect(converted).toContain('rx_queue_size="1024"');
+    expect(defined).not.toContain('rx_queue_size');
   });
 });

@@ -102,6 +102,20 @@ describeWithLibvirt('the QEMU command line libvirt builds from the sidecar\'s do
     expect(started.memlockBytes).toBe(libvirtMemlockLimitBytes(2, GUEST_BYTES));
   });
 
+  // Accepted by define, refused when the domain starts; <target> and <bandwidth> name or shape a
+  // host tap device, which a vdpa interface does not have, and libvirt 9.0 lets them pass.
+  it.each([
+    ['a <vlan>', '<vlan><tag id="42"/></vlan>', 'vlan tag not supported for this connection type'],
+    ['a <backend tap>', '<backend tap="/dev/net/tun"/>', 'custom tap device path is not supported for network interfaces of type vdpa'],
+  ])('libvirt refuses to start a vdpa interface with %s', async (title, element, message) => {
+    const name = `${NAME}-${title.replace(/\W+/g, '')}`;
+    const withElement = domain.replace(/(<interface type="vdpa">[\s\S]*?<model type="virtio"\/>)/, `$1${element}`);
+    expect(withElement).not.toBe(domain);
+    const refused = await createWithQemuDriver(forThisMachine(withElement, name), name);
+    expect(refused.error).toContain(message);
+    expect(refused.memlockBytes).toBeUndefined();
+  });
+
   it('libvirt opens the link path itself: without the link, it names it and refuses', async () => {
     const link = join(socketDir, 'vduse', podInterfaceName('net2'));
     unlinkSync(link);
