@@ -13,6 +13,8 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts', 'test/cluster/setup.ts'],
     fileParallelism: false,
     reporters: ['default', new MissingPartsReporter(kubevirtFiles)],
+    // Without Go a run may have no file left; the reporter says why.
+    passWithNoTests: kubevirtFiles.exclude.length > 0,
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -10,6 +10,8 @@ export default defineConfig({
     exclude: ['test/envelope/**', 'test/cluster/**', 'node_modules/**', ...kubevirtFiles.exclude],
     globalSetup: ['test/helpers/global-setup.ts'],
     reporters: ['default', new MissingPartsReporter(kubevirtFiles)],
+    // Without Go a run may have no file left; the reporter says why.
+    passWithNoTests: kubevirtFiles.exclude.length > 0,
     testTimeout: 30_000,
     hookTimeout: 120_000,
   },

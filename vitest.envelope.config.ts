@@ -11,6 +11,8 @@ export default defineConfig({
     exclude: ['node_modules/**', ...kubevirtFiles.exclude],
     fileParallelism: false,
     reporters: ['default', new MissingPartsReporter(kubevirtFiles)],
+    // Without Go a run may have no file left; the reporter says why.
+    passWithNoTests: kubevirtFiles.exclude.length > 0,
     testTimeout: 120_000,
   },
 });

@@ -62,7 +62,7 @@ export class MissingPartsReporter implements Reporter {
   onTestRunEnd(testModules: readonly TestModule[]): void {
     const lines: string[] = [];
     const excluded = this.gate.exclude.length;
-    if (excluded > 0) lines.push(`${String(excluded)} test file${excluded === 1 ? '' : 's'} left out, they read KubeVirt's own files: ${this.gate.problem ?? ''}`);
+    if (excluded > 0) lines.push(`${String(excluded)} test file${excluded === 1 ? '' : 's'} left out (reading KubeVirt's own files): ${this.gate.problem ?? ''}`);
     const skippedSuites = new Map<string, number>();
     for (const module of testModules) {
       for (const test of module.children.allTests('skipped')) {
