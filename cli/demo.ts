@@ -112,7 +112,6 @@ function converterDomain(): string | undefined {
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'Run the end-to-end demo on built-in example inputs.',
   description:
     'Needs the project checkout (test/fixtures) and openssl (for a throwaway serving certificate).\n' +
     "The sidecar's half needs Go, which finds the domain KubeVirt's converter makes in KubeVirt's Go module.\n" +

@@ -30,7 +30,6 @@ function bindingToRender(vmi: VirtualMachineInstance, given: string | undefined,
 
 export const renderCommand: Command = {
   name: 'render',
-  summary: 'Print the domain XML the sidecar would give libvirt for a VMI.',
   description:
     'Runs the same rewrite as the sidecar\'s OnDefineDomain, without linking devices: the interfaces bound to\n' +
     'the plugin become <interface type="vdpa"> pointing at the device links the sidecar would create.\n' +

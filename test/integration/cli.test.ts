@@ -111,6 +111,24 @@ describe('kubevirt-vduse help', () => {
     expect(result.stdout).toMatch(/\n\s+check-migration\s+Compare/);
     expect(result.stdout).toMatch(/\s+demo\s+Run the end-to-end demo/);
   });
+  it('--help loads only the command table, not the commands\' modules; a command\'s --help loads its own', () => {
+    // Each module the process loads, as a line on stderr, from a module.registerHooks load hook.
+    const hook = "import { registerHooks } from 'node:module'; registerHooks({ load(url, context, next) { if (url.startsWith('file:')) process.stderr.write('loaded ' + url + '\\n'); return next(url, context); } });";
+    const loaded = (args: string[]) => {
+      const result = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, MAIN, ...args], { encoding: 'utf8', env: environment });
+      expect(result.status, result.stderr).toBe(0);
+      return result.stderr.split('\n').filter((line) => line.startsWith('loaded file:')).map((line) => line.slice(line.indexOf(projectFile()) + projectFile().length + 1));
+    };
+    const commandModules = ['webhook', 'mutate', 'doctor', 'migration-test', 'sidecar', 'render', 'check-migration', 'demo'].map((name) => `cli/${name}.ts`);
+    const overview = loaded(['--help']);
+    expect(overview).toContain('cli/commands.ts');
+    expect(overview.filter((module) => commandModules.includes(module))).toEqual([]);
+    expect(overview.filter((module) => /^(webhook|sidecar|cluster|node_modules)\//.test(module))).toEqual([]);
+    const render = loaded(['render', '--help']);
+    expect(render).toContain('cli/render.ts');
+    expect(render.filter((module) => commandModules.includes(module))).toEqual(['cli/render.ts']);
+  });
+
   it('shows each flag of a command with its default', () => {
     const result = cli(['render', '--help']);
     expect(result.status).toBe(0);
