@@ -1,7 +1,7 @@
 // The end-to-end demo on built-in inputs: KubeVirt's example VM on a VDUSE-backed network, through
 // the real webhook over HTTPS, then KubeVirt's converter output for its domain through the
 // sidecar's rewrite, with the network-info a VDUSE device plugin would publish. The domain comes
-// from KubeVirt's Go module (scripts/kubevirt-files.ts), so that half needs Go.
+// from KubeVirt's Go module (cli/kubevirt-files.ts), so that half needs Go.
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -21,7 +21,7 @@ import { DEFAULT_CONFIG } from '../webhook/config.ts';
 import { createWebhookMetrics } from '../webhook/metrics.ts';
 import { MUTATE_PATH, startWebhookServer } from '../webhook/server.ts';
 import { StaticClusterView } from '../webhook/static-cluster.ts';
-import { kubevirtFile, KubevirtFilesUnavailableError } from '../scripts/kubevirt-files.ts';
+import { kubevirtFile, KubevirtFilesUnavailableError } from './kubevirt-files.ts';
 import { type Command, EXIT_ERROR, EXIT_OK } from './command.ts';
 import { defineWithQemuDriver, libvirtAvailable } from './libvirt.ts';
 import { createLoopbackPki } from './loopback-pki.ts';

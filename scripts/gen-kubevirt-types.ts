@@ -2,9 +2,9 @@
 // Only the definitions the project reads or writes are emitted; any other referenced
 // definition becomes an opaque object, so the types stay small but never contradict
 // the schema. Usage: node scripts/gen-kubevirt-types.ts [swagger.json] [out.ts]; by default the
-// swagger.json of the KubeVirt module the cluster rig pins (scripts/kubevirt-files.ts).
+// swagger.json of the KubeVirt module the cluster rig pins (cli/kubevirt-files.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { kubevirtFile } from './kubevirt-files.ts';
+import { kubevirtFile } from '../cli/kubevirt-files.ts';
 
 interface SchemaProperty {
   type?: string | string[];

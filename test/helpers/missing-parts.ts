@@ -5,14 +5,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
-import { kubevirtFilesProblem } from '../../scripts/kubevirt-files.ts';
+import { kubevirtFilesProblem } from '../../cli/kubevirt-files.ts';
 import { PROJECT_ROOT } from './fixtures.ts';
 import { NEEDS } from './requirements.ts';
 
-const KUBEVIRT_FILES_MODULE = resolve(PROJECT_ROOT, 'scripts', 'kubevirt-files.ts');
+const KUBEVIRT_FILES_MODULE = resolve(PROJECT_ROOT, 'cli', 'kubevirt-files.ts');
 const RELATIVE_IMPORT = /(?:\bfrom\s+|\bimport\s*\(\s*)'(\.{1,2}\/[^']+\.ts)'/g;
 
-/** Whether a module reaches scripts/kubevirt-files.ts through the project's own imports. */
+/** Whether a module reaches cli/kubevirt-files.ts through the project's own imports. */
 function reachesKubevirtFiles(file: string, seen = new Set<string>()): boolean {
   if (file === KUBEVIRT_FILES_MODULE) return true;
   if (seen.has(file)) return false;
@@ -39,7 +39,7 @@ export interface KubevirtFilesGate {
 
 /**
  * The test files under dir (less the skipped directories, which another run takes) that read
- * KubeVirt's own files (they import scripts/kubevirt-files.ts, directly or through a helper): left
+ * KubeVirt's own files (they import cli/kubevirt-files.ts, directly or through a helper): left
  * out where those files cannot be had (no Go), except under CI=true.
  */
 export function kubevirtFilesGate(dir: string, skip: string[] = []): KubevirtFilesGate {

@@ -3,13 +3,13 @@
 // repository: they are read from the KubeVirt Go modules the cluster rig pins
 // (test/cluster/go/kubevirt-v1.8.4/go.mod), whose directory in Go's module cache
 // `go mod download -json` prints, downloading the module first when the cache lacks it (two
-// modules, about 50 MB, a few seconds). `node scripts/kubevirt-files.ts NAME` prints a file's path.
+// modules, about 50 MB, a few seconds). `node cli/kubevirt-files.ts NAME` prints a file's path.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { projectRoot } from '../cli/project-files.ts';
+import { projectRoot } from './project-files.ts';
 
 /** The Go module of the cluster rig whose KubeVirt version these files come from, in the checkout. */
 const KUBEVIRT_RIG_MODULE = join('test', 'cluster', 'go', 'kubevirt-v1.8.4');
@@ -138,7 +138,7 @@ export const readKubevirtFile = (name: KubevirtFileName): string => readFileSync
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const name = process.argv[2];
   if (name === undefined || !Object.hasOwn(KUBEVIRT_FILES, name)) {
-    process.stderr.write(`usage: npm run kubevirt-file NAME (node scripts/kubevirt-files.ts NAME), with NAME one of: ${Object.keys(KUBEVIRT_FILES).join(', ')}\n`);
+    process.stderr.write(`usage: npm run kubevirt-file NAME (node cli/kubevirt-files.ts NAME), with NAME one of: ${Object.keys(KUBEVIRT_FILES).join(', ')}\n`);
     process.exit(2);
   }
   try {
