@@ -54,6 +54,8 @@ export const KUBEVIRT_FILES = {
 } satisfies Record<string, Source>;
 
 export type KubevirtFileName = keyof typeof KUBEVIRT_FILES;
+/** One of KubeVirt's example VMs and VMIs (examples/ in kubevirt.io/kubevirt). */
+export type KubevirtExample = (typeof EXAMPLES)[number];
 
 /** Why KubeVirt's files cannot be had here: one line, naming what installs the missing part. */
 export class KubevirtFilesUnavailableError extends Error {}

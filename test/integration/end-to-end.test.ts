@@ -19,7 +19,7 @@ import { createWebhookMetrics } from '../../webhook/metrics.ts';
 import { startWebhookServer, type WebhookServer } from '../../webhook/server.ts';
 import { applyIndependently, READY_KUBEVIRT } from '../helpers/admission.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
-import type { KubevirtFileName } from '../../cli/kubevirt-files.ts';
+import type { KubevirtExample } from '../../cli/kubevirt-files.ts';
 import { readKubevirtFile } from '../helpers/kubevirt-files.ts';
 import { startSidecar, type SidecarProcess } from '../helpers/hook-client.ts';
 import { expandVm } from '../helpers/kubevirt-expansion.ts';
@@ -52,8 +52,8 @@ interface Input {
   vdpa: string[];
 }
 
-function example(file: string): VirtualMachine | VirtualMachineInstance {
-  const object = parseYaml(readKubevirtFile(`examples/${file}` as KubevirtFileName)) as VirtualMachine;
+function example(file: KubevirtExample): VirtualMachine | VirtualMachineInstance {
+  const object = parseYaml(readKubevirtFile(`examples/${file}`)) as VirtualMachine;
   object.metadata = { ...object.metadata, namespace: NAMESPACE };
   return object;
 }
