@@ -111,9 +111,6 @@ export function kubevirtFilesProblem(): string | undefined {
   }
 }
 
-/** The KubeVirt version the files come from, such as v1.8.4. */
-export const kubevirtFilesVersion = (): string => kubevirtModules().get('kubevirt.io/kubevirt')!.Version;
-
 /**
  * The path of one of KubeVirt's files: in the module cache, or, for a template, the file KubeVirt's
  * test fills from it, written once into the project's cache (~/.cache/kubevirt-vduse, or

@@ -69,7 +69,7 @@ export class MissingPartsReporter implements Reporter {
         if (test.name.startsWith(NEEDS)) skippedSuites.set(test.name, (skippedSuites.get(test.name) ?? 0) + 1);
       }
     }
-    for (const [need, count] of skippedSuites) lines.push(`${String(count)} suite${count === 1 ? "" : "s"} skipped for want of ${need.slice(NEEDS.length)}`);
+    for (const [need, count] of skippedSuites) lines.push(`${String(count)} suite${count === 1 ? '' : 's'} skipped for want of ${need.slice(NEEDS.length)}`);
     if (lines.length > 0) process.stdout.write(`\nMissing on this machine (CI=true fails instead):\n${lines.map((line) => `  ${line}\n`).join('')}`);
   }
 }
