@@ -52,7 +52,7 @@ describe('domain rewrite specifics', () => {
     return rewriteCaseOutput(scenario);
   };
 
-  it('builds the interface DESIGN.md shows, with 1024-descriptor rings and no queues attribute for one pair', () => {
+  it('builds the interface the README shows, with 1024-descriptor rings and no queues attribute for one pair', () => {
     const iface = interfaceByAlias(byTitle('1 converted interface beside the masquerade one'), 'ua-net1');
     expect(childTags(iface)).toEqual(['source', 'mac', 'model', 'driver', 'alias', 'rom', 'address', 'acpi']);
     expect(attributesOf(iface, 'mac')).toEqual({ address: macFor(0) });
