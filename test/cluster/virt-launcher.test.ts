@@ -13,7 +13,7 @@ import { attachLive, createWithQemuDriver, destroy, forAPausedStart, forThisLibv
 import { guestMemoryMap, unreachableGuestRam, withHugepagesFor } from '../helpers/guest-memory-map.ts';
 import { rebuiltByKubevirt, VirtLauncher } from '../helpers/virt-launcher-replay.ts';
 import { readState } from './cluster.ts';
-import { createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withMoreDataplanes, withoutCloudInit } from './helpers.ts';
+import { clusterUnavailable, createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withMoreDataplanes, withoutCloudInit } from './helpers.ts';
 import { type HarnessResult, launch, type Launch, networkInfoFor, vduseInterfaces } from './launcher.ts';
 
 const status = inject('clusterStatus');
@@ -381,5 +381,6 @@ if (status === 'ready') {
       }, 240_000);
     });
   });
+} else {
+  clusterUnavailable("KubeVirt's converter and hook manager drive the sidecar", status);
 }
-
