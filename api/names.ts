@@ -10,10 +10,20 @@ export const ANNOTATION_RX_QUEUE_SIZE = `${PREFIX}rx-queue-size`;
 export const ANNOTATION_TX_QUEUE_SIZE = `${PREFIX}tx-queue-size`;
 export const ANNOTATION_QUEUES = `${PREFIX}queues`;
 export const ANNOTATION_COALESCE = `${PREFIX}coalesce`;
+/**
+ * Whether the webhook may turn memory hotplug off for a VM with two or more VDUSE interfaces:
+ * "auto" (sets maxGuest to the guest memory) or "keep" (KubeVirt's hotplug as it is).
+ */
+export const ANNOTATION_MEMORY_HOTPLUG = `${PREFIX}memory-hotplug`;
 /** Annotation-hook mode only: JSON map of VMI network name to device path. */
 export const ANNOTATION_DEVICES = `${PREFIX}devices`;
 /** What the webhook added to `addedOverhead`, so a re-invocation adjusts instead of adding twice. */
 export const ANNOTATION_MEMLOCK_OVERHEAD = `${PREFIX}memlock-overhead`;
+/**
+ * The maxGuest the webhook set (memory-hotplug: auto), so that a later admission tells it from a
+ * maxGuest the user wrote: it is the webhook's only while spec.domain.memory.maxGuest still equals it.
+ */
+export const ANNOTATION_MAX_GUEST = `${PREFIX}max-guest`;
 /**
  * Comma list of what the webhook wrote on the template from defaults rather than from the user:
  * tuning annotation names resolved from the Namespace, the cluster config or the built-ins, and

@@ -35,6 +35,8 @@ export interface VdpaDevice {
   network: string;
   path: string;
   mac?: string;
+  /** device-info's pci-address: set for a hardware vDPA device (a VF), absent for VDUSE. */
+  pciAddress?: string;
 }
 
 /** vhost-vdpa, the driver QEMU can use. `virtio` (virtio-vdpa) binds the device to the host kernel instead. */
@@ -100,7 +102,8 @@ export function vdpaDeviceFor(info: NetworkInfo, network: string): VdpaDevice | 
   if (typeof vdpa.path !== 'string' || !vdpa.path.startsWith('/dev/')) {
     throw new InvalidInputError(subject, 'deviceInfo.vdpa.path', vdpa.path, 'a device path such as /dev/vhost-vdpa-0');
   }
-  return { network, path: vdpa.path, ...(entry.mac ? { mac: entry.mac } : {}) };
+  const pciAddress = typeof vdpa['pci-address'] === 'string' && vdpa['pci-address'] !== '' ? vdpa['pci-address'] : undefined;
+  return { network, path: vdpa.path, ...(entry.mac ? { mac: entry.mac } : {}), ...(pciAddress ? { pciAddress } : {}) };
 }
 
 /** The devices network-info lists for these networks; a network without an entry (yet) is left out. */

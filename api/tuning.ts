@@ -4,6 +4,7 @@ import { COALESCE_EXPECTED, COALESCE_OFF, type CoalesceSettings, formatCoalesce,
 import { InvalidInputError } from './errors.ts';
 import {
   ANNOTATION_COALESCE,
+  ANNOTATION_MEMORY_HOTPLUG,
   ANNOTATION_NETWORKS,
   ANNOTATION_QUEUES,
   ANNOTATION_RX_QUEUE_SIZE,
@@ -45,6 +46,14 @@ function parseQueues(text: string): QueuesSetting | undefined {
   return queues <= MAX_QUEUES ? queues : undefined;
 }
 
+/**
+ * memory-hotplug: "auto" turns KubeVirt's memory hotplug off for a VM with two or more VDUSE
+ * interfaces, where each would multiply the memlock overhead by maxGuest; "keep" leaves it.
+ */
+export const MEMORY_HOTPLUG_POLICIES = ['auto', 'keep'] as const;
+export type MemoryHotplugPolicy = (typeof MEMORY_HOTPLUG_POLICIES)[number];
+const parseMemoryHotplug = (text: string): MemoryHotplugPolicy | undefined => MEMORY_HOTPLUG_POLICIES.find((policy) => policy === text);
+
 /** A VMI network name, as KubeVirt accepts it. */
 const NETWORK_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 
@@ -82,6 +91,14 @@ export const TUNING_SCHEMA = {
     parse: parseCoalesce,
     format: formatCoalesce,
     builtIn: COALESCE_OFF,
+  }),
+  /** Read by the webhook only: the sidecar has nothing to do with it. */
+  memoryHotplug: defineField<MemoryHotplugPolicy>({
+    annotation: ANNOTATION_MEMORY_HOTPLUG,
+    expected: '"auto" (no memory hotplug for a VM with two or more VDUSE interfaces, unless it sets maxGuest) or "keep"',
+    parse: parseMemoryHotplug,
+    format: String,
+    builtIn: 'auto',
   }),
   /** Undefined: the networks whose NetworkAttachmentDefinition names the VDUSE resource. */
   networks: defineField<readonly string[] | undefined>({

@@ -49,6 +49,7 @@ export function domainForVmi(request: DomainForVmiRequest): string {
     devices.set(name, {
       path: computeViewOfDeviceLink(request.containerName, podInterface),
       ...(device.mac ? { mac: device.mac } : {}),
+      hardware: device.pciAddress !== undefined,
     });
   }
   return rewriteDomain({

@@ -5,16 +5,17 @@ import jsonpatch, { type Operation } from 'fast-json-patch';
 import { isCoalesceOff } from '../api/coalesce.ts';
 import { describeObject, InvalidInputError } from '../api/errors.ts';
 import { isObject, stringMapField } from '../api/json.ts';
-import { type Interface, KUBEVIRT_API_VERSION, type Network, parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
-import { ANNOTATION_MEMLOCK_OVERHEAD, ANNOTATION_POD_NETWORK, cloudInitBindingName, DEFAULT_POD_NETWORK_NAME, DEFAULTED_MEMLOCK, pluginBindingNames, POD_NETWORK_VALUES } from '../api/names.ts';
-import { resolveTuning } from '../api/resolve.ts';
-import { formatTuningValue, parseTuningAnnotations, TUNING_SCHEMA } from '../api/tuning.ts';
+import { type Interface, KUBEVIRT_API_VERSION, type Memory, type Network, parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
+import { ANNOTATION_MAX_GUEST, ANNOTATION_MEMLOCK_OVERHEAD, ANNOTATION_POD_NETWORK, cloudInitBindingName, DEFAULT_POD_NETWORK_NAME, DEFAULTED_MEMLOCK, pluginBindingNames, POD_NETWORK_VALUES } from '../api/names.ts';
+import { type ResolvedTuning, resolveTuning } from '../api/resolve.ts';
+import { formatTuningValue, parseTuningAnnotations, type Tuning, TUNING_SCHEMA } from '../api/tuning.ts';
 import { CLUSTER_TUNING_KEYS, SYSTEM_NAMESPACE_PREFIX, type WebhookConfig } from './config.ts';
 import { chooseNetworks, convertInterface, referencedNads } from './interface-choice.ts';
 import type { Lookup, NadFacts, NamespaceFacts } from './lookup.ts';
 import { instancetypeFacts, type InstancetypeFacts, type MatcherKind, type MatcherReference, matcherReference, preferenceFacts } from './instancetypes.ts';
-import { DEFAULT_MEMORY_HOTPLUG, type KubevirtFacts, readinessProblems, sidecarsAreLimited } from '../cluster/kubevirt-readiness.ts';
+import { DEFAULT_MEMORY_HOTPLUG, type KubevirtFacts, type MemoryHotplugSettings, readinessProblems, sidecarsAreLimited } from '../cluster/kubevirt-readiness.ts';
 import { memlockWarnings, planMemlock } from './memlock.ts';
+import { planMemoryHotplug } from './memory-hotplug.ts';
 import { defaultedNames, hasWebhookAdditions, recordDefaulted, usersTemplateAnnotations, withoutWebhookAdditions } from './ownership.ts';
 import { decideOptIn } from './opt-in.ts';
 import { assertPatchInScope } from './patch-scope.ts';
@@ -251,46 +252,101 @@ export function decideAdmission(subject: AdmissionSubject, facts: ClusterFacts, 
   }
 }
 
+/** A stage either hands its result to the next, or stops with the decision. */
+type Stage<T> = T | { stop: Decision };
+const stops = <T extends object>(result: Stage<T>): result is { stop: Decision } => 'stop' in result;
+
+/** What every stage after the opt-in reads, and the warnings they add to. */
+interface Admission {
+  target: Target;
+  /** The object's Namespace, by name, and what was read of it (undefined: unreadable, and the config says go on). */
+  namespaceName: string;
+  namespace: NamespaceFacts | undefined;
+  facts: ClusterFacts;
+  config: WebhookConfig;
+  matched: Matched;
+  warnings: string[];
+}
+
+/** The decision, stage by stage; each stage's comment says what it decides. */
 function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookConfig): Decision {
-  if (!isObject(subject.object)) throw new InvalidInputError(`${subject.kind} in ${subject.namespace}`, 'object', subject.object, 'an object');
-  const original = subject.object;
-  const metadata = original.metadata;
-  if (isObject(metadata) && metadata.deletionTimestamp) return skipDecision('being deleted');
-  if (subject.operation !== 'CREATE' && subject.operation !== 'UPDATE') return skipDecision(`operation ${subject.operation}`);
-  if (subject.kind === 'VirtualMachineInstance' && ownedByVirtualMachine(metadata)) {
-    return skipDecision('a VirtualMachineInstance that a VirtualMachine owns is mutated through its VirtualMachine');
-  }
-  if (subject.kind === 'VirtualMachineInstance' && subject.operation !== 'CREATE') {
-    return skipDecision(`an ${subject.operation} of a VirtualMachineInstance that no VirtualMachine owns: its spec is fixed once created, so VDUSE is decided only at CREATE`);
-  }
-  if (config.excludedNamespaces.includes(subject.namespace)) return skipDecision(`Namespace ${subject.namespace} is excluded in the webhook config`);
-  if (subject.namespace.startsWith(SYSTEM_NAMESPACE_PREFIX)) return skipDecision(`Namespace ${subject.namespace} is an OpenShift system Namespace`);
-
-  const target = targetOf(subject, original);
-  let namespace: NamespaceFacts | undefined;
-  if (facts.namespace.state === 'found') {
-    namespace = facts.namespace.value;
-  } else {
-    const reason = facts.namespace.state === 'failed' ? facts.namespace.reason : 'not found';
-    if (config.onLookupFailure === 'deny') {
-      return denyDecision(`${target.subject}: cannot read Namespace ${subject.namespace} to apply its VDUSE policy (${reason}); the webhook config says onLookupFailure: deny, so retry shortly`);
-    }
-  }
-
-  const optIn = decideOptIn(target.subject, subject.namespace, target.labels, namespace);
+  const gate = gateStage(subject, config);
+  if (stops(gate)) return gate.stop;
+  const target = targetOf(subject, gate.object);
+  const namespace = namespaceStage(target, subject.namespace, facts, config);
+  if (stops(namespace)) return namespace.stop;
+  const optIn = decideOptIn(target.subject, subject.namespace, target.labels, namespace.facts);
   if ('denied' in optIn) return denyDecision(optIn.denied);
   if (!optIn.wanted) return removalOrSkip(target, optIn.because, config);
-
   const matched = readMatchers(subject, target, facts, config);
   if ('denied' in matched) return denyDecision(matched.denied);
+  const admission: Admission = { target, namespaceName: subject.namespace, namespace: namespace.facts, facts, config, matched, warnings: [...matched.warnings] };
 
+  const resolved = tuningStage(admission);
+  const networks = networksStage(admission, resolved);
+  if (stops(networks)) return networks.stop;
+  const conversion = conversionStage(admission, networks, resolved.tuning);
+  if (stops(conversion)) return conversion.stop;
+  if (conversion.bound.length === 0) {
+    const removal = removalOrSkip(target, `wanted (${optIn.because}), but no interface is on a VDUSE network`, config);
+    return { ...removal, warnings: [...admission.warnings, ...removal.warnings] };
+  }
+  const kubevirt = readinessStage(admission, conversion);
+  if (stops(kubevirt)) return kubevirt.stop;
+  const annotations = annotationsStage(target, resolved);
+  const memory = memoryStage(admission, conversion, kubevirt.hotplug, resolved.tuning, annotations);
+  addConversionWarnings(admission, networks, conversion, resolved.tuning);
+  return patchStage(admission, networks, conversion, annotations, memory, optIn.because);
+}
+
+/** Gate: what the webhook never mutates (deletions, other operations, VM-owned or updated VMIs, excluded Namespaces). */
+function gateStage(subject: AdmissionSubject, config: WebhookConfig): Stage<{ object: Record<string, unknown> }> {
+  if (!isObject(subject.object)) throw new InvalidInputError(`${subject.kind} in ${subject.namespace}`, 'object', subject.object, 'an object');
+  const metadata = subject.object.metadata;
+  const skip = (reason: string) => ({ stop: skipDecision(reason) });
+  if (isObject(metadata) && metadata.deletionTimestamp) return skip('being deleted');
+  if (subject.operation !== 'CREATE' && subject.operation !== 'UPDATE') return skip(`operation ${subject.operation}`);
+  if (subject.kind === 'VirtualMachineInstance' && ownedByVirtualMachine(metadata)) {
+    return skip('a VirtualMachineInstance that a VirtualMachine owns is mutated through its VirtualMachine');
+  }
+  if (subject.kind === 'VirtualMachineInstance' && subject.operation !== 'CREATE') {
+    return skip(`an ${subject.operation} of a VirtualMachineInstance that no VirtualMachine owns: its spec is fixed once created, so VDUSE is decided only at CREATE`);
+  }
+  if (config.excludedNamespaces.includes(subject.namespace)) return skip(`Namespace ${subject.namespace} is excluded in the webhook config`);
+  if (subject.namespace.startsWith(SYSTEM_NAMESPACE_PREFIX)) return skip(`Namespace ${subject.namespace} is an OpenShift system Namespace`);
+  return { object: subject.object };
+}
+
+/** Namespace: its labels and annotations, or a denial when it cannot be read and the config says so. */
+function namespaceStage(target: Target, name: string, facts: ClusterFacts, config: WebhookConfig): Stage<{ facts: NamespaceFacts | undefined }> {
+  if (facts.namespace.state === 'found') return { facts: facts.namespace.value };
+  const reason = facts.namespace.state === 'failed' ? facts.namespace.reason : 'not found';
+  if (config.onLookupFailure === 'deny') {
+    return { stop: denyDecision(`${target.subject}: cannot read Namespace ${name} to apply its VDUSE policy (${reason}); the webhook config says onLookupFailure: deny, so retry shortly`) };
+  }
+  return { facts: undefined };
+}
+
+/** Tuning: the VM's annotations over the Namespace's over the config's over the built-in defaults. */
+function tuningStage({ target, namespace, namespaceName, config }: Admission): ResolvedTuning {
   const vmLayer = parseTuningAnnotations(target.annotations, target.subject);
-  const namespaceLayer = namespace ? parseTuningAnnotations(namespace.annotations, `Namespace ${subject.namespace}`) : {};
-  const { tuning, sources } = resolveTuning({ cluster: config.defaultTuning, namespace: namespaceLayer, vm: vmLayer });
+  const namespaceLayer = namespace ? parseTuningAnnotations(namespace.annotations, `Namespace ${namespaceName}`) : {};
+  return resolveTuning({ cluster: config.defaultTuning, namespace: namespaceLayer, vm: vmLayer });
+}
 
+interface ChosenNetworks {
+  /** The VMI's networks, with KubeVirt's default pod network when the webhook adds it. */
+  networks: Network[];
+  /** The pod network is added as KubeVirt would, on our binding. */
+  defaultsPodNetwork: boolean;
+  chosen: readonly string[];
+}
+
+/** Networks: which of the VMI's networks are VDUSE, KubeVirt's default pod network included. */
+function networksStage({ target, namespace, namespaceName: name, matched, facts, config, warnings }: Admission, { tuning, sources }: ResolvedTuning): Stage<ChosenNetworks> {
   const podNetworkAnnotation = namespace?.annotations[ANNOTATION_POD_NETWORK];
   if (podNetworkAnnotation !== undefined && !(POD_NETWORK_VALUES as readonly string[]).includes(podNetworkAnnotation)) {
-    return denyDecision(`Namespace ${subject.namespace}: annotation ${ANNOTATION_POD_NETWORK}: got ${JSON.stringify(podNetworkAnnotation)}; expected one of ${POD_NETWORK_VALUES.join(', ')} (ask the namespace's administrator)`);
+    return { stop: denyDecision(`Namespace ${name}: annotation ${ANNOTATION_POD_NETWORK}: got ${JSON.stringify(podNetworkAnnotation)}; expected one of ${POD_NETWORK_VALUES.join(', ')} (ask the namespace's administrator)`) };
   }
   const podNetworkIsVduse = (podNetworkAnnotation ?? config.podNetwork) === 'vduse';
   const spec = target.vmi.spec;
@@ -305,11 +361,10 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     (podNetworkIsVduse || (tuning.networks ?? []).includes(DEFAULT_POD_NETWORK_NAME));
   const networks: Network[] = defaultsPodNetwork ? [{ name: DEFAULT_POD_NETWORK_NAME, pod: {} }] : (spec.networks ?? []);
 
-  const networksPath = `${target.path}spec.networks`;
   const choice = chooseNetworks({
     subject: target.subject,
-    networksPath,
-    objectNamespace: subject.namespace,
+    networksPath: `${target.path}spec.networks`,
+    objectNamespace: name,
     networks,
     named: tuning.networks,
     namedBy: sources.networks === 'vm' ? 'vm' : 'namespace',
@@ -317,19 +372,34 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     resourceName: config.resourceName,
     nads: facts.nads,
   });
-  if ('denied' in choice) return denyDecision(choice.denied);
-  const warnings: string[] = [...matched.warnings];
+  if ('denied' in choice) return { stop: denyDecision(choice.denied) };
   if (choice.unreadable.length > 0) {
     const detail = choice.unreadable.map(({ network, reason }) => `${network} (${reason})`).join(', ');
     if (config.onLookupFailure === 'deny') {
-      return denyDecision(`${target.subject}: cannot read the NetworkAttachmentDefinition of network(s) ${detail}; the webhook config says onLookupFailure: deny, so retry shortly`);
+      return { stop: denyDecision(`${target.subject}: cannot read the NetworkAttachmentDefinition of network(s) ${detail}; the webhook config says onLookupFailure: deny, so retry shortly`) };
     }
     warnings.push(limitWarning(`vduse: left unconverted, NetworkAttachmentDefinition unreadable: ${choice.unreadable.map(({ network }) => network).join(', ')}`));
   }
+  return { networks, defaultsPodNetwork, chosen: choice.chosen };
+}
 
-  // The parts the webhook writes are copied and diffed; nothing else is touched, so status,
-  // managedFields and the rest of a large VM cost nothing.
-  const templateMetadata = target.vmi.metadata;
+interface Conversion {
+  /** The VMI's interfaces as they will be. */
+  interfaces: Interface[];
+  /** The binding this VM's interfaces get: the cloud-init one only when it delivers coalescing. */
+  bindingName: string;
+  /** Interfaces the webhook moved onto the binding now. */
+  converted: string[];
+  /** Every interface on the binding. */
+  bound: string[];
+  /** The JSON pointers the patch may touch so far. */
+  scope: string[];
+}
+
+/** Conversion: the chosen interfaces (and those bound by hand) onto the binding, with model virtio. */
+function conversionStage({ target, config }: Admission, chosenNetworks: ChosenNetworks, tuning: Tuning): Stage<Conversion> {
+  const { defaultsPodNetwork } = chosenNetworks;
+  const spec = target.vmi.spec;
   const interfacesPath = `${target.path}spec.domain.devices.interfaces`;
   const interfaces: Interface[] = defaultsPodNetwork ? [{ name: DEFAULT_POD_NETWORK_NAME }] : [...(spec.domain.devices.interfaces ?? [])];
   const scope: string[] = defaultsPodNetwork ? [`${target.pointer}/spec/networks`, `${target.pointer}/spec/domain/devices/interfaces`] : [];
@@ -339,10 +409,10 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   const deliversCoalescing = !isCoalesceOff(tuning.coalesce) && hasCloudInit(target.vmi);
   const bindingName = deliversCoalescing ? cloudInitBindingName(config.pluginName) : config.pluginName;
   const ourBindings = new Set(pluginBindingNames(config.pluginName));
-  const chosen = new Set(choice.chosen);
-  for (const network of choice.chosen) {
+  const chosen = new Set(chosenNetworks.chosen);
+  for (const network of chosenNetworks.chosen) {
     if (!interfaces.some((iface) => iface.name === network)) {
-      return denyDecision(`${target.subject}: network ${JSON.stringify(network)} has no interface in ${interfacesPath}; add one with the same name`);
+      return { stop: denyDecision(`${target.subject}: network ${JSON.stringify(network)} has no interface in ${interfacesPath}; add one with the same name`) };
     }
   }
   for (const [index, iface] of interfaces.entries()) {
@@ -353,83 +423,122 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
     if (!rebound && iface.model === 'virtio') continue;
     // Already on the binding but without a model (written by hand): model virtio still goes in.
     const result = convertInterface(iface, bindingName, target.subject, `${interfacesPath}[${index}]`);
-    if ('denied' in result) return denyDecision(result.denied);
+    if ('denied' in result) return { stop: denyDecision(result.denied) };
     interfaces[index] = result;
     if (rebound) converted.push(iface.name);
     scope.push(`${target.pointer}/spec/domain/devices/interfaces/${index}`);
   }
   const bound = interfaces.filter((iface) => iface.binding?.name === bindingName).map((iface) => iface.name);
-  if (bound.length === 0) {
-    const removal = removalOrSkip(target, `wanted (${optIn.because}), but no interface is on a VDUSE network`, config);
-    return { ...removal, warnings: [...warnings, ...removal.warnings] };
-  }
+  return { interfaces, bindingName, converted, bound, scope };
+}
 
-  // KubeVirt must be able to run what this admits: otherwise the user meets errors about fields
-  // they never wrote (virt-api's feature-gate denial), or a VMI that never gets a pod.
-  // A failed lookup's reason says what happened, as "unreadable (...)" or "not given (...)".
+/**
+ * Readiness: KubeVirt must be able to run what this admits; otherwise the user meets errors about
+ * fields they never wrote (virt-api's feature-gate denial), or a VMI that never gets a pod. A
+ * failed lookup's reason says what happened, as "unreadable (...)" or "not given (...)".
+ */
+function readinessStage({ target, matched, facts, warnings }: Admission, conversion: Conversion): Stage<{ hotplug: MemoryHotplugSettings }> {
   const kubevirt = facts.kubevirt ?? { state: 'failed' as const, reason: 'unreadable (not read)' };
-  if (kubevirt.state === 'found') {
-    const problems = readinessProblems(kubevirt.value, { binding: bindingName, sidecarsLimited: sidecarsAreLimited(spec, matched.instancetype?.dedicatedCPUPlacement ?? false) });
-    if (problems.length > 0) return denyDecision(`${target.subject} cannot run on VDUSE here yet: ${problems.join('; ')}`);
-    const sidecars = bindingSidecarsWarning(interfaces, kubevirt.value);
-    if (sidecars !== undefined) warnings.push(limitWarning(sidecars));
-  } else {
+  if (kubevirt.state !== 'found') {
     warnings.push(limitWarning(`vduse: KubeVirt CR ${kubevirt.state === 'absent' ? 'not found' : kubevirt.reason}: binding, feature gate and sidecar memory unchecked`));
+    return { hotplug: DEFAULT_MEMORY_HOTPLUG };
   }
+  const sidecarsLimited = sidecarsAreLimited(target.vmi.spec, matched.instancetype?.dedicatedCPUPlacement ?? false);
+  const problems = readinessProblems(kubevirt.value, { binding: conversion.bindingName, sidecarsLimited });
+  if (problems.length > 0) return { stop: denyDecision(`${target.subject} cannot run on VDUSE here yet: ${problems.join('; ')}`) };
+  const sidecars = bindingSidecarsWarning(conversion.interfaces, kubevirt.value);
+  if (sidecars !== undefined) warnings.push(limitWarning(sidecars));
+  return { hotplug: kubevirt.value.memoryHotplug };
+}
 
-  // The resolved tuning goes on the template, so the VMI carries explicit values; what came from
-  // defaults is recorded as the webhook's, to be re-resolved next time.
-  let annotations: Record<string, string> = { ...templateMetadata?.annotations };
+/**
+ * Annotations: the resolved tuning goes on the template, so the VMI carries explicit values; what
+ * came from defaults is recorded as the webhook's, to be re-resolved next time.
+ */
+function annotationsStage(target: Target, { tuning, sources }: ResolvedTuning): Record<string, string> {
+  const templateAnnotations = target.vmi.metadata?.annotations;
+  const annotations: Record<string, string> = { ...templateAnnotations };
   for (const key of CLUSTER_TUNING_KEYS) annotations[TUNING_SCHEMA[key].annotation] = formatTuningValue(key, tuning[key] as never);
   const defaulted = CLUSTER_TUNING_KEYS.filter((key) => sources[key] !== 'vm').map((key) => TUNING_SCHEMA[key].annotation);
-  const previouslyDefaulted = defaultedNames(templateMetadata?.annotations);
-  if (spec.domain.memory?.reservedOverhead?.memLock === undefined || previouslyDefaulted.has(DEFAULTED_MEMLOCK)) defaulted.push(DEFAULTED_MEMLOCK);
-  annotations = recordDefaulted(annotations, defaulted);
-  scope.push(`${target.pointer}/metadata/annotations`);
+  const memLock = target.vmi.spec.domain.memory?.reservedOverhead?.memLock;
+  if (memLock === undefined || defaultedNames(templateAnnotations).has(DEFAULTED_MEMLOCK)) defaulted.push(DEFAULTED_MEMLOCK);
+  return recordDefaulted(annotations, defaulted);
+}
 
+/**
+ * Memory: the memory-hotplug policy (memory-hotplug.ts) decides maxGuest, then memLock: Required
+ * and the memlock overhead the vdpa interfaces need (memlock.ts). The records go in `annotations`.
+ */
+function memoryStage({ target, matched, warnings }: Admission, conversion: Conversion, hotplug: MemoryHotplugSettings, tuning: Tuning, annotations: Record<string, string>): Memory {
+  const spec = target.vmi.spec;
   const domainPath = `${target.path}spec.domain`;
-  const memlock = planMemlock({
-    subject: target.subject,
-    domainPath,
+  const previous = target.vmi.metadata?.annotations;
+  const layoutInput = { subject: target.subject, domainPath, architecture: spec.architecture, instancetype: matched.instancetype?.memory, hotplug };
+  const hotplugPlan = planMemoryHotplug({
+    ...layoutInput,
     domain: spec.domain,
-    architecture: spec.architecture,
-    vdpaInterfaces: bound.length,
-    instancetype: matched.instancetype?.memory,
-    hotplug: kubevirt.state === 'found' ? kubevirt.value.memoryHotplug : DEFAULT_MEMORY_HOTPLUG,
-    previouslyAdded: templateMetadata?.annotations?.[ANNOTATION_MEMLOCK_OVERHEAD],
+    policy: tuning.memoryHotplug,
+    vdpaInterfaces: conversion.bound.length,
+    recorded: previous?.[ANNOTATION_MAX_GUEST],
+  });
+  setRecord(annotations, ANNOTATION_MAX_GUEST, hotplugPlan.recorded);
+  if (hotplugPlan.warning !== undefined) warnings.push(limitWarning(hotplugPlan.warning));
+
+  const domain = { ...spec.domain };
+  if (hotplugPlan.memory === undefined) delete domain.memory;
+  else domain.memory = hotplugPlan.memory;
+  const memlock = planMemlock({
+    ...layoutInput,
+    domain,
+    vdpaInterfaces: conversion.bound.length,
+    previouslyAdded: previous?.[ANNOTATION_MEMLOCK_OVERHEAD],
     annotation: ANNOTATION_MEMLOCK_OVERHEAD,
   });
-  scope.push(`${target.pointer}/spec/domain/memory`);
   if (memlock.kind === 'sized') {
-    annotations[ANNOTATION_MEMLOCK_OVERHEAD] = memlock.added;
-    warnings.push(...memlockWarnings(memlock, bound.length).map(limitWarning));
+    setRecord(annotations, ANNOTATION_MEMLOCK_OVERHEAD, memlock.added);
+    warnings.push(...memlockWarnings(memlock, conversion.bound.length).map(limitWarning));
   } else {
     warnings.push(limitWarning(matched.unsizedBecause ?? `vduse: set ${memlock.missingField}: without it the memlock overhead for vDPA cannot be sized`));
   }
+  return memlock.memory;
+}
 
-  if (converted.length > 0) warnings.push(limitWarning(`vduse: interfaces ${converted.join(', ')} now use binding ${bindingName}`));
+/** Sets a record annotation, or removes it when there is nothing to record. */
+function setRecord(annotations: Record<string, string>, name: string, value: string | undefined): void {
+  if (value === undefined) Reflect.deleteProperty(annotations, name);
+  else annotations[name] = value;
+}
+
+/** What the user should know about the conversion itself. */
+function addConversionWarnings({ target, warnings }: Admission, networks: ChosenNetworks, conversion: Conversion, tuning: Tuning): void {
+  if (conversion.converted.length > 0) warnings.push(limitWarning(`vduse: interfaces ${conversion.converted.join(', ')} now use binding ${conversion.bindingName}`));
   if (!isCoalesceOff(tuning.coalesce) && !hasCloudInit(target.vmi)) {
-    warnings.push(
-      limitWarning(
-        'vduse: coalescing not delivered: it needs a cloud-init volume, which this VM lacks; set it in the guest (ethtool -C)',
-      ),
-    );
+    warnings.push(limitWarning('vduse: coalescing not delivered: it needs a cloud-init volume, which this VM lacks; set it in the guest (ethtool -C)'));
   }
+  if (networks.defaultsPodNetwork) warnings.push(limitWarning(`vduse: added the pod network "${DEFAULT_POD_NETWORK_NAME}", as KubeVirt would, on binding ${conversion.bindingName}`));
+}
 
-  if (defaultsPodNetwork) warnings.push(limitWarning(`vduse: added the pod network "${DEFAULT_POD_NETWORK_NAME}", as KubeVirt would, on binding ${bindingName}`));
+/**
+ * Patch: the parts the webhook writes were copied and changed; the patch is their difference, and
+ * nothing else is touched, so status, managedFields and the rest of a large VM cost nothing.
+ */
+function patchStage({ target, warnings }: Admission, networks: ChosenNetworks, conversion: Conversion, annotations: Record<string, string>, memory: Memory, because: string): Decision {
+  const spec = target.vmi.spec;
+  const templateMetadata = target.vmi.metadata;
   const patch = [
-    ...(defaultsPodNetwork ? diff(`${target.pointer}/spec/networks`, spec.networks, networks) : []),
-    ...diff(`${target.pointer}/spec/domain/devices/interfaces`, spec.domain.devices.interfaces, interfaces),
+    ...(networks.defaultsPodNetwork ? diff(`${target.pointer}/spec/networks`, spec.networks, networks.networks) : []),
+    ...diff(`${target.pointer}/spec/domain/devices/interfaces`, spec.domain.devices.interfaces, conversion.interfaces),
     ...(templateMetadata === undefined
       ? [{ op: 'add' as const, path: `${target.pointer}/metadata`, value: { annotations } }]
       : diff(`${target.pointer}/metadata/annotations`, templateMetadata.annotations, annotations)),
-    ...diff(`${target.pointer}/spec/domain/memory`, spec.domain.memory, memlock.memory),
+    ...diff(`${target.pointer}/spec/domain/memory`, spec.domain.memory, memory),
   ];
-  assertPatchInScope(patch, scope, original);
+  assertPatchInScope(patch, [...conversion.scope, `${target.pointer}/metadata/annotations`, `${target.pointer}/spec/domain/memory`], target.original);
+  const { converted, bound } = conversion;
   return {
     allowed: true,
     outcome: patch.length > 0 ? 'mutated' : 'unchanged',
-    reason: converted.length > 0 ? `converted ${converted.join(', ')} (${optIn.because})` : `already converted (${optIn.because})`,
+    reason: converted.length > 0 ? `converted ${converted.join(', ')} (${because})` : `already converted (${because})`,
     patch,
     warnings,
     interfaces: bound,

@@ -1,8 +1,10 @@
 // The pure domain rewrite: KubeVirt's domain XML in, the same domain with the chosen interfaces
-// as vhost-vDPA out. No I/O. Idempotent: rewriting its own output changes nothing.
+// as vhost-vDPA out, and guest memory a VDUSE device can reach. No I/O. Idempotent: rewriting its
+// own output changes nothing.
 import { describeObject, InvalidInputError } from '../../api/errors.ts';
 import { type Interface, type VirtualMachineInstance, vmiInterfaces } from '../../api/kubevirt.ts';
 import { MAX_QUEUES, type Tuning } from '../../api/tuning.ts';
+import { shareGuestMemory } from './memory-backing.ts';
 import { ALIAS_PREFIX, buildVdpaInterface } from './vdpa-interface.ts';
 import { attribute, buildDomainXml, childElements, parseDomainXml, textOf, type XmlElement } from './xml.ts';
 
@@ -11,6 +13,12 @@ export interface DeviceForInterface {
   path: string;
   /** network-info's MAC, the fallback when the VMI interface has none. */
   mac?: string;
+  /**
+   * A hardware vDPA device (device-info names its PCI address). Its driver works in PA mode and
+   * pins guest memory wherever it is mapped, so it needs no shared memory; VDUSE (and a device
+   * of unknown kind) does: memory-backing.ts.
+   */
+  hardware?: boolean;
 }
 
 export interface DomainRewriteRequest {
@@ -25,12 +33,17 @@ export interface DomainRewriteRequest {
 
 export function rewriteDomain(request: DomainRewriteRequest): string {
   const subject = describeObject('VirtualMachineInstance', request.vmi.metadata);
-  const vmiInterfaceByName = new Map(vmiInterfaces(request.vmi).map((iface) => [iface.name, iface]));
   const root = parseDomainXml(request.domainXml);
-  const devices = singleChild(root, 'devices');
-  const queues = resolveQueues(request.tuning.queues, request.vmi, root);
+  const converted = buildInterfaces(request, subject, resolveQueues(request.tuning.queues, request.vmi, root));
+  placeInterfaces(singleChild(root, 'devices'), request.interfaces, converted);
+  if (needsSharedMemory(request)) shareGuestMemory(root, subject);
+  return buildDomainXml(root);
+}
 
-  const converted: XmlElement[] = request.interfaces.map((name) => {
+/** One vdpa interface per converted VMI interface, in the request's order. */
+function buildInterfaces(request: DomainRewriteRequest, subject: string, queues: number): XmlElement[] {
+  const vmiInterfaceByName = new Map(vmiInterfaces(request.vmi).map((iface) => [iface.name, iface]));
+  return request.interfaces.map((name) => {
     const vmiInterface: Interface | undefined = vmiInterfaceByName.get(name);
     if (!vmiInterface) {
       throw new InvalidInputError(subject, 'spec.domain.devices.interfaces', name, 'an interface with this name in the VMI');
@@ -54,9 +67,12 @@ export function rewriteDomain(request: DomainRewriteRequest): string {
       fallbackMac: device.mac,
     });
   });
+}
 
+/** Each converted interface replaces the one with its alias, or is appended when there is none. */
+function placeInterfaces(devices: XmlElement, names: readonly string[], converted: readonly XmlElement[]): void {
   const interfaces = childElements(devices, 'interface');
-  for (const [index, name] of request.interfaces.entries()) {
+  for (const [index, name] of names.entries()) {
     const alias = `${ALIAS_PREFIX}${name}`;
     const position = interfaces.findIndex((iface) => attribute(childElements(iface, 'alias')[0], 'name') === alias);
     if (position === -1) {
@@ -70,8 +86,11 @@ export function rewriteDomain(request: DomainRewriteRequest): string {
     }
   }
   if (interfaces.length > 0) devices.interface = interfaces;
-  return buildDomainXml(root);
 }
+
+/** Any converted interface on a device that is not hardware vDPA: VDUSE reaches guest memory only through shared files. */
+const needsSharedMemory = (request: DomainRewriteRequest): boolean =>
+  request.interfaces.some((name) => request.devices.get(name)?.hardware !== true);
 
 /** "auto" is the vCPU count when the VMI asks for multiqueue, else one pair. */
 function resolveQueues(queues: Tuning['queues'], vmi: VirtualMachineInstance, root: XmlElement): number {

@@ -298,10 +298,19 @@ export async function up(kubevirtVersion: string = DEFAULT_KUBEVIRT): Promise<st
     metadata: { name: 'kubevirt-vduse-webhook-played', namespace: 'vduse-system', labels: { 'kubernetes.io/service-name': 'kubevirt-vduse-webhook' } },
     addressType: 'IPv4', endpoints: [{ addresses: ['192.0.2.10'], conditions: { ready: true } }], ports: [{ name: 'https', port: 8443, protocol: 'TCP' }],
   }));
-  // The binding registration, as deploy/kubevirt/README.md applies it.
-  const live = kubectl(kubeBin, ['get', 'kubevirt', 'kubevirt', '-n', KUBEVIRT_NAMESPACE, '-o', 'json']);
-  const patch = execFileSync('jq', ['-c', '-f', join(ROOT, 'deploy', 'kubevirt', 'register-vduse.jq'), '--arg', 'image', 'kubevirt-vduse/sidecar:test'], { input: live, encoding: 'utf8' });
-  kubectl(kubeBin, ['patch', 'kubevirt', 'kubevirt', '-n', KUBEVIRT_NAMESPACE, '--type', 'json', '-p', patch]);
+  // The binding registration, as deploy/kubevirt/README.md applies it: the patch tests the CR's
+  // resourceVersion first, and virt-controller may change the CR between the read and the patch;
+  // then, as the README says, run it again.
+  for (let attempt = 1; ; attempt++) {
+    const live = kubectl(kubeBin, ['get', 'kubevirt', 'kubevirt', '-n', KUBEVIRT_NAMESPACE, '-o', 'json']);
+    const patch = execFileSync('jq', ['-c', '-f', join(ROOT, 'deploy', 'kubevirt', 'register-vduse.jq'), '--arg', 'image', 'kubevirt-vduse/sidecar:test'], { input: live, encoding: 'utf8' });
+    try {
+      kubectl(kubeBin, ['patch', 'kubevirt', 'kubevirt', '-n', KUBEVIRT_NAMESPACE, '--type', 'json', '-p', patch]);
+      break;
+    } catch (error) {
+      if (attempt === 5 || !(error as Error).message.includes('The request is invalid')) throw error;
+    }
+  }
   say(`up: KubeVirt v${kubevirtVersion}; logs in ${LOGS}`);
   return KUBECONFIG;
 }

@@ -20,7 +20,7 @@ import { projectFile } from '../helpers/fixtures.ts';
 import { kubeConfigFor } from '../helpers/webhook-client.ts';
 import { expandVm } from '../helpers/kubevirt-expansion.ts';
 import { KUBECONFIG, readState, renewWebhookCertificate, startWebhook, stopPart } from './cluster.ts';
-import { createExampleVm, createVm, createWithVirtctl, env, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withoutCloudInit } from './helpers.ts';
+import { clusterUnavailable, createExampleVm, createVm, createWithVirtctl, env, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withMoreDataplanes, withoutCloudInit } from './helpers.ts';
 
 const status = inject('clusterStatus');
 
@@ -29,16 +29,7 @@ const status = inject('clusterStatus');
 const doctor = (...args: string[]) => spawnSync(process.execPath, [projectFile('cli', 'main.ts'), 'doctor', '--kubeconfig', KUBECONFIG, '--output', 'json', ...args], { encoding: 'utf8' });
 
 if (status !== 'ready') {
-  const required = status.startsWith('missing:');
-  describe('the real control plane', () => {
-    it(required ? 'has what it needs' : 'comes up', () => {
-      if (required && process.env.CI !== 'true') {
-        console.warn(`\n*** SKIPPING the real control plane suite: ${status} ***\n`);
-        return;
-      }
-      throw new Error(status);
-    });
-  });
+  clusterUnavailable('the real control plane', status);
 } else {
   const version = readState()!.kubevirt;
 
@@ -114,6 +105,34 @@ if (status !== 'ready') {
       expect(memoryBytes(compute.resources.requests!.memory!)).toBeGreaterThan(memoryBytes('2Gi') + memoryBytes('1Gi'));
       const deviceInfo = pod.spec.volumes.find((volume) => volume.downwardAPI?.items.some((item) => item.path === 'network-info'));
       expect(deviceInfo?.downwardAPI?.items.find((item) => item.path === 'network-info')?.fieldRef.fieldPath).toBe("metadata.annotations['kubevirt.io/network-info']");
+    });
+
+    it('memory hotplug policy, two VDUSE interfaces on a 4Gi guest: the Pod asks for 12Gi less under auto than under keep; a maxGuest the user wrote is kept', async () => {
+      const twoDataplanes = (name: string, annotations: Record<string, string>, memory?: Record<string, string>) =>
+        createVm(enabled, (vm) => {
+          vm.metadata.name = name;
+          vm.metadata.annotations = annotations;
+          if (memory) vm.spec.template.spec.domain.memory = memory;
+          withMoreDataplanes(vm, 2);
+        });
+      const computeMemory = (pod: Pod) => memoryBytes(pod.spec.containers.find((container) => container.name === 'compute')!.resources.requests!.memory!);
+
+      const auto = twoDataplanes('vm-hotplug-auto', {});
+      expect(auto.warnings).toContain('Warning: vduse: maxGuest set to 4Gi (no memory hotplug): memlock overhead 5Gi instead of 17Gi for 2 VDUSE interfaces');
+      const keep = twoDataplanes('vm-hotplug-keep', { 'vduse.kubevirt.io/memory-hotplug': 'keep' });
+      expect(keep.warnings).toContain('Warning: vduse: memory hotplug to 16Gi adds 17Gi of memlock overhead; maxGuest: 4Gi (no hotplug) adds 5Gi');
+      const own = twoDataplanes('vm-hotplug-own', {}, { guest: '4Gi', maxGuest: '8Gi' });
+      expect(own.warnings).not.toContain('maxGuest set to');
+
+      const launches = await Promise.all(['vm-hotplug-auto', 'vm-hotplug-keep', 'vm-hotplug-own'].map((name) => launched(enabled, name)));
+      const [onAuto, onKeep, onOwn] = launches;
+      // What virt-api and virt-controller made of each: maxGuest, and KubeVirt's limit base with it.
+      expect(onAuto!.vmi.spec.domain.memory).toMatchObject({ guest: '4Gi', maxGuest: '4Gi', reservedOverhead: { addedOverhead: '5Gi' } });
+      expect(onKeep!.vmi.spec.domain.memory).toMatchObject({ guest: '4Gi', maxGuest: '16Gi', reservedOverhead: { addedOverhead: '17Gi' } });
+      expect(onOwn!.vmi.spec.domain.memory).toMatchObject({ guest: '4Gi', maxGuest: '8Gi', reservedOverhead: { addedOverhead: '9Gi' } });
+      // The Pod's memory request is KubeVirt's own overhead plus the guest plus addedOverhead: only the last differs.
+      expect(computeMemory(onKeep!.pod) - computeMemory(onAuto!.pod)).toBe(memoryBytes('12Gi'));
+      expect(computeMemory(onOwn!.pod) - computeMemory(onAuto!.pod)).toBe(memoryBytes('4Gi'));
     });
 
     it('with cloud-init and coalescing: the vduse-cloudinit binding and its own image', async () => {

@@ -13,7 +13,7 @@
 // /var/run/kubevirt-hooks is never touched.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { DEFAULT_HOOK_SOCKET_DIR, pluginBindingNames } from '../../api/names.ts';
@@ -149,6 +149,8 @@ const DEBIAN_OVMF = '/usr/share/OVMF';
 export async function launch(options: LaunchOptions): Promise<Launch> {
   const hooksDir = mkdtempSync(join(tmpdir(), 'vduse-hooks-'));
   const podInfo = mkdtempSync(join(tmpdir(), 'vduse-podinfo-'));
+  // QEMU, as libvirt's qemu user, opens the OVMF links through it when a test starts an EFI domain.
+  chmodSync(podInfo, 0o755);
   const ovmf = join(podInfo, 'ovmf');
   mkdirSync(ovmf);
   for (const [name, debian] of Object.entries(OVMF_FILES)) {

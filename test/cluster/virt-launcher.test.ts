@@ -9,10 +9,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defineWithQemuDriver } from '../../cli/libvirt.ts';
 import { ANNOTATION_RX_QUEUE_SIZE, ANNOTATION_TX_QUEUE_SIZE } from '../../api/names.ts';
 import { describeWithLibvirt } from '../helpers/libvirt.ts';
-import { createWithQemuDriver, forThisLibvirt, qemuJsonArguments, withHotpluggedMemory, withoutPodFiles } from '../helpers/qemu-driver.ts';
+import { attachLive, createWithQemuDriver, destroy, forAPausedStart, forThisLibvirt, qemuJsonArguments, startPaused, withHotpluggedMemory, withoutPodFiles } from '../helpers/qemu-driver.ts';
+import { guestMemoryMap, unreachableGuestRam, withHugepagesFor } from '../helpers/guest-memory-map.ts';
 import { rebuiltByKubevirt, VirtLauncher } from '../helpers/virt-launcher-replay.ts';
 import { readState } from './cluster.ts';
-import { createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withoutCloudInit } from './helpers.ts';
+import { clusterUnavailable, createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withMoreDataplanes, withoutCloudInit } from './helpers.ts';
 import { type HarnessResult, launch, type Launch, networkInfoFor, vduseInterfaces } from './launcher.ts';
 
 const status = inject('clusterStatus');
@@ -33,15 +34,6 @@ const addedOverheadBytes = (vmi: Vmi) => {
   return added === undefined ? 0n : memoryBytes(added);
 };
 
-/** The example VM with more VDUSE Multus networks beside its dataplane. */
-const withMoreDataplanes = (vm: LooseVm, count: number) => {
-  const spec = vm.spec.template.spec as { domain: { devices: { interfaces: object[] } }; networks: object[] };
-  for (let index = 2; index <= count; index++) {
-    spec.domain.devices.interfaces.push({ name: `dataplane${String(index)}`, bridge: {} });
-    spec.networks.push({ name: `dataplane${String(index)}`, multus: { networkName: 'ovs-dpdk-vduse' } });
-  }
-};
-
 const virtctlCreate = (ns: string, name: string, extra: string[]) => {
   createWithVirtctl(ns, name, extra);
   return { ns, name };
@@ -51,12 +43,43 @@ const vdpaInterfaces = (xml: string) => [...xml.matchAll(/<interface type="vdpa"
 /** An interface's <driver> attributes, sorted: KubeVirt's marshalling and ours order and close it differently. */
 const driverAttributes = (iface: string) => [.../<driver\b([^>]*?)\/?>/.exec(iface)![1]!.matchAll(/(\w+)="([^"]*)"/g)].map((match) => `${match[1]!}=${match[2]!}`).sort();
 
+/** A domain name of this run's own: libvirtd is the machine's, and another run may use it at the same time. */
+const domainName = (what: string) => `vduse-${what}-${process.pid}`;
+
+/** The domain as this machine's libvirt takes it, under this name. */
+const onThisMachine = (started: Launch, domain: string, name: string) => forThisLibvirt(withoutPodFiles(started.onThisMachine(domain), name));
+
 /** What libvirt makes of a domain: `virsh define` by the qemu driver, then `virsh create` for QEMU's command line and libvirt's figure. */
 async function libvirtOf(started: Launch, domain: string, name: string) {
-  const onThisMachine = forThisLibvirt(withoutPodFiles(started.onThisMachine(domain), name));
-  const defined = await defineWithQemuDriver(onThisMachine, { readBack: true });
-  const created = await createWithQemuDriver(onThisMachine, name);
+  const xml = onThisMachine(started, domain, name);
+  const defined = await defineWithQemuDriver(xml, { readBack: true });
+  const created = await createWithQemuDriver(xml, name);
   return { defined, created };
+}
+
+/** QEMU's memory backends on its command line, as libvirt wrote it. */
+const memoryBackends = (log: string) => qemuJsonArguments(log, 'object').filter((object) => String(object['qom-type']).startsWith('memory-backend-'));
+
+/**
+ * What keeps guest RAM from a VDUSE device, read on QEMU's own memory map
+ * (test/helpers/guest-memory-map.ts): the domain started paused through libvirt, with what only the
+ * pod has taken out (forAPausedStart: the vdpa interfaces, since this kernel has no vhost-vdpa), and
+ * after the memory hotplug virt-launcher would attach, when there is one to attach here.
+ */
+async function unreachableOnQemusMap(started: Launch, domain: string, name: string, hotplugDevice: string | undefined) {
+  return withHugepagesFor(forAPausedStart(onThisMachine(started, domain, name)), async (xml) => {
+    await startPaused(xml, name);
+    try {
+      const atBoot = unreachableGuestRam(await guestMemoryMap(name));
+      if (hotplugDevice === undefined) return { atBoot, afterHotplug: undefined };
+      // virt-launcher attaches it as KubeVirt marshals it, in lower case (manager.go UpdateGuestMemory).
+      await attachLive(name, hotplugDevice.toLowerCase());
+      const mappings = await guestMemoryMap(name);
+      return { atBoot, afterHotplug: { unreachable: unreachableGuestRam(mappings), backends: mappings.length } };
+    } finally {
+      await destroy(name);
+    }
+  });
 }
 
 if (status === 'ready') {
@@ -110,6 +133,30 @@ if (status === 'ready') {
         create: () => virtctlCreate(podNetwork, 'l-n1', ['--instancetype', 'n1.medium', '--preference', 'fedora']),
         check: (_result, vmi) => expect(vmi.spec.domain.memory?.hugepages?.pageSize).toBe('1Gi'),
       },
+      {
+        title: 'hugepages with kubevirt.io/memfd "false": KubeVirt maps hugetlbfs files privately, the sidecar makes them shared',
+        create: vm('l-hugetlbfs', (created) => {
+          created.spec.template.spec.domain.memory = { guest: '2Gi', hugepages: { pageSize: '2Mi' } };
+          created.spec.template.metadata = { annotations: { 'kubevirt.io/memfd': 'false' } };
+        }),
+        check: (result) => {
+          expect(result.converted).not.toContain('memfd');
+          expect(result.domain).toMatch(/<memoryBacking>\s*<hugepages\/?>[\s\S]*<access mode="shared"\/>\s*<\/memoryBacking>/);
+        },
+      },
+      {
+        title: 'dedicated CPUs with guest NUMA passthrough (2Mi hugepages): each guest cell, preallocated, shared',
+        create: vm('l-numa', (created) => {
+          created.spec.template.spec.domain.cpu = { cores: 2, dedicatedCpuPlacement: true, numa: { guestMappingPassthrough: {} } };
+          created.spec.template.spec.domain.memory = { guest: '2Gi', hugepages: { pageSize: '2Mi' } };
+        }),
+        check: (result) => {
+          expect(result.converted).toMatch(/<numa>\s*<cell /);
+          const backing = /<memoryBacking>[\s\S]*?<\/memoryBacking>/.exec(result.domain!)?.[0];
+          expect(backing).toContain('<allocation mode="immediate"/>');
+          expect(backing).toContain('<access mode="shared"/>');
+        },
+      },
       { title: 'a VM that opts out: no sidecar, no vdpa interface', create: vm('l-opted-out', (created) => (created.metadata.labels = { 'vduse.kubevirt.io/enabled': 'false' })) },
       {
         title: 'requests below the guest memory (guest under 1Gi: no memory hotplug)',
@@ -124,7 +171,25 @@ if (status === 'ready') {
         create: vm('l-max-guest', (created) => (created.spec.template.spec.domain.memory = { guest: '2Gi', maxGuest: '4Gi' })),
         check: (result) => expect(result.hotplugMemoryDevice).toContain('<size unit="b">2147483648</size>'),
       },
-      { title: 'three VDUSE interfaces (and maxGuest 16Gi)', create: vm('l-three', (created) => withMoreDataplanes(created, 3)) },
+      {
+        title: 'three VDUSE interfaces, memory-hotplug auto (the default): maxGuest is the guest memory, so no hotplug',
+        create: vm('l-three', (created) => withMoreDataplanes(created, 3)),
+        check: (result, vmi) => {
+          expect(vmi.spec.domain.memory?.maxGuest).toBe(vmi.spec.domain.memory?.guest);
+          expect(result.hotplugMemoryDevice).toBeUndefined();
+        },
+      },
+      {
+        title: 'three VDUSE interfaces, memory-hotplug keep: maxGuest 16Gi, and the hotplugged virtio-mem device shared too',
+        create: vm('l-three-keep', (created) => {
+          withMoreDataplanes(created, 3);
+          created.metadata.annotations = { 'vduse.kubevirt.io/memory-hotplug': 'keep' };
+        }),
+        check: (result, vmi) => {
+          expect(vmi.spec.domain.memory?.maxGuest).toBe('16Gi');
+          expect(result.hotplugMemoryDevice).toContain('virtio-mem');
+        },
+      },
     ];
 
     it.each(flows)('$title', async (flow) => {
@@ -148,7 +213,7 @@ if (status === 'ready') {
         expect(await replay.preCloudInitIso(vmi, result.cloudInitBefore ?? null)).toEqual(result.cloudInit ?? null);
         expect(await replay.onDefineDomain(result.converted!, vmi)).toBe(result.domain);
 
-        const boot = await libvirtOf(started, result.domain!, `vduse-launch-${name}`);
+        const boot = await libvirtOf(started, result.domain!, domainName(`launch-${name}`));
         expect(boot.defined.accepted, boot.defined.message).toBe(true);
         expect(`${boot.created.error}\n${boot.created.log}`).toContain('/usr/bin/qemu-system-x86_64');
         const netdevs = qemuJsonArguments(boot.created.log, 'netdev').filter((netdev) => netdev.type === 'vhost-vdpa');
@@ -166,22 +231,54 @@ if (status === 'ready') {
           if (iface.macAddress) expect(device?.mac).toBe(iface.macAddress);
         }
 
+        // Guest memory a VDUSE device can reach: on QEMU's command line every RAM backend is a
+        // shared file; on its memory map every guest-RAM VMA passes vhost_vdpa_va_map's test, and so
+        // does the virtio-mem device a hotplug attaches. KubeVirt's own domain without the sidecar is
+        // the control: private anonymous RAM, unless KubeVirt already chose memfd (hugepages).
+        if (vduse.length > 0) {
+          const backends = memoryBackends(boot.created.log);
+          expect(backends.length).toBeGreaterThan(0);
+          for (const backend of backends) {
+            expect(backend['qom-type']).toMatch(/^memory-backend-(memfd|file)$/);
+            expect(backend.share).toBe(true);
+          }
+          // A hotplug of hugepages would reserve maxGuest in them here: only the boot is mapped.
+          const hotplugHere = result.hotplugMemoryDevice !== undefined && !/<hugepages\b/.test(result.domain!);
+          const withSidecar = await unreachableOnQemusMap(started, result.domain!, domainName(`map-${name}`), hotplugHere ? result.hotplugMemoryDevice : undefined);
+          expect(withSidecar.atBoot).toEqual([]);
+          if (hotplugHere) {
+            expect(withSidecar.afterHotplug?.unreachable).toEqual([]);
+            expect(withSidecar.afterHotplug?.backends).toBeGreaterThan(1);
+          }
+          const kubevirts = await unreachableOnQemusMap(started, result.converted!, domainName(`map-${name}-kubevirt`), undefined);
+          // KubeVirt gives hugepages a memfd, which QEMU shares by default, unless kubevirt.io/memfd is "false".
+          if (vmi.spec.domain.memory?.hugepages !== undefined && vmi.metadata.annotations?.['kubevirt.io/memfd'] !== 'false') {
+            expect(kubevirts.atBoot).toEqual([]);
+          } else {
+            expect(kubevirts.atBoot.length).toBeGreaterThan(0);
+            for (const problem of kubevirts.atBoot) expect(problem).toMatch(vmi.spec.domain.memory?.hugepages ? /: \/\S+hugepages\S+ \(deleted\), private / : /: anonymous, private /);
+          }
+        }
+
         // The libvirt-normalised define: libvirt's XML of the domain, read into KubeVirt's own model
         // (which drops the rings' sizes), through the hooks again. The sidecar writes them again,
         // and the replay's model of that round keeps and drops the same driver attributes.
         const again = await started.redefine(boot.defined.definedXml!, vmi);
         expect(again.error ?? again.panic, started.logs().slice(-2000)).toBeUndefined();
+        // KubeVirt's model keeps <memoryBacking>'s source and access (api.MemoryBacking), so the
+        // shared memory reaches the second define before the sidecar writes it again.
+        if (vduse.length > 0) expect(again.converted).toMatch(/<memoryBacking>[\s\S]*<access mode="shared"><\/access>[\s\S]*<\/memoryBacking>/);
         expect(vdpaInterfaces(again.domain!)).toHaveLength(vduse.length);
         for (const iface of vdpaInterfaces(again.domain!)) expect(iface).toContain(`rx_queue_size="${vmi.metadata.annotations![ANNOTATION_RX_QUEUE_SIZE]!}"`);
         expect(vdpaInterfaces(again.converted!).map(driverAttributes)).toEqual(vdpaInterfaces(rebuiltByKubevirt(result.domain!)).map(driverAttributes));
-        const redefined = await libvirtOf(started, again.domain!, `vduse-launch-${name}-normalised`);
+        const redefined = await libvirtOf(started, again.domain!, domainName(`launch-${name}-normalised`));
         expect(redefined.defined.accepted, redefined.defined.message).toBe(true);
 
         // Locked memory: KubeVirt's limit covers what libvirt asks for, at boot and after a memory
         // hotplug up to maxGuest; and the webhook's addedOverhead is no more than that needs.
         const figures = [boot.created.memlockBytes];
         if (result.hotplugMemoryDevice) {
-          const hotplugged = await libvirtOf(started, withHotpluggedMemory(result.domain!, result.hotplugMemoryDevice), `vduse-launch-${name}-hotplug`);
+          const hotplugged = await libvirtOf(started, withHotpluggedMemory(result.domain!, result.hotplugMemoryDevice), domainName(`launch-${name}-hotplug`));
           figures.push(hotplugged.created.memlockBytes);
         }
         if (vduse.length > 0) {
@@ -251,6 +348,8 @@ if (status === 'ready') {
         if (callOrder.at(-1) === 'slirp') expect(vdpa).not.toContain('queue_size');
         else expect(vdpa).toContain(`rx_queue_size="${vmi.metadata.annotations![ANNOTATION_RX_QUEUE_SIZE]!}"`);
         expect(vdpa).toMatch(/<source dev="[^"]+\/vduse\/pod[0-9a-f]{11}"/);
+        // Whichever sidecar is called last, the shared guest memory stays: slirp's model keeps it.
+        expect(sourceDomain).toMatch(/<access mode="shared"/);
 
         // The target Pod of a migration, rendered by virt-controller: binding sidecars come from a
         // Go map, so their order may differ from the source's; it does not come out evenly (one order
@@ -268,7 +367,7 @@ if (status === 'ready') {
         const onTarget = await launch({ vmi: targetVmi, pod: target, kubevirt, kubevirtBin: readState()!.bins.kubevirt, networkInfo: networkInfoFor(targetVmi) });
         try {
           expect(onTarget.result.error ?? onTarget.result.panic, onTarget.logs().slice(-2000)).toBeUndefined();
-          const { created: started } = await libvirtOf(onTarget, sourceDomain!, 'vduse-launch-two-plugins');
+          const { created: started } = await libvirtOf(onTarget, sourceDomain!, domainName('launch-two-plugins'));
           const sourceLink = /<source dev="([^"]+)"/.exec(vdpa!)![1]!;
           if (order(target).join() === sourceOrder.join()) {
             expect(`${started.error}\n${started.log}`).toContain('/usr/bin/qemu-system-x86_64');
@@ -282,5 +381,6 @@ if (status === 'ready') {
       }, 240_000);
     });
   });
+} else {
+  clusterUnavailable("KubeVirt's converter and hook manager drive the sidecar", status);
 }
-

@@ -51,6 +51,28 @@ export function interfacesWithAliases(aliases: readonly string[]): (element: Ele
   };
 }
 
+/** The domain's <memoryBacking>, which the sidecar's memory rule owns (sidecar/domain/memory-backing.ts). */
+export const isMemoryBacking = (element: Element): boolean => element.tagName === 'memoryBacking' && (element.parentNode as Element | null)?.tagName === 'domain';
+
+/** What the rewrite owns: the converted interfaces, and the memory backing it makes shared. */
+export function rewrittenParts(aliases: readonly string[]): (element: Element) => boolean {
+  const converted = interfacesWithAliases(aliases);
+  return (element) => converted(element) || isMemoryBacking(element);
+}
+
+/** The <memoryBacking> children of a domain, as tag → attributes, from the independent parser. */
+export function memoryBackingOf(xml: string): Record<string, Record<string, string>> | undefined {
+  const backing = Array.from(parseXmlIndependently(xml).childNodes).find((node) => node.nodeType === ELEMENT_NODE && (node as Element).tagName === 'memoryBacking') as Element | undefined;
+  if (backing === undefined) return undefined;
+  const children: Record<string, Record<string, string>> = {};
+  for (let node: Node | null = backing.firstChild; node; node = node.nextSibling) {
+    if (node.nodeType !== ELEMENT_NODE) continue;
+    const child = node as Element;
+    children[child.tagName] = Object.fromEntries(Array.from({ length: child.attributes.length }, (_, i) => [child.attributes.item(i)!.name, child.attributes.item(i)!.value]));
+  }
+  return children;
+}
+
 /** The <interface> element with this alias, from the independent parser. */
 export function interfaceByAlias(xml: string, alias: string): Element | undefined {
   const interfaces = parseXmlIndependently(xml).getElementsByTagName('interface');

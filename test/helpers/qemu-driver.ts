@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { forThisHost } from '../../cli/libvirt.ts';
+import { forThisHost, withFreshUuid } from '../../cli/libvirt.ts';
 
 const run = promisify(execFile);
 
@@ -40,7 +40,7 @@ export async function createWithQemuDriver(xml: string, name: string): Promise<S
   const file = join(dir, 'domain.xml');
   const logPath = `/var/log/libvirt/qemu/${name}.log`;
   if (existsSync(logPath)) unlinkSync(logPath);
-  writeFileSync(file, await forThisHost(xml));
+  writeFileSync(file, withFreshUuid(await forThisHost(xml)));
   let error = '';
   let memlockBytes: bigint | undefined;
   try {
@@ -95,4 +95,55 @@ export function withHotpluggedMemory(xml: string, device: string): string {
   return xml
     .replace(/<memory unit="b">(\d+)<\/memory>/, (_whole, bytes: string) => `<memory unit="b">${String(BigInt(bytes) + size)}</memory>`)
     .replace('</devices>', `${device}</devices>`);
+}
+
+/**
+ * The domain as QEMU can run it paused on this machine, for reading its memory map: what needs the
+ * pod goes, which does not touch guest memory. This kernel has no vhost-vdpa, so the vdpa
+ * interfaces go (a stand-in file would make QEMU fail on its first vhost ioctl); so do the pod's
+ * tap interfaces (type="ethernet", created by virt-launcher's network set-up), the VNC socket
+ * in the pod's private folder, and the vCPU and emulator pinning (<cputune>) to the pod's
+ * dedicated CPUs, which this 2-core machine may not have. Memory, NUMA, memory devices and
+ * everything else stay.
+ */
+export function forAPausedStart(xml: string): string {
+  return xml
+    .replace(/<interface type="(vdpa|ethernet)">[\s\S]*?<\/interface>\s*/g, '')
+    .replace(/<cputune>[\s\S]*?<\/cputune>\s*/g, '')
+    .replace(/<graphics[\s\S]*?<\/graphics>\s*/g, '')
+    .replace(/<graphics [^>]*\/>\s*/g, '');
+}
+
+/**
+ * `virsh create --paused`: QEMU has mapped guest memory and runs no guest code. Always under TCG
+ * (type="qemu"): where /dev/kvm exists here it is a nested PVM host, which ordinary guests cannot
+ * run under (QEMU dies setting an MSR), and TCG maps guest memory the same way.
+ */
+export async function startPaused(xml: string, name: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vduse-qemu-'));
+  const file = join(dir, 'domain.xml');
+  writeFileSync(file, withFreshUuid(xml).replace(/<domain type=(["'])kvm\1/, '<domain type=$1qemu$1'));
+  try {
+    await run('virsh', ['-c', 'qemu:///system', 'create', '--paused', file], { timeout: 180_000 });
+  } catch (failure) {
+    const log = existsSync(`/var/log/libvirt/qemu/${name}.log`) ? readFileSync(`/var/log/libvirt/qemu/${name}.log`, 'utf8').slice(-1500) : '';
+    throw new Error(`virsh create --paused ${name}: ${(failure as { stderr?: string }).stderr ?? (failure as Error).message}\n${log}`, { cause: failure });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A device attached to the running domain, as virt-launcher attaches a memory hotplug's virtio-mem device. */
+export async function attachLive(name: string, deviceXml: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vduse-device-'));
+  writeFileSync(join(dir, 'device.xml'), deviceXml);
+  try {
+    await run('virsh', ['-c', 'qemu:///system', 'attach-device', name, join(dir, 'device.xml'), '--live'], { timeout: 60_000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function destroy(name: string): Promise<void> {
+  await run('virsh', ['-c', 'qemu:///system', 'destroy', name], { timeout: 60_000 }).catch(() => undefined);
 }

@@ -3,7 +3,7 @@
 import type { Interface } from '../../api/kubevirt.ts';
 import { BUILT_IN_TUNING, type Tuning } from '../../api/tuning.ts';
 import { type DomainRewriteRequest, rewriteDomain } from '../../sidecar/domain/rewrite.ts';
-import { KUBEVIRT_DOMAINS, readSharedFixture } from './fixtures.ts';
+import { KUBEVIRT_DOMAINS, readKubevirtFile } from './kubevirt-files.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from './vmis.ts';
 
 export const devicePath = (name: string): string => `/var/run/kubevirt-hooks/hook-sidecar-0/vduse/link-${name}`;
@@ -18,7 +18,7 @@ export interface RewriteCase {
 export function requestFor(
   domainXml: string,
   interfaces: Interface[],
-  options: { tuning?: Partial<Tuning>; networkInfoMacs?: Record<string, string>; multiqueue?: boolean } = {},
+  options: { tuning?: Partial<Tuning>; networkInfoMacs?: Record<string, string>; multiqueue?: boolean; hardware?: readonly string[] } = {},
 ): DomainRewriteRequest {
   const converted = interfaces.filter((iface) => iface.binding?.name === 'vduse').map((iface) => iface.name);
   return {
@@ -29,7 +29,7 @@ export function requestFor(
     devices: new Map(
       converted.map((name) => {
         const mac = options.networkInfoMacs?.[name];
-        return [name, { path: devicePath(name), ...(mac ? { mac } : {}) }];
+        return [name, { path: devicePath(name), ...(mac ? { mac } : {}), ...(options.hardware?.includes(name) ? { hardware: true } : {}) }];
       }),
     ),
   };
@@ -46,13 +46,20 @@ export const withVcpus = (xml: string, vcpus: number): string =>
     .replace(/<vcpu placement="static">\d+<\/vcpu>/, `<vcpu placement="static">${vcpus}</vcpu>`)
     .replace(/<topology sockets="1" cores="1" threads="1">/, `<topology sockets="1" cores="${vcpus}" threads="1">`);
 
+/** Gives the fixture's domain a <memoryBacking> with these children, after its <memory>. */
+export const withMemoryBacking = (xml: string, children: string): string => xml.replace(/(<memory unit="b">\d+<\/memory>)/, `$1\n  <memoryBacking>${children}</memoryBacking>`);
+
+/** Gives the fixture's domain one guest NUMA cell holding its vCPU and memory, as KubeVirt's converter adds for memfd. */
+export const withNumaCell = (xml: string, attributes = ''): string =>
+  xml.replace(/<cpu([^>]*)>/, `<cpu$1><numa><cell id="0" cpus="0" memory="8192" unit="KiB"${attributes}/></numa>`);
+
 /** Adds a qemu:commandline block, which the rewrite must keep with its namespace. */
 export const withQemuCommandline = (xml: string): string =>
   xml.replace('</domain>', '  <qemu:commandline>\n    <qemu:env name="VDUSE_TEST" value="kept"/>\n  </qemu:commandline>\n</domain>');
 
 export function rewriteCases(): RewriteCase[] {
   return KUBEVIRT_DOMAINS.flatMap((fixture) => {
-    const xml = readSharedFixture(fixture);
+    const xml = readKubevirtFile(fixture);
     const cases: Omit<RewriteCase, 'fixture'>[] = [
       { title: '1 converted interface beside the masquerade one', request: requestFor(xml, [masqueradeDefault, ...secondary(1)]) },
       { title: '2 converted interfaces', request: requestFor(xml, [masqueradeDefault, ...secondary(2)]) },
@@ -74,6 +81,26 @@ export function rewriteCases(): RewriteCase[] {
       {
         title: 'queues=auto with multiqueue on 4 vCPUs',
         request: requestFor(withVcpus(xml, 4), [masqueradeDefault, ...secondary(2)], { tuning: { queues: 'auto' }, multiqueue: true }),
+      },
+      {
+        title: 'hugepages without a source (kubevirt.io/memfd: "false"): hugetlbfs files, made shared',
+        request: requestFor(withMemoryBacking(xml, '<hugepages><page size="2048" unit="KiB"/></hugepages>'), [masqueradeDefault, ...secondary(1)]),
+      },
+      {
+        title: "hugepages on memfd (KubeVirt's default for hugepages), allocation and nosharepages kept",
+        request: requestFor(withMemoryBacking(xml, '<hugepages/><nosharepages/><source type="memfd"/><allocation mode="immediate"/>'), [masqueradeDefault, ...secondary(1)]),
+      },
+      {
+        title: 'a guest NUMA cell without memAccess: it inherits the shared backing',
+        request: requestFor(withNumaCell(xml), [masqueradeDefault, ...secondary(2)]),
+      },
+      {
+        title: 'hardware vDPA only (device-info with a PCI address): memory left as it was',
+        request: requestFor(xml, [masqueradeDefault, ...secondary(2)], { hardware: ['net1', 'net2'] }),
+      },
+      {
+        title: 'hardware vDPA beside VDUSE: shared, for the VDUSE device',
+        request: requestFor(xml, [masqueradeDefault, ...secondary(2)], { hardware: ['net1'] }),
       },
       {
         title: 'qemu:commandline kept',

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HookCallbacks } from '../../sidecar/callbacks.ts';
 import { decideFor, kubevirtWith, POLICY_ENABLED } from './admission.ts';
-import { sharedFixture } from './fixtures.ts';
+import { kubevirtFile } from './kubevirt-files.ts';
 import { virtctlVm, vmWith } from './vms.ts';
 import { masqueradeDefault, vduseInterface, vmiWith } from './vmis.ts';
 
@@ -42,7 +42,7 @@ function handBound(bindings: string[], withoutCloudInit = false) {
 
 export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
   const denied = (object: unknown, scenario: Parameters<typeof decideFor>[1]) => decideFor(object, scenario).reason;
-  const domain = readFileSync(sharedFixture('domain_x86_64.xml'), 'utf8');
+  const domain = readFileSync(kubevirtFile('domain_x86_64.xml'), 'utf8');
   const vmi = JSON.stringify(vmiWith([masqueradeDefault, vduseInterface('net1', { macAddress: '02:00:00:00:00:10' })]));
   return [
     {
@@ -141,8 +141,12 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
       message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, memory: {} }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('cannot be sized'))!,
     },
     {
-      title: 'Memory hotplug with several VDUSE interfaces',
-      message: decideFor(vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: { guest: '4Gi' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('memory hotplug'))!,
+      title: 'Memory hotplug turned off for several VDUSE interfaces',
+      message: decideFor(vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: { guest: '4Gi' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('maxGuest set to'))!,
+    },
+    {
+      title: 'Memory hotplug kept with several VDUSE interfaces',
+      message: decideFor(vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: { guest: '4Gi' }, annotations: { 'vduse.kubevirt.io/memory-hotplug': 'keep' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('memory hotplug'))!,
     },
     {
       title: 'Hugepages guest, overhead in ordinary memory',
@@ -165,6 +169,13 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
     },
     { title: 'No device in network-info', message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), '{"interfaces":[]}') },
     { title: 'CONTAINER_NAME unset', message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: '/dev/vhost-vdpa-0' } } }] }), '') },
+    {
+      title: 'Guest memory the VDUSE device cannot reach',
+      message: await sidecarError(
+        (callbacks) => callbacks.onDefineDomain(domain.replace('</memory>', '</memory><memoryBacking><access mode="private"/></memoryBacking>'), vmi),
+        JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: '/dev/null' } } }] }),
+      ),
+    },
     {
       title: 'The device is virtio-vdpa, not vhost-vdpa',
       message: await sidecarError((callbacks) => callbacks.onDefineDomain(domain, vmi), JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'virtio', path: '/dev/vhost-vdpa-0' } } }] })),

@@ -117,9 +117,12 @@ describe('docs list what the code says', () => {
       const memory: Record<string, unknown> = { guest: guest! };
       if (/^\d+\w*$/.test(maxGuest!)) memory.maxGuest = maxGuest;
       if (title!.includes('hugepages')) memory.hugepages = { pageSize: '1Gi' };
-      const decision = decideFor(vmWith({ multus, memory, ...(requests ? { requestsMemory: requests } : {}) }), { namespaceLabels: POLICY_ENABLED });
-      const written = decision.patch.find((operation) => operation.path.endsWith('/spec/domain/memory/reservedOverhead')) as { value?: { addedOverhead?: string } } | undefined;
-      expect(written?.value?.addedOverhead, title).toBe(added);
+      const annotations = title!.includes('memory-hotplug: keep') ? { 'vduse.kubevirt.io/memory-hotplug': 'keep' } : undefined;
+      const decision = decideFor(vmWith({ multus, memory, ...(requests ? { requestsMemory: requests } : {}), ...(annotations ? { annotations } : {}) }), { namespaceLabels: POLICY_ENABLED });
+      const written = (field: string) => (decision.patch.find((operation) => operation.path.endsWith(`/spec/domain/memory/${field}`)) as { value?: unknown } | undefined)?.value;
+      expect((written('reservedOverhead') as { addedOverhead?: string } | undefined)?.addedOverhead, title).toBe(added);
+      // A maxGuest the table says the webhook sets, it sets; otherwise it writes none.
+      expect(written('maxGuest'), title).toBe(maxGuest!.endsWith("(the webhook's)") ? maxGuest!.split(' ')[0] : undefined);
     }
   });
 });

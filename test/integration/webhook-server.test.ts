@@ -111,8 +111,9 @@ describe('webhook server', () => {
     api.setNad('primary', 'ovs-vduse-a', VDUSE_RESOURCE);
     await until(async () => (await cluster.nad('primary/ovs-vduse-a')).state === 'found', 2000, 'the new NAD');
     const revised = applyIndependently<VirtualMachine>(vm, decodedPatch(await post(reviewOf(vm))) as never);
-    // Two interfaces on a 2Gi guest (the revision's, not the object's 4Gi), so maxGuest 8Gi: 2 x 8Gi + 1Gi - 8Gi.
-    expect(revised.spec.template.spec!.domain.memory!.reservedOverhead!.addedOverhead).toBe('9Gi');
+    // Two interfaces on a 2Gi guest (the revision's, not the object's 4Gi): memory hotplug off
+    // (maxGuest 2Gi, memory-hotplug auto), 2 x 2Gi + 1Gi - 2Gi.
+    expect(revised.spec.template.spec!.domain.memory).toMatchObject({ maxGuest: '2Gi', reservedOverhead: { addedOverhead: '3Gi' } });
 
     (vm.spec as unknown as Record<string, unknown>).instancetype = { kind: 'VirtualMachineClusterInstancetype', name: 'u1.gone' };
     const missing = admissionAnswer(await post(reviewOf(vm)));

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../api/errors.ts';
 import { BUILT_IN_TUNING } from '../../api/tuning.ts';
 import { rewriteDomain } from '../../sidecar/domain/rewrite.ts';
-import { canonicalXml, interfaceByAlias, interfacesWithAliases, parseXmlIndependently } from '../helpers/canonical-xml.ts';
-import { KUBEVIRT_DOMAINS, readSharedFixture } from '../helpers/fixtures.ts';
+import { canonicalXml, interfaceByAlias, memoryBackingOf, parseXmlIndependently, rewrittenParts } from '../helpers/canonical-xml.ts';
+import { KUBEVIRT_DOMAINS, readKubevirtFile } from '../helpers/kubevirt-files.ts';
 import { devicePath, requestFor, rewriteCaseOutput, rewriteCases, withQemuCommandline } from '../helpers/rewrite-cases.ts';
 import { macFor, masqueradeDefault, vduseInterface } from '../helpers/vmis.ts';
 
@@ -22,9 +22,22 @@ describe('domain rewrite on every scenario', () => {
       const output = rewriteCaseOutput(scenario);
       const aliases = scenario.request.interfaces.map((name) => `ua-${name}`);
 
-      it('leaves everything outside the converted interfaces with the same meaning', () => {
-        const drop = interfacesWithAliases(aliases);
+      it('leaves everything outside the converted interfaces and the memory backing with the same meaning', () => {
+        const drop = rewrittenParts(aliases);
         expect(canonicalXml(output, drop)).toEqual(canonicalXml(scenario.request.domainXml, drop));
+      });
+
+      it('makes guest memory a shared file mapping when it converts a VDUSE interface, and keeps the rest of <memoryBacking>', () => {
+        const before = memoryBackingOf(scenario.request.domainXml);
+        const after = memoryBackingOf(output);
+        const vduse = scenario.request.interfaces.filter((name) => scenario.request.devices.get(name)?.hardware !== true);
+        if (vduse.length === 0) {
+          expect(after).toEqual(before);
+          return;
+        }
+        // hugepages without a source are hugetlbfs files already; plain memory gets a memfd.
+        const source = before?.source ?? (before?.hugepages ? undefined : { type: 'memfd' });
+        expect(after).toEqual({ ...before, ...(source ? { source } : {}), access: { mode: 'shared' } });
       });
 
       it('is idempotent', () => {
@@ -46,13 +59,13 @@ describe('domain rewrite on every scenario', () => {
 });
 
 describe('domain rewrite specifics', () => {
-  const xml = readSharedFixture('domain_x86_64.xml');
+  const xml = readKubevirtFile('domain_x86_64.xml');
   const byTitle = (title: string) => {
     const scenario = rewriteCases().find((candidate) => candidate.fixture === 'domain_x86_64.xml' && candidate.title === title)!;
     return rewriteCaseOutput(scenario);
   };
 
-  it('builds the interface DESIGN.md shows, with 1024-descriptor rings and no queues attribute for one pair', () => {
+  it('builds the interface the README shows, with 1024-descriptor rings and no queues attribute for one pair', () => {
     const iface = interfaceByAlias(byTitle('1 converted interface beside the masquerade one'), 'ua-net1');
     expect(childTags(iface)).toEqual(['source', 'mac', 'model', 'driver', 'alias', 'rom', 'address', 'acpi']);
     expect(attributesOf(iface, 'mac')).toEqual({ address: macFor(0) });
@@ -129,7 +142,7 @@ describe('domain rewrite specifics', () => {
 });
 
 describe('domain rewrite refusals', () => {
-  const xml = readSharedFixture('hooks_domain.xml');
+  const xml = readKubevirtFile('hooks_domain.xml');
   const refusal = (run: () => unknown): InvalidInputError => {
     try {
       run();
@@ -196,7 +209,7 @@ describe('domain rewrite refusals', () => {
 
   it('converts nothing and keeps the meaning when no interface is chosen', () => {
     for (const fixture of KUBEVIRT_DOMAINS) {
-      const domainXml = readSharedFixture(fixture);
+      const domainXml = readKubevirtFile(fixture);
       const output = rewriteDomain({ ...requestFor(domainXml, [masqueradeDefault]), tuning: BUILT_IN_TUNING });
       expect(canonicalXml(output)).toEqual(canonicalXml(domainXml));
     }

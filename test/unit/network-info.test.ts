@@ -18,6 +18,10 @@ describe('network-info', () => {
   it('accepts the vhost_vdpa driver name and a missing MAC (KubeVirt before 1.8)', () => {
     expect(vdpaDeviceFor(info(entry({ mac: undefined }, { driver: 'vhost_vdpa' })), 'net1')).toEqual({ network: 'net1', path: '/dev/vhost-vdpa-3' });
   });
+  it('gives the PCI address of a hardware vDPA device (a VF), which the memory rule reads; a VDUSE device has none', () => {
+    expect(vdpaDeviceFor(info(entry({}, { 'pci-address': '0000:65:00.2', 'parent-device': 'vdpa:0000:65:00.2' })), 'net1')?.pciAddress).toBe('0000:65:00.2');
+    expect(vdpaDeviceFor(info(entry({}, { 'pci-address': '' })), 'net1')?.pciAddress).toBeUndefined();
+  });
   it('answers undefined for a network not (yet) listed, so the caller can poll', () => {
     expect(vdpaDeviceFor(info(entry()), 'net2')).toBeUndefined();
     expect(vdpaDeviceFor(parseNetworkInfo('{}'), 'net1')).toBeUndefined();

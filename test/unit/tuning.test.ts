@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { COALESCE_OFF, coalesceEthtoolArguments, formatCoalesce, isCoalesceOff, parseCoalesce } from '../../api/coalesce.ts';
 import { InvalidInputError } from '../../api/errors.ts';
 import {
   ANNOTATION_COALESCE,
+  ANNOTATION_MEMORY_HOTPLUG,
   ANNOTATION_NETWORKS,
   ANNOTATION_QUEUES,
   ANNOTATION_RX_QUEUE_SIZE,
@@ -18,12 +20,16 @@ import {
   TUNING_KEYS,
   type TuningKey,
 } from '../../api/tuning.ts';
+import { projectFile } from '../helpers/fixtures.ts';
 
 const SUBJECT = 'VirtualMachine ns/vm';
 
 describe('annotation names', () => {
-  it('are the ones DESIGN.md lists', () => {
-    expect([ANNOTATION_NETWORKS, ANNOTATION_RX_QUEUE_SIZE, ANNOTATION_TX_QUEUE_SIZE, ANNOTATION_QUEUES, ANNOTATION_COALESCE]).toEqual([
+  it('are the ones docs/design.md lists', () => {
+    const names = [ANNOTATION_NETWORKS, ANNOTATION_RX_QUEUE_SIZE, ANNOTATION_TX_QUEUE_SIZE, ANNOTATION_QUEUES, ANNOTATION_COALESCE];
+    const design = readFileSync(projectFile('docs', 'design.md'), 'utf8');
+    for (const name of names) expect(design, name).toContain(`\`${name}\``);
+    expect(names).toEqual([
       'vduse.kubevirt.io/networks',
       'vduse.kubevirt.io/rx-queue-size',
       'vduse.kubevirt.io/tx-queue-size',
@@ -34,8 +40,8 @@ describe('annotation names', () => {
 });
 
 describe('built-in defaults', () => {
-  it('are 1024-descriptor rings, one queue pair, coalescing off and NAD-chosen networks', () => {
-    expect(BUILT_IN_TUNING).toEqual({ rxQueueSize: 1024, txQueueSize: 1024, queues: 1, coalesce: COALESCE_OFF, networks: undefined });
+  it('are 1024-descriptor rings, one queue pair, coalescing off, NAD-chosen networks and memory-hotplug auto', () => {
+    expect(BUILT_IN_TUNING).toEqual({ rxQueueSize: 1024, txQueueSize: 1024, queues: 1, coalesce: COALESCE_OFF, networks: undefined, memoryHotplug: 'auto' });
   });
 });
 
@@ -99,6 +105,12 @@ describe('networks', () => {
   });
 });
 
+describe('memory-hotplug', () => {
+  it.each(['Auto', 'off', '', 'keep,auto'])('refuses %j, naming both policies', (text) => {
+    expect(() => parseTuningValue('memoryHotplug', text, SUBJECT)).toThrow('expected "auto" (no memory hotplug for a VM with two or more VDUSE interfaces, unless it sets maxGuest) or "keep"');
+  });
+});
+
 describe('round trip: format(parse(x)) is canonical and parse(format(v)) = v', () => {
   const samples: Record<TuningKey, string[]> = {
     rxQueueSize: ['256', '512', '1024'],
@@ -106,6 +118,7 @@ describe('round trip: format(parse(x)) is canonical and parse(format(v)) = v', (
     queues: ['1', '7', '128', 'auto'],
     coalesce: ['off', 'adaptive-rx', 'adaptive-rx,rx-usecs=64', 'rx-usecs=1,rx-frames=2,tx-usecs=3,tx-frames=4'],
     networks: ['net1', 'net1,net2,default'],
+    memoryHotplug: ['auto', 'keep'],
   };
   for (const key of TUNING_KEYS) {
     it.each(samples[key])(`${key}: %j`, (text) => {
@@ -139,6 +152,7 @@ describe('annotations', () => {
       [ANNOTATION_QUEUES]: 'auto',
       [ANNOTATION_COALESCE]: 'adaptive-rx',
       [ANNOTATION_NETWORKS]: 'net1',
+      [ANNOTATION_MEMORY_HOTPLUG]: 'auto',
     });
     expect({ ...BUILT_IN_TUNING, ...parseTuningAnnotations(annotations, SUBJECT) }).toEqual(tuning);
     expect(formatTuningAnnotations(BUILT_IN_TUNING)).not.toHaveProperty(ANNOTATION_NETWORKS);
@@ -158,7 +172,7 @@ describe('resolution', () => {
       vm: { queues: 8 },
     });
     expect(resolved.tuning).toMatchObject({ rxQueueSize: 512, txQueueSize: 256, queues: 8, networks: undefined });
-    expect(resolved.sources).toEqual({ rxQueueSize: 'cluster', txQueueSize: 'namespace', queues: 'vm', coalesce: 'built-in', networks: 'built-in' });
+    expect(resolved.sources).toEqual({ rxQueueSize: 'cluster', txQueueSize: 'namespace', queues: 'vm', coalesce: 'built-in', networks: 'built-in', memoryHotplug: 'built-in' });
   });
   it('does not let an absent value in a higher layer erase a lower one', () => {
     expect(resolveTuning({ namespace: { networks: ['a'] }, vm: { networks: undefined } }).tuning.networks).toEqual(['a']);

@@ -233,8 +233,10 @@ describe('tuning annotations', () => {
       'vduse.kubevirt.io/tx-queue-size': '1024',
       'vduse.kubevirt.io/queues': '1',
       'vduse.kubevirt.io/coalesce': 'off',
+      'vduse.kubevirt.io/memory-hotplug': 'auto',
       'vduse.kubevirt.io/memlock-overhead': '1Gi',
-      'vduse.kubevirt.io/defaulted': 'reservedOverhead.memLock,vduse.kubevirt.io/coalesce,vduse.kubevirt.io/queues,vduse.kubevirt.io/rx-queue-size,vduse.kubevirt.io/tx-queue-size',
+      'vduse.kubevirt.io/defaulted':
+        'reservedOverhead.memLock,vduse.kubevirt.io/coalesce,vduse.kubevirt.io/memory-hotplug,vduse.kubevirt.io/queues,vduse.kubevirt.io/rx-queue-size,vduse.kubevirt.io/tx-queue-size',
     });
   });
 
@@ -293,15 +295,17 @@ describe('memory lock overhead', () => {
   const memlock = (result: VirtualMachine) => template(result).metadata!.annotations!['vduse.kubevirt.io/memlock-overhead'];
   const stage = { ...READY_KUBEVIRT, spec: { ...READY_KUBEVIRT.spec, configuration: { ...READY_KUBEVIRT.spec.configuration, vmRolloutStrategy: 'Stage' } } };
 
+  const keep = { 'vduse.kubevirt.io/memory-hotplug': 'keep' };
   it.each([
-    ['one interface, 128Mi guest (under 1Gi, so no hotplug): 128Mi + 1Gi over a base of 128Mi', { dataplane: 'ovs-vduse-a' }, { guest: '128Mi' }, READY_KUBEVIRT, '1Gi'],
-    ['two interfaces, 2Gi guest: maxGuest 8Gi, 2 x 8Gi + 1Gi over a base of 8Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi' }, READY_KUBEVIRT, '9Gi'],
-    ['two interfaces, 2Gi guest, rollout strategy Stage (no hotplug): 2 x 2Gi + 1Gi over a base of 2Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi' }, stage, '3Gi'],
-    ['two interfaces, maxGuest equal to guest (hotplug off): 2 x 2Gi + 1Gi over a base of 2Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi', maxGuest: '2Gi' }, READY_KUBEVIRT, '3Gi'],
-    ['three interfaces, 1.5G guest (not 2Mi-aligned, so no hotplug): 2 x 1.5G + 1Gi, rounded up to a MiB', { a: 'ovs-vduse-a', b: 'ovs-vduse-b', c: 'ovs-vduse-a' }, { guest: '1.5G' }, READY_KUBEVIRT, '3886Mi'],
-    ['one interface, cluster maxGuest 64Gi: 64Gi + 1Gi over a base of 64Gi', { a: 'ovs-vduse-a' }, { guest: '4Gi' }, { ...READY_KUBEVIRT, spec: { ...READY_KUBEVIRT.spec, configuration: { ...READY_KUBEVIRT.spec.configuration, liveUpdateConfiguration: { maxGuest: '64Gi' } } } }, '1Gi'],
-  ])('%s', (_title, multus, guestMemory, kubevirt, added) => {
-    const { result } = mutate(vmWith({ multus, memory: guestMemory }), { namespaceLabels: POLICY_ENABLED, kubevirt });
+    ['one interface, 128Mi guest (under 1Gi, so no hotplug): 128Mi + 1Gi over a base of 128Mi', { dataplane: 'ovs-vduse-a' }, { guest: '128Mi' }, READY_KUBEVIRT, {}, '1Gi'],
+    ['two interfaces, 2Gi guest, memory-hotplug keep: maxGuest 8Gi, 2 x 8Gi + 1Gi over a base of 8Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi' }, READY_KUBEVIRT, keep, '9Gi'],
+    ['two interfaces, 2Gi guest, memory-hotplug auto (the default): maxGuest set to 2Gi, 2 x 2Gi + 1Gi over a base of 2Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi' }, READY_KUBEVIRT, {}, '3Gi'],
+    ['two interfaces, 2Gi guest, rollout strategy Stage (no hotplug): 2 x 2Gi + 1Gi over a base of 2Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi' }, stage, keep, '3Gi'],
+    ['two interfaces, maxGuest equal to guest (hotplug off): 2 x 2Gi + 1Gi over a base of 2Gi', { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, { guest: '2Gi', maxGuest: '2Gi' }, READY_KUBEVIRT, keep, '3Gi'],
+    ['three interfaces, 1.5G guest (not 2Mi-aligned, so no hotplug): 2 x 1.5G + 1Gi, rounded up to a MiB', { a: 'ovs-vduse-a', b: 'ovs-vduse-b', c: 'ovs-vduse-a' }, { guest: '1.5G' }, READY_KUBEVIRT, {}, '3886Mi'],
+    ['one interface, cluster maxGuest 64Gi: 64Gi + 1Gi over a base of 64Gi', { a: 'ovs-vduse-a' }, { guest: '4Gi' }, { ...READY_KUBEVIRT, spec: { ...READY_KUBEVIRT.spec, configuration: { ...READY_KUBEVIRT.spec.configuration, liveUpdateConfiguration: { maxGuest: '64Gi' } } } }, {}, '1Gi'],
+  ])('%s', (_title, multus, guestMemory, kubevirt, annotations, added) => {
+    const { result } = mutate(vmWith({ multus, memory: guestMemory, annotations }), { namespaceLabels: POLICY_ENABLED, kubevirt });
     expect(memory(result).reservedOverhead).toEqual({ memLock: 'Required', addedOverhead: added });
     expect(memlock(result)).toBe(added);
   });
@@ -313,12 +317,12 @@ describe('memory lock overhead', () => {
   });
 
   it('takes guest memory from resources.requests.memory when memory.guest is absent (4Gi: maxGuest 16Gi)', () => {
-    const { result } = mutate(vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: null, requestsMemory: '4Gi' }), { namespaceLabels: POLICY_ENABLED });
+    const { result } = mutate(vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: null, requestsMemory: '4Gi', annotations: keep }), { namespaceLabels: POLICY_ENABLED });
     expect(memory(result).reservedOverhead!.addedOverhead).toBe('17Gi');
   });
 
   it('warns what memory hotplug costs with two interfaces or more, and what turning it off would reserve', () => {
-    const { decision } = mutate(vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: { guest: '4Gi' } }), { namespaceLabels: POLICY_ENABLED });
+    const { decision } = mutate(vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: { guest: '4Gi' }, annotations: keep }), { namespaceLabels: POLICY_ENABLED });
     expect(decision.warnings).toContain('vduse: memory hotplug to 16Gi adds 17Gi of memlock overhead; maxGuest: 4Gi (no hotplug) adds 5Gi');
     const single = mutate(vmWith({ multus: { a: 'ovs-vduse-a' }, memory: { guest: '4Gi' } }), { namespaceLabels: POLICY_ENABLED }).decision;
     expect(single.warnings.join('\n')).not.toContain('memory hotplug');
@@ -335,13 +339,14 @@ describe('memory lock overhead', () => {
     expect(memory(first).reservedOverhead!.addedOverhead).toBe('1536Mi');
     expect(decideFor(first, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' }).patch).toEqual([]);
 
-    // The user adds a second VDUSE network: 512Mi + 2 x 8Gi + 1Gi - 8Gi.
+    // The user adds a second VDUSE network: memory hotplug goes off (maxGuest 2Gi), and
+    // 512Mi + 2 x 2Gi + 1Gi - 2Gi.
     const edited = structuredClone(first);
     template(edited).spec!.domain.devices.interfaces!.push({ name: 'b', bridge: {} });
     template(edited).spec!.networks!.push({ name: 'b', multus: { networkName: 'ovs-vduse-b' } });
     const second = mutate(edited, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' }).result;
-    expect(memory(second).reservedOverhead!.addedOverhead).toBe('9728Mi');
-    expect(memlock(second)).toBe('9Gi');
+    expect(memory(second)).toMatchObject({ maxGuest: '2Gi', reservedOverhead: { addedOverhead: '3584Mi' } });
+    expect(memlock(second)).toBe('3Gi');
   });
 
   it('sets memLock but warns, naming the field, when guest memory comes from an instancetype', () => {
@@ -552,6 +557,107 @@ describe('a VDUSE primary network: the pod network KubeVirt defaults, on the vdu
   });
 });
 
+describe('memory hotplug policy', () => {
+  // Two VDUSE interfaces on a 4Gi guest: virt-api's maxGuest of 16Gi would make libvirt ask for
+  // 2 x 16Gi + 1Gi; "auto" sets maxGuest to the guest memory instead (webhook/memory-hotplug.ts).
+  const two = (shape: Parameters<typeof vmWith>[0] = {}) => vmWith({ multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: { guest: '4Gi' }, ...shape });
+  const memoryOf = (vm: VirtualMachine) => template(vm).spec!.domain.memory!;
+  const recorded = (vm: VirtualMachine) => template(vm).metadata?.annotations?.['vduse.kubevirt.io/max-guest'];
+  const enabled = { namespaceLabels: POLICY_ENABLED };
+  const update = { ...enabled, operation: 'UPDATE' as const };
+
+  it('auto, two interfaces: maxGuest is the guest memory, recorded as the webhook\'s, with both overheads in the warning', () => {
+    const { result, decision } = mutate(two(), enabled);
+    expect(memoryOf(result)).toMatchObject({ guest: '4Gi', maxGuest: '4Gi', reservedOverhead: { addedOverhead: '5Gi' } });
+    expect(recorded(result)).toBe('4Gi');
+    expect(decision.warnings).toContain('vduse: maxGuest set to 4Gi (no memory hotplug): memlock overhead 5Gi instead of 17Gi for 2 VDUSE interfaces');
+    expect(decision.warnings.join('\n')).not.toContain('memory hotplug to');
+    expect(schemaErrors('v1.VirtualMachine', result)).toEqual([]);
+    // Admitted again unchanged: nothing to patch, nothing to say about maxGuest.
+    const again = decideFor(result, update);
+    expect(again.patch).toEqual([]);
+    expect(again.warnings.join('\n')).not.toContain('maxGuest');
+  });
+
+  it('follows the guest memory when the user changes it, and hands maxGuest back when the VM has one VDUSE interface left', () => {
+    const first = mutate(two(), enabled).result;
+    const bigger = structuredClone(first);
+    memoryOf(bigger).guest = '8Gi';
+    const grown = mutate(bigger, update);
+    expect(memoryOf(grown.result)).toMatchObject({ maxGuest: '8Gi', reservedOverhead: { addedOverhead: '9Gi' } });
+    expect(grown.decision.warnings).toContain('vduse: maxGuest set to 8Gi (no memory hotplug): memlock overhead 9Gi instead of 33Gi for 2 VDUSE interfaces');
+
+    const single = structuredClone(first);
+    template(single).spec!.domain.devices.interfaces = template(single).spec!.domain.devices.interfaces!.filter((i) => i.name !== 'b');
+    template(single).spec!.networks = template(single).spec!.networks!.filter((n) => n.name !== 'b');
+    const one = mutate(single, update).result;
+    // virt-api gives it its 16Gi maxGuest again; one interface costs 1Gi with or without hotplug.
+    expect(memoryOf(one).maxGuest).toBeUndefined();
+    expect(recorded(one)).toBeUndefined();
+    expect(memoryOf(one).reservedOverhead!.addedOverhead).toBe('1Gi');
+  });
+
+  it("keeps a maxGuest the user wrote, first or over the webhook's, and records none", () => {
+    const own = mutate(two({ memory: { guest: '4Gi', maxGuest: '8Gi' } }), enabled).result;
+    expect(memoryOf(own).maxGuest).toBe('8Gi');
+    expect(recorded(own)).toBeUndefined();
+    // 2 x 8Gi + 1Gi over KubeVirt's base of 8Gi.
+    expect(memoryOf(own).reservedOverhead!.addedOverhead).toBe('9Gi');
+
+    const edited = structuredClone(mutate(two(), enabled).result);
+    memoryOf(edited).maxGuest = '6Gi';
+    const theirs = mutate(edited, update).result;
+    expect(memoryOf(theirs).maxGuest).toBe('6Gi');
+    expect(recorded(theirs)).toBeUndefined();
+  });
+
+  it('keep, from the VM, its Namespace or the webhook config: KubeVirt\'s hotplug stays, and the webhook\'s maxGuest goes', () => {
+    const keep = { 'vduse.kubevirt.io/memory-hotplug': 'keep' };
+    for (const scenario of [{}, { namespaceAnnotations: keep }, { config: { defaultTuning: { memoryHotplug: 'keep' as const } } }]) {
+      const vm = Object.keys(scenario).length === 0 ? two({ annotations: keep }) : two();
+      const { result } = mutate(vm, { ...enabled, ...scenario });
+      expect(memoryOf(result).maxGuest).toBeUndefined();
+      expect(memoryOf(result).reservedOverhead!.addedOverhead).toBe('17Gi');
+    }
+    const ours = mutate(two(), enabled).result;
+    ours.metadata!.annotations = keep;
+    const kept = mutate(ours, update).result;
+    expect(memoryOf(kept).maxGuest).toBeUndefined();
+    expect(recorded(kept)).toBeUndefined();
+  });
+
+  it('leaves alone a VM whose hotplug KubeVirt would not enable (guest under 1Gi) or whose instancetype gives maxGuest', () => {
+    const small = mutate(two({ memory: { guest: '512Mi' } }), enabled).result;
+    expect(memoryOf(small).maxGuest).toBeUndefined();
+    expect(recorded(small)).toBeUndefined();
+
+    const vm = two({ memory: null, labels: { 'vduse.kubevirt.io/enabled': 'true' } });
+    (vm.spec as unknown as Record<string, unknown>).instancetype = { kind: 'VirtualMachineClusterInstancetype', name: 'u1.medium' };
+    const withMaxGuest = { ...U1_MEDIUM, spec: { ...U1_MEDIUM.spec, memory: { guest: '4Gi', maxGuest: '8Gi' } } };
+    const fromInstancetype = mutate(vm, { instancetype: withMaxGuest }).result;
+    expect(memoryOf(fromInstancetype).maxGuest).toBeUndefined();
+    // 2 x 8Gi + 1Gi over a base of 8Gi.
+    expect(memoryOf(fromInstancetype).reservedOverhead!.addedOverhead).toBe('9Gi');
+  });
+
+  it('takes its maxGuest away with everything else once the VM opts out and leaves the binding', () => {
+    const ours = mutate(two(), enabled).result;
+    ours.metadata!.labels = { ...ours.metadata!.labels, 'vduse.kubevirt.io/enabled': 'false' };
+    template(ours).spec!.domain.devices.interfaces = [{ name: 'default', masquerade: {} }, { name: 'a', bridge: {} }, { name: 'b', bridge: {} }];
+    const { result } = mutate(ours, update);
+    expect(memoryOf(result)).toEqual({ guest: '4Gi' });
+    expect(template(result).metadata?.annotations ?? {}).not.toHaveProperty('vduse.kubevirt.io/max-guest');
+  });
+
+  it('denies an invalid policy, naming the annotation, the value and both policies', () => {
+    const decision = decideFor(two({ annotations: { 'vduse.kubevirt.io/memory-hotplug': 'off' } }), enabled);
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).toBe(
+      'VirtualMachine telco/vm-cirros: annotation vduse.kubevirt.io/memory-hotplug: got "off"; expected "auto" (no memory hotplug for a VM with two or more VDUSE interfaces, unless it sets maxGuest) or "keep"',
+    );
+  });
+});
+
 describe('instancetypes and preferences', () => {
   const optedIn = (shape: Parameters<typeof virtctlVm>[0]) => {
     const vm = virtctlVm(shape);
@@ -576,8 +682,9 @@ describe('instancetypes and preferences', () => {
     vm.spec.template.spec!.domain.devices.interfaces = [{ name: 'default', masquerade: {} }, { name: 'a', bridge: {} }];
     const revision = { apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata: { name: 'vm-virtctl-u1.medium-1', namespace: NAMESPACE }, data: { ...U1_MEDIUM, spec: { ...U1_MEDIUM.spec, memory: { guest: '8Gi' } } }, revision: 1 };
     const { result } = mutate(vm, { ...scenario, instancetype: revision });
-    // Two interfaces (the pod network and a), guest 8Gi so maxGuest 32Gi: 2 x 32Gi + 1Gi - 32Gi.
-    expect(template(result).spec!.domain.memory!.reservedOverhead!.addedOverhead).toBe('33Gi');
+    // Two interfaces (the pod network and a), guest 8Gi from the revision: memory hotplug off
+    // (maxGuest 8Gi), 2 x 8Gi + 1Gi - 8Gi.
+    expect(template(result).spec!.domain.memory).toMatchObject({ maxGuest: '8Gi', reservedOverhead: { addedOverhead: '9Gi' } });
   });
 
   it('denies a VM whose instancetype or preference does not exist, naming it and the fix', () => {
