@@ -6,8 +6,8 @@
 // so that scenario N's device is /dev/vhost-vdpa-N; then libvirtd, and each scenario's domain
 // started with `virsh create`, one after the other: each L2 boots the L2 image with the scenario's
 // settings appended (/scenario.sh) and powers off when it is done. One at a time, because L2s
-// booting side by side, TCG inside TCG on L1's two vCPUs, crashed their kernels now and then
-// (a jump to address 0, double faults); one alone never did in a dozen boots. Everything lands in
+// booting side by side, TCG inside TCG on L1's two vCPUs, crashed their kernels far more often
+// than one alone (BOOT_ATTEMPTS). Everything lands in
 // the run directory: the devices' reports, `vdpa dev show`, libvirt's QEMU logs, L2's consoles.
 import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -59,8 +59,10 @@ export interface ScenarioResult {
   create: { status: number; output: string; at: number };
   /** L2's `DATAPATH <key> <value>` lines, by key, in order. */
   report: Record<string, string[]>;
-  /** L2's console, all of it. */
+  /** L2's console, all of it (of the last attempt). */
   console: string;
+  /** The first fault line of each boot that fell over before L2's init and was started again. */
+  retries: string[];
   device: DeviceReport | undefined;
   /** libvirt's log of the domain: the QEMU command line, and QEMU's messages. */
   qemuLog: string;
@@ -84,6 +86,15 @@ export interface RigResult {
 }
 
 const L2_DIR = '/var/lib/libvirt/images/vduse-datapath';
+/**
+ * TCG inside TCG now and then breaks L2's kernel while it boots, before its init runs: a general
+ * protection fault in the IRET of do_sync_core while the kernel patches its own text, a double
+ * fault, a jump to address 0. A domain whose kernel fell over before init, and so before virtio_net
+ * was loaded or the device touched, is started again, up to BOOT_ATTEMPTS times; the tests report
+ * each such retry. A fault after init is never retried.
+ */
+const BOOT_ATTEMPTS = 3;
+const EMULATION_FAULT = 'Oops|Kernel panic|double fault|general protection fault';
 /**
  * KubeVirt's host-model CPU is, under TCG in L1, QEMU's whole TCG model (EPYC with la57, pku,
  * fsgsbase, ...). On it, L2's 6.12 kernel double-faults early in boot more often than not, in
@@ -164,15 +175,21 @@ function l1Script(deviceBin: string, scenarios: Scenario[], probes: Probe[]): st
     `cp vmlinuz ${scenarios.map((scenario) => `${scenario.name}.cpio`).join(' ')} ${L2_DIR}/`,
     ...scenarios.flatMap((scenario) => {
       const name = domainName(scenario.name);
+      const console = `/var/lib/libvirt/qemu/${name}.console`;
       return [
-        `say "virsh create ${name}"`,
-        `( virsh -c qemu:///system create domain-${scenario.name}.xml > results/create-${scenario.name}.out 2>&1; echo $? > results/create-${scenario.name}.status; now > results/create-${scenario.name}.at; ` +
-          `virsh -c qemu:///system dumpxml ${name} > results/live-${scenario.name}.xml 2>/dev/null; ` +
-          `tail -F /var/lib/libvirt/qemu/${name}.console 2>/dev/null | sed -u 's/^/[L2 ${scenario.name}] /' & tail=$!; ` +
-          // Until the domain is gone (L2 powers off), or its kernel panicked (it would reboot for ever).
-          `for i in $(seq 1 600); do virsh -c qemu:///system domstate ${name} > /dev/null 2>&1 || break; grep -q 'Kernel panic' /var/lib/libvirt/qemu/${name}.console 2>/dev/null && break; sleep 1; done; ` +
-          `virsh -c qemu:///system destroy ${name} > /dev/null 2>&1; kill $tail; ` +
-          `cp /var/lib/libvirt/qemu/${name}.console results/console-${scenario.name}.log; cp /var/log/libvirt/qemu/${name}.log results/qemu-${scenario.name}.log; touch results/finished-${scenario.name} )`,
+        `for attempt in $(seq 1 ${String(BOOT_ATTEMPTS)}); do`,
+        `  say "virsh create ${name} (attempt $attempt)"; rm -f ${console}`,
+        `  virsh -c qemu:///system create domain-${scenario.name}.xml > results/create-${scenario.name}.out 2>&1; echo $? > results/create-${scenario.name}.status; now > results/create-${scenario.name}.at`,
+        `  virsh -c qemu:///system dumpxml ${name} > results/live-${scenario.name}.xml 2>/dev/null`,
+        `  tail -F ${console} 2>/dev/null | sed -u 's/^/[L2 ${scenario.name}] /' & tail=$!`,
+        // Until the domain is gone (L2 powers off), or its kernel faulted (it may hang, or reboot for ever).
+        `  for i in $(seq 1 600); do virsh -c qemu:///system domstate ${name} > /dev/null 2>&1 || break; grep -q -E '${EMULATION_FAULT}' ${console} 2>/dev/null && sleep 2 && break; sleep 1; done`,
+        `  virsh -c qemu:///system destroy ${name} > /dev/null 2>&1; kill $tail`,
+        `  cp ${console} results/console-${scenario.name}.log; cp /var/log/libvirt/qemu/${name}.log results/qemu-${scenario.name}.log`,
+        // Again only when L2's kernel fell over before its init ran: before the datapath was touched.
+        `  grep -q '^DATAPATH boot' ${console} && break`,
+        `  grep -m1 -E '${EMULATION_FAULT}' ${console} >> results/retries-${scenario.name} || break`,
+        'done',
       ];
     }),
     'cp /var/cache/libvirt/qemu/capabilities/*.xml results/capabilities/',
@@ -248,6 +265,7 @@ export async function runRig(options: RigOptions): Promise<RigResult> {
               create: { status: Number(readText(join(results, `create-${scenario.name}.status`)).trim() || NaN), output: readText(join(results, `create-${scenario.name}.out`)), at: Number(readText(join(results, `create-${scenario.name}.at`)).trim() || NaN) },
               report: datapathLines(console),
               console,
+              retries: readText(join(results, `retries-${scenario.name}`)).split('\n').filter(Boolean),
               device: readJson<DeviceReport>(join(results, `device-${scenario.name}.json`)),
               qemuLog: readText(join(results, `qemu-${scenario.name}.log`)),
               liveXml: readText(join(results, `live-${scenario.name}.xml`)),
