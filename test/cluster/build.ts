@@ -5,9 +5,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheRoot } from './sources.ts';
+
+export { cacheRoot };
 
 const GO_DIR = fileURLToPath(new URL('go/', import.meta.url));
 
@@ -58,7 +60,6 @@ export const MODULES: Record<string, GoModule> = {
   'kubevirt-v1.8.4': kubevirt(4),
 };
 
-export const cacheRoot = (): string => process.env.KUBEVIRT_VDUSE_CACHE ?? join(homedir(), '.cache', 'kubevirt-vduse');
 
 /** The cache key: the Go version and every file that decides what the module builds. */
 function moduleKey(name: string): string {

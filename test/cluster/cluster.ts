@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { createLoopbackPki, type LoopbackPki, openLoopbackPki } from '../../cli/loopback-pki.ts';
 import { buildModule } from './build.ts';
+import { sourcesCommand } from './sources.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const STATE_DIR = join(ROOT, '.cluster');
@@ -326,8 +327,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     if (command === 'up') console.log(await up(version));
     else if (command === 'down') await down();
     else if (command === 'status') console.log(status());
+    else if (command === 'sources') console.log(sourcesCommand(rest));
     else {
-      console.error('Usage: npm run cluster -- up [--kubevirt 1.8.4] | down | status');
+      console.error('Usage: npm run cluster -- up [--kubevirt 1.8.4] | down | status | sources add NAME GIT_DIR REF | sources list');
       process.exitCode = command === undefined || command === '--help' ? 0 : 1;
     }
   } catch (error) {
