@@ -38,7 +38,21 @@ export class MissingSource extends Error {}
 // 404): go.sum, committed, pins their hashes instead.
 const NO_SUMDB = ['kubevirt.io/virt-template-api', 'kubevirt.io/virt-template-client-go', 'kubevirt.io/virt-template-engine', 'github.com/rhobs/operator-observability-toolkit'];
 
-const kubevirt = (coldMinutes: number, extra: Pick<GoModule, 'tags' | 'refused'> = {}): GoModule => ({
+/**
+ * What KubeVirt's release build stamps in (hack/version.sh kubevirt::version::ldflags): without it,
+ * `virtctl version` says $Format:%h$, and virtctl's commands that compare versions refuse it.
+ */
+const KUBEVIRT_TAGS: Record<string, { commit: string; date: string }> = {
+  'v1.8.4': { commit: 'dfaa398f086692d19e01be21d83a01036e07815f', date: '2026-06-15T03:44:27Z' },
+  'v1.9.0': { commit: '79d34c1762169e5b0370ec491cef5ca12e6b504c', date: '2026-07-27T15:21:17Z' },
+};
+const kubevirtVersionLdflags = (version: string) =>
+  Object.entries({ gitVersion: version, gitCommit: KUBEVIRT_TAGS[version]!.commit, gitTreeState: 'clean', buildDate: KUBEVIRT_TAGS[version]!.date })
+    .map(([key, value]) => `-X kubevirt.io/client-go/version.${key}=${value}`)
+    .join(' ');
+
+const kubevirt = (version: string, coldMinutes: number, extra: Pick<GoModule, 'tags' | 'refused'> = {}): GoModule => ({
+  ldflags: Object.fromEntries(['virt-api', 'virt-controller', 'virtctl'].map((binary) => [binary, kubevirtVersionLdflags(version)])),
   binaries: {
     'virt-api': 'kubevirt.io/kubevirt/cmd/virt-api',
     'virt-controller': 'kubevirt.io/kubevirt/cmd/virt-controller',
@@ -65,11 +79,11 @@ export const MODULES: Record<string, GoModule> = {
     coldMinutes: 9,
     localReplaces: [],
   },
-  'kubevirt-v1.8.4': kubevirt(4),
+  'kubevirt-v1.8.4': kubevirt('v1.8.4', 4),
   // v1.9.0 requires kubevirt.io/virt-template-api, -client-go and -engine v0.2.0, which the proxy
   // refuses (403, "This module version is not available"; v0.1.7, which it serves, lacks the
   // core/v1beta1 packages v1.9.0 imports): built from kubevirt/virt-template's tag where the cache has it.
-  'kubevirt-v1.9.0': kubevirt(4, {
+  'kubevirt-v1.9.0': kubevirt('v1.9.0', 4, {
     tags: ['kubevirt_v1_9'],
     refused: {
       source: 'virt-template',
