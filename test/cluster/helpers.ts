@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml, stringify } from 'yaml';
+import { podInterfaceName } from '../../api/pod-interface.ts';
 import { parseQuantity, wholeBytes } from '../../api/quantity.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 import { API_SERVER, CLUSTER_CA, KUBECONFIG, kubectl as kubectlIn, readState } from './cluster.ts';
@@ -118,10 +119,13 @@ export function memoryBytes(quantity: string): bigint {
 }
 
 /** A request as a service account, with a token of its own: only what its RBAC allows. */
-export async function asServiceAccount(namespace: string, account: string, method: string, path: string, body: unknown): Promise<void> {
-  const token = kubectl(['create', 'token', account, '-n', namespace]).trim();
+export async function asServiceAccount(namespace: string, account: string, method: string, path: string, body: unknown, onNode?: string): Promise<void> {
+  // A token bound to a Node carries its name, as one from a Pod on that node does (virt-handler's):
+  // KubeVirt 1.9's virt-api lets virt-handler change only the VMIs of its own node.
+  const token = kubectl(['create', 'token', account, '-n', namespace, ...(onNode ? ['--bound-object-kind', 'Node', '--bound-object-name', onNode] : [])]).trim();
   await new Promise<void>((resolve, reject) => {
-    const outgoing = httpsRequest(`${API_SERVER}${path}`, { method, ca: readFileSync(CLUSTER_CA), agent: false, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/merge-patch+json' } }, (response) => {
+    const contentType = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
+    const outgoing = httpsRequest(`${API_SERVER}${path}`, { method, ca: readFileSync(CLUSTER_CA), agent: false, headers: { authorization: `Bearer ${token}`, 'content-type': contentType } }, (response) => {
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk.toString()));
       response.on('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(`${method} ${path} as ${namespace}/${account}: HTTP ${String(response.statusCode)}: ${text.slice(0, 300)}`))));
@@ -133,12 +137,21 @@ export async function asServiceAccount(namespace: string, account: string, metho
 
 /**
  * The VMI running on node-a, played step by step since neither kubelet nor virt-handler runs here:
+ * - Multus: the Pod's network-status, for the interfaces given a NAD;
  * - kubelet: the Pod bound to node-a and Running, each container with an image digest
  *   (virt-controller refuses to migrate without reproducible digests);
  * - virt-handler, as its own service account: the VMI Running and LiveMigratable, with the fields
  *   virt-controller's migration controller waits for (selinuxContext, launcher image).
  */
-export async function playRunning(ns: string, name: string, pod: Pod, interfaces: { name: string; mac: string }[]): Promise<void> {
+/** The vhost-vDPA device the played device plugin gives each VDUSE network. */
+export const PLAYED_DEVICE_INFO = { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: '/dev/vhost-vdpa-0' } };
+
+export async function playRunning(ns: string, name: string, pod: Pod, interfaces: { name: string; mac: string; mtu?: number; nad?: string }[]): Promise<void> {
+  // Multus: the network-status of the networks it attached, with the device plugin's device-info.
+  const networkStatus = interfaces
+    .filter((iface) => iface.nad !== undefined)
+    .map((iface) => ({ name: iface.nad, interface: podInterfaceName(iface.name), mac: iface.mac, ...(iface.mtu ? { mtu: iface.mtu } : {}), dns: {}, 'device-info': PLAYED_DEVICE_INFO }));
+  if (networkStatus.length > 0) kubectl(['annotate', 'pod', pod.metadata.name, '-n', ns, `k8s.v1.cni.cncf.io/network-status=${JSON.stringify(networkStatus)}`]);
   kubectl(['create', '--raw', `/api/v1/namespaces/${ns}/pods/${pod.metadata.name}/binding`, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name, namespace: ns }, target: { apiVersion: 'v1', kind: 'Node', name: 'node-a' } }));
   const now = new Date().toISOString();
   const digest = (image: string) => `${image.split(':')[0]!}@sha256:${createHash('sha256').update(image).digest('hex')}`;
@@ -150,13 +163,15 @@ export async function playRunning(ns: string, name: string, pod: Pod, interfaces
     },
   })]);
   await until('virt-controller to schedule the VMI', () => (json<{ status: { phase?: string } }>(['get', 'vmi', name, '-n', ns]).status.phase === 'Scheduled' ? true : undefined));
-  await asServiceAccount('kubevirt', 'kubevirt-handler', 'PATCH', `/apis/kubevirt.io/v1/namespaces/${ns}/virtualmachineinstances/${name}`, {
-    status: {
-      phase: 'Running', selinuxContext: 'none', migrationMethod: 'LiveMigration', migrationTransport: 'Unix', launcherContainerImageVersion: `virt-launcher:v${readState()!.kubevirt}`,
-      conditions: [{ type: 'Ready', status: 'True' }, { type: 'LiveMigratable', status: 'True' }],
-      interfaces,
-    },
-  });
+  // virt-handler writes the VMI with an update (1.9's RBAC no longer lets it patch; 1.8's allows both).
+  const vmi = json<{ status?: object }>(['get', 'vmi', name, '-n', ns]);
+  vmi.status = {
+    ...vmi.status,
+    phase: 'Running', selinuxContext: 'none', migrationMethod: 'LiveMigration', migrationTransport: 'Unix', launcherContainerImageVersion: `virt-launcher:v${readState()!.kubevirt}`,
+    conditions: [{ type: 'Ready', status: 'True' }, { type: 'LiveMigratable', status: 'True' }],
+    interfaces: interfaces.map(({ name: iface, mac }) => ({ name: iface, mac })),
+  };
+  await asServiceAccount('kubevirt', 'kubevirt-handler', 'PUT', `/apis/kubevirt.io/v1/namespaces/${ns}/virtualmachineinstances/${name}`, vmi, 'node-a');
 }
 
 /** A VirtualMachineInstanceMigration through the real virt-api, and the target Pod virt-controller renders for it. */
