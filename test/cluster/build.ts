@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheRoot, missingSource, sourceExport, VIRT_TEMPLATE_REF } from './sources.ts';
+import { cacheRoot, missingSource, PEER_REF, sourceExport, VIRT_TEMPLATE_REF } from './sources.ts';
 
 export { cacheRoot };
 
@@ -29,6 +29,11 @@ export interface GoModule {
    * through a generated go.work when the cache holds it; without it, the build asks the proxy.
    */
   refused?: { source: string; ref: string; modules: Record<string, string> };
+  /**
+   * A module that is itself a source the proxy refuses: built inside its export (with its own
+   * vendor/, offline) instead of a directory under go/; without the export it cannot build.
+   */
+  exported?: { source: string; ref: string; goflags: string };
 }
 
 /** A build that cannot run here: what is missing, in one line with the command that provides it. */
@@ -95,8 +100,20 @@ export const MODULES: Record<string, GoModule> = {
       },
     },
   }),
+  // The peer in the bench: KubeVirt's vDPA network binding plugin, its sidecar and webhook.
+  'vdpa-network-binding-plugin': {
+    binaries: { sidecar: './sidecar', webhook: './webhook' },
+    coldMinutes: 1,
+    localReplaces: [],
+    exported: { source: 'vdpa-network-binding-plugin', ref: PEER_REF, goflags: '-mod=vendor' },
+  },
 };
 
+/** Where the module's go.mod is: under go/, or in its export (undefined when the cache has none). */
+function moduleDir(name: string): string | undefined {
+  const exported = MODULES[name]!.exported;
+  return exported ? sourceExport(exported.source, exported.ref)?.dir : join(GO_DIR, name);
+}
 
 /**
  * The go.work that replaces the refused modules with their export, when the cache holds it (and
@@ -117,6 +134,9 @@ function moduleKey(name: string): string {
   hash.update(JSON.stringify([MODULES[name]!.ldflags ?? {}, MODULES[name]!.tags ?? []]));
   // Which source the refused modules come from (the proxy's copy, or an export at a commit).
   hash.update(workspaceOf(name)?.commit ?? 'proxy');
+  const exported = MODULES[name]!.exported;
+  // An exported module is what its commit is.
+  if (exported) return hash.update(sourceExport(exported.source, exported.ref)!.record.commit).digest('hex').slice(0, 16);
   for (const dir of [name, ...MODULES[name]!.localReplaces]) {
     for (const file of readdirSync(join(GO_DIR, dir)).sort()) {
       if (/\.(go|mod|sum)$/.test(file)) hash.update(`${dir}/${file}\0`).update(readFileSync(join(GO_DIR, dir, file)));
@@ -150,6 +170,8 @@ function refusedByProxy(name: string, error: unknown): MissingSource | undefined
 export async function buildModule(name: string): Promise<string> {
   const module = MODULES[name];
   if (!module) throw new Error(`no Go module ${JSON.stringify(name)}; expected one of ${Object.keys(MODULES).join(', ')}`);
+  const dir = moduleDir(name);
+  if (dir === undefined) throw new MissingSource(`${name}: ${missingSource(module.exported!.source, module.exported!.ref)}`);
   const out = join(cacheRoot(), 'bin', `${name}-${moduleKey(name)}`);
   if (Object.keys(module.binaries).every((binary) => existsSync(join(out, binary)))) {
     say(`${name}: cached in ${out}`);
@@ -164,7 +186,7 @@ export async function buildModule(name: string): Promise<string> {
   const partial = `${out}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
-  const env: NodeJS.ProcessEnv = { ...process.env, CGO_ENABLED: '0', GONOSUMDB: NO_SUMDB.join(','), GOFLAGS: '-mod=readonly -trimpath', GOWORK: 'off' };
+  const env: NodeJS.ProcessEnv = { ...process.env, CGO_ENABLED: '0', GONOSUMDB: NO_SUMDB.join(','), GOFLAGS: `${module.exported?.goflags ?? '-mod=readonly'} -trimpath`, GOWORK: 'off' };
   const workspace = workspaceOf(name);
   if (workspace) {
     // Its go.work.sum lands beside it: in the cache, never in the repository.
@@ -175,7 +197,7 @@ export async function buildModule(name: string): Promise<string> {
   try {
     for (const [binary, goPackage] of Object.entries(module.binaries)) {
       const ldflags = module.ldflags?.[binary];
-      await run('go', ['build', ...(module.tags ? ['-tags', module.tags.join(',')] : []), ...(ldflags ? ['-ldflags', ldflags] : []), '-o', join(partial, binary), goPackage], join(GO_DIR, name), env).catch((error: unknown) => {
+      await run('go', ['build', ...(module.tags ? ['-tags', module.tags.join(',')] : []), ...(ldflags ? ['-ldflags', ldflags] : []), '-o', join(partial, binary), goPackage], dir, env).catch((error: unknown) => {
         throw refusedByProxy(name, error) ?? error;
       });
       say(`${name}: ${binary} built, ${Math.round((Date.now() - started) / 1000)} s so far`);
