@@ -78,9 +78,15 @@ const KUBERNETES_VERSION_LDFLAGS = ['gitVersion=v1.34.2', 'gitMajor=1', 'gitMino
 
 export const MODULES: Record<string, GoModule> = {
   kube: {
-    binaries: { etcd: 'go.etcd.io/etcd/server/v3', 'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver', kubectl: 'k8s.io/kubernetes/cmd/kubectl' },
+    binaries: {
+      etcd: 'go.etcd.io/etcd/server/v3',
+      'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver',
+      'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
+      'kube-scheduler': 'k8s.io/kubernetes/cmd/kube-scheduler',
+      kubectl: 'k8s.io/kubernetes/cmd/kubectl',
+    },
     // What Kubernetes' release build stamps in (hack/lib/version.sh); /version reports it.
-    ldflags: Object.fromEntries(['kube-apiserver', 'kubectl'].map((binary) => [binary, KUBERNETES_VERSION_LDFLAGS])),
+    ldflags: Object.fromEntries(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map((binary) => [binary, KUBERNETES_VERSION_LDFLAGS])),
     coldMinutes: 9,
     localReplaces: [],
   },
