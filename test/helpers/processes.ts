@@ -51,6 +51,8 @@ export interface Load {
   burst?: number;
   /** New connection (and TLS handshake) per request. */
   noKeepAlive?: boolean;
+  /** The name the server's certificate is checked against, when not the URL's host. */
+  servername?: string;
 }
 
 export interface LoadResult {
