@@ -232,9 +232,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     try {
       console.log(await buildModule(name));
     } catch (error) {
-      // With no module named (CI's warm-up), one that needs a missing source is skipped in one line.
-      if (!(error instanceof MissingSource) || names.length > 0) throw error;
-      say(`skipped ${error.message}`);
+      if (!(error instanceof MissingSource)) throw error;
+      // One line: with no module named (CI's warm-up) it is skipped; named, it fails.
+      say(`${names.length > 0 ? 'cannot build' : 'skipped'} ${error.message}`);
+      if (names.length > 0) process.exitCode = 1;
     }
   }
 }
