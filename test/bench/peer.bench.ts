@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { credentials } from '@grpc/grpc-js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +25,7 @@ import { projectFile, readSharedFixture } from '../helpers/fixtures.ts';
 import { unaryCall } from '../helpers/hook-client.ts';
 import { protoClients } from '../helpers/hook-protos.ts';
 import { type EnvelopeProcess, inPeerMounts, MEGA, PEER_SOCKET, runInEnvelope, timeToServe } from '../helpers/pod-envelope.ts';
-import { procStatus, runLoad, startWebhookEntryPoint } from '../helpers/processes.ts';
+import { freePort, procStatus, runLoad, startWebhookEntryPoint } from '../helpers/processes.ts';
 import { NAMESPACE, VDUSE_RESOURCE } from '../helpers/vms.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 import { realisticReview } from './webhook.bench.ts';
@@ -120,15 +120,6 @@ async function roundTrips(start: () => { child: ChildProcess; socket: string }, 
   } finally {
     child.kill('SIGTERM');
   }
-}
-
-/** A free TCP port on loopback. */
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**
