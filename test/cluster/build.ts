@@ -1,7 +1,7 @@
 // Builds the real control plane's binaries from their Go modules (test/cluster/go/), into a cache
 // keyed on each module's go.mod, go.sum and sources and on the Go version: a warm machine only
 // computes the key. `node test/cluster/build.ts [kube|kubevirt-v1.8.4|kubevirt-v1.9.0|vdpa-network-binding-plugin ...]`
-// prints the directory of each module's binaries; with no module named, it builds them all.
+// prints the directory of each module's binaries; with no module named, those the tests need.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
