@@ -3,7 +3,7 @@
 // webhook Service's EndpointSlice, NetworkAttachmentDefinitions and Nodes.
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { createLoopbackPki } from '../../cli/loopback-pki.ts';
 import { kubevirtWith, READY_KUBEVIRT } from '../helpers/admission.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
+import { freePort } from '../helpers/processes.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 
 /** Asynchronously: the local API server answers from this process. */
@@ -23,6 +24,7 @@ function runDoctor(args: string[], environment: NodeJS.ProcessEnv = {}): Promise
   });
 }
 const doctor = (api: FakeApiServer, ...args: string[]) => runDoctor(['--kubeconfig', api.kubeconfigFile(), ...args]);
+const checksOf = async (api: FakeApiServer) => (JSON.parse((await doctor(api, '--output', 'json')).stdout) as { checks: { check: string; status: string; detail: string; fix?: string }[] }).checks;
 
 function webhookConfiguration(caBundle: string) {
   const configuration = parseYaml(readFileSync(projectFile('deploy', 'base', 'mutating-webhook.yaml'), 'utf8')) as { webhooks: { clientConfig: Record<string, unknown> }[] };
@@ -56,13 +58,27 @@ function kubeconfigAt(server: string): string {
   return path;
 }
 
-/** A port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** A port nothing listens on. */
+const closedPort = freePort;
+
+/**
+ * READY_KUBEVIRT on KubeVirt 1.9, where Beta gates are on unless disabled: with ExternalNetResourceInjection
+ * disabled, so that virt-controller requests the VDUSE device (doctor's "device requests").
+ */
+const readyOn19 = () => ({
+  ...kubevirtWith((configuration) => Object.assign(configuration.developerConfiguration, { disabledFeatureGates: ['ExternalNetResourceInjection'] })),
+  status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' },
+});
+
+/** The API server of a cluster where all is installed, with this KubeVirt CR. */
+function readyCluster(api: FakeApiServer, kubevirt: ReturnType<typeof readyOn19>): FakeApiServer {
+  api.setKubevirt(kubevirt);
+  api.addObject('/apis/admissionregistration.k8s.io/v1', 'mutatingwebhookconfigurations', webhookConfiguration('LS0tLS1CRUdJTi...'));
+  api.addObject('/apis/discovery.k8s.io/v1', 'endpointslices', endpointSlice(true));
+  api.setNad('telco', 'ovs-vduse-a', 'vduse.io/vduse');
+  api.addObject('/api/v1', 'nodes', node('worker-0', '8'));
+  api.addObject('/api/v1', 'nodes', node('worker-1', undefined));
+  return api;
 }
 
 const lines = (stdout: string) => stdout.split('\n').filter((line) => /^(ok {2}|warn|FAIL) {2}/.test(line));
@@ -71,13 +87,7 @@ describe('kubevirt-vduse doctor', () => {
   let ready: FakeApiServer;
   let empty: FakeApiServer;
   beforeAll(async () => {
-    ready = await new FakeApiServer().start();
-    ready.setKubevirt({ ...READY_KUBEVIRT, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' } });
-    ready.addObject('/apis/admissionregistration.k8s.io/v1', 'mutatingwebhookconfigurations', webhookConfiguration('LS0tLS1CRUdJTi...'));
-    ready.addObject('/apis/discovery.k8s.io/v1', 'endpointslices', endpointSlice(true));
-    ready.setNad('telco', 'ovs-vduse-a', 'vduse.io/vduse');
-    ready.addObject('/api/v1', 'nodes', node('worker-0', '8'));
-    ready.addObject('/api/v1', 'nodes', node('worker-1', undefined));
+    ready = readyCluster(await new FakeApiServer().start(), readyOn19());
     empty = await new FakeApiServer().start();
   });
   afterAll(async () => {
@@ -88,13 +98,54 @@ describe('kubevirt-vduse doctor', () => {
     const result = await doctor(ready);
     expect(result.stderr).toBe('');
     expect(lines(result.stdout).every((line) => line.startsWith('ok  '))).toBe(true);
-    expect(lines(result.stdout)).toHaveLength(10);
+    expect(lines(result.stdout)).toHaveLength(12);
     expect(result.stdout).toMatch(/ok {4}API server {14}http:\/\/127\.0\.0\.1:\d+ runs Kubernetes v1\.34\.2/);
     expect(result.stdout).toContain('KubeVirt kubevirt/kubevirt runs v1.9.0');
     expect(result.stdout).toContain("KubeVirt v1.9.0 sets the memlock limit on a migration's target before QEMU starts there");
     expect(result.stdout).toContain('1 node(s) have allocatable vduse.io/vduse: worker-0');
-    expect(result.stdout).toContain('all 10 checks passed');
+    expect(result.stdout).toContain('all 12 checks passed');
     expect(result.status).toBe(0);
+  });
+
+  it('on KubeVirt 1.9: warns that virt-controller requests no VDUSE device while the Beta gate ExternalNetResourceInjection is on by default', async () => {
+    const onDefaults = await new FakeApiServer().start();
+    try {
+      onDefaults.setKubevirt({ ...READY_KUBEVIRT, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' } });
+      const check = (await checksOf(onDefaults)).find((entry) => entry.check === 'device requests')!;
+      expect(check.status).toBe('warn');
+      expect(check.detail).toContain('a Beta gate, on by default since KubeVirt 1.9');
+      expect(check.detail).toContain('asks for no vduse.io/vduse');
+      expect(check.fix).toContain('disabledFeatureGates');
+      // On 1.8, Beta gates are off unless listed: the same CR is fine there; listed, it is not.
+      onDefaults.setKubevirt({ ...READY_KUBEVIRT, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.8.4' } });
+      expect((await checksOf(onDefaults)).find((entry) => entry.check === 'device requests')?.status).toBe('ok');
+      onDefaults.setKubevirt({ ...kubevirtWith((configuration) => configuration.developerConfiguration.featureGates.push('ExternalNetResourceInjection')), status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.8.4' } });
+      expect((await checksOf(onDefaults)).find((entry) => entry.check === 'device requests')).toMatchObject({ status: 'warn', detail: expect.stringContaining('in featureGates') as unknown });
+    } finally {
+      await onDefaults.stop();
+    }
+  });
+
+  it("on KubeVirt 1.9: fails with the Plugins gate and a Plugin CR, whose pipeline drops the rings' sizes; warns with the gate alone", async () => {
+    const gated = readyOn19();
+    gated.spec.configuration.developerConfiguration.featureGates.push('Plugins');
+    const withPlugins = readyCluster(await new FakeApiServer().start(), gated);
+    try {
+      const alone = (await checksOf(withPlugins)).find((entry) => entry.check === 'plugin pipeline')!;
+      expect(alone.status).toBe('warn');
+      expect(alone.detail).toContain('no Plugin CR exists yet');
+      withPlugins.addObject('/apis/plugin.kubevirt.io/v1alpha1', 'plugins', { apiVersion: 'plugin.kubevirt.io/v1alpha1', kind: 'Plugin', metadata: { name: 'tpm-tuning' } });
+      const result = await doctor(withPlugins, '--output', 'json');
+      expect(result.status).toBe(1);
+      const failed = (JSON.parse(result.stdout) as { checks: { check: string; status: string; detail: string; fix?: string }[] }).checks.filter((entry) => entry.status === 'fail');
+      expect(failed.map((entry) => entry.check)).toEqual(['plugin pipeline']);
+      expect(failed[0]!.detail).toContain('1 Plugin(s) (tpm-tuning)');
+      expect(failed[0]!.detail).toContain('SetDomainSpecStrWithHooks');
+      expect(failed[0]!.detail).toContain("QEMU's 256-descriptor rings");
+      expect(failed[0]!.fix).toContain('turn the Plugins feature gate off');
+    } finally {
+      await withPlugins.stop();
+    }
   });
 
   it('names each failure with its fix, and exits 1', async () => {
@@ -130,13 +181,13 @@ describe('kubevirt-vduse doctor', () => {
   it('passes a correct install before any VDUSE network exists, with a warning that says so', async () => {
     const installed = await new FakeApiServer().start();
     try {
-      installed.setKubevirt({ ...READY_KUBEVIRT, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' } });
+      installed.setKubevirt(readyOn19());
       installed.addObject('/apis/admissionregistration.k8s.io/v1', 'mutatingwebhookconfigurations', webhookConfiguration('LS0tLS1CRUdJTi...'));
       installed.addObject('/apis/discovery.k8s.io/v1', 'endpointslices', endpointSlice(true));
       installed.addObject('/api/v1', 'nodes', node('worker-0', '8'));
       const result = await doctor(installed);
       expect(result.stdout).toContain('warn  VDUSE networks');
-      expect(result.stdout).toContain('all 10 checks passed (1 with a warning)');
+      expect(result.stdout).toContain('all 12 checks passed (1 with a warning)');
       expect(result.status).toBe(0);
     } finally {
       await installed.stop();
@@ -190,11 +241,11 @@ describe('kubevirt-vduse doctor', () => {
   it('finds the kubeconfig as kubectl does: $KUBECONFIG, else ~/.kube/config', async () => {
     const home = mkdtempSync(join(tmpdir(), 'vduse-home-'));
     const viaEnvironment = await runDoctor([], { KUBECONFIG: `/nonexistent/first:${ready.kubeconfigFile()}`, HOME: home });
-    expect(viaEnvironment.stdout).toContain('all 10 checks passed');
+    expect(viaEnvironment.stdout).toContain('all 12 checks passed');
     mkdirSync(join(home, '.kube'));
     writeFileSync(join(home, '.kube', 'config'), readFileSync(ready.kubeconfigFile()));
     const viaHome = await runDoctor([], { KUBECONFIG: '', HOME: home });
-    expect(viaHome.stdout).toContain('all 10 checks passed');
+    expect(viaHome.stdout).toContain('all 12 checks passed');
     const none = await runDoctor([], { KUBECONFIG: '', HOME: mkdtempSync(join(tmpdir(), 'vduse-home-')), KUBERNETES_SERVICE_HOST: '' });
     expect(none.status).toBe(1);
     expect(none.stderr).toContain("expected a kubeconfig: --kubeconfig FILE, else $KUBECONFIG, else");
