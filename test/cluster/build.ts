@@ -84,9 +84,15 @@ const KUBERNETES_VERSION_LDFLAGS = ['gitVersion=v1.34.2', 'gitMajor=1', 'gitMino
 
 export const MODULES: Record<string, GoModule> = {
   kube: {
-    binaries: { etcd: 'go.etcd.io/etcd/server/v3', 'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver', kubectl: 'k8s.io/kubernetes/cmd/kubectl' },
+    binaries: {
+      etcd: 'go.etcd.io/etcd/server/v3',
+      'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver',
+      'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
+      'kube-scheduler': 'k8s.io/kubernetes/cmd/kube-scheduler',
+      kubectl: 'k8s.io/kubernetes/cmd/kubectl',
+    },
     // What Kubernetes' release build stamps in (hack/lib/version.sh); /version reports it.
-    ldflags: Object.fromEntries(['kube-apiserver', 'kubectl'].map((binary) => [binary, KUBERNETES_VERSION_LDFLAGS])),
+    ldflags: Object.fromEntries(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map((binary) => [binary, KUBERNETES_VERSION_LDFLAGS])),
     coldMinutes: 9,
     localReplaces: [],
   },
@@ -258,9 +264,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     try {
       console.log(await buildModule(name));
     } catch (error) {
-      // With no module named (CI's warm-up), one that needs a missing source is skipped in one line.
-      if (!(error instanceof MissingSource) || names.length > 0) throw error;
-      say(`skipped ${error.message}`);
+      if (!(error instanceof MissingSource)) throw error;
+      // One line: with no module named (CI's warm-up) it is skipped; named, it fails.
+      say(`${names.length > 0 ? 'cannot build' : 'skipped'} ${error.message}`);
+      if (names.length > 0) process.exitCode = 1;
     }
   }
 }

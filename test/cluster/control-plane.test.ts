@@ -32,6 +32,11 @@ if (status !== 'ready') {
   const required = status.startsWith('missing:');
   describe('the real control plane', () => {
     it(required ? 'has what it needs' : 'comes up', () => {
+      // A KubeVirt version whose refused sources the cache lacks: skipped everywhere (test/cluster/README.md).
+      if (status.startsWith('skipped:')) {
+        console.warn(`\n*** SKIPPING the real control plane suite on KubeVirt ${process.env.KUBEVIRT_VERSION ?? ''}: ${status} ***\n`);
+        return;
+      }
       if (required && process.env.CI !== 'true') {
         console.warn(`\n*** SKIPPING the real control plane suite: ${status} ***\n`);
         return;

@@ -10,7 +10,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { podInterfaceName } from '../../api/pod-interface.ts';
 import { parseQuantity, wholeBytes } from '../../api/quantity.ts';
 import { projectFile } from '../helpers/fixtures.ts';
-import { API_SERVER, CLUSTER_CA, KUBECONFIG, kubectl as kubectlIn, readState } from './cluster.ts';
+import { API_SERVER, CLUSTER_CA, KUBECONFIG, kubectl as kubectlIn, NODE, readState } from './cluster.ts';
 
 export const kubectl = (args: string[], input?: string) => kubectlIn(readState()!.bins.kube, args, input);
 export const json = <T>(args: string[]): T => JSON.parse(kubectl([...args, "-o", "json"])) as T; // eslint-disable-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names what it reads
@@ -54,13 +54,14 @@ export async function until<T>(what: string, read: () => T | undefined, timeoutM
   }
 }
 
-/** A Namespace with its labels, the example VDUSE NAD and the default ServiceAccount (played: the token controller's). */
+/** A Namespace with its labels and the example VDUSE NAD, once kube-controller-manager gave it its default ServiceAccount. */
 export function namespace(name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): string {
   kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels, annotations } }));
   const nad = parseYaml(readFileSync(projectFile('deploy', 'examples', 'network-attachment-definition.yaml'), 'utf8')) as { metadata: { namespace?: string } };
   nad.metadata.namespace = name;
   kubectl(['apply', '-f', '-'], JSON.stringify(nad));
-  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } }));
+  // The launcher Pod's admission (ServiceAccount) needs it.
+  kubectl(['wait', '--for=create', '--timeout=30s', 'serviceaccount/default', '-n', name]);
   return name;
 }
 
@@ -136,9 +137,10 @@ export async function asServiceAccount(namespace: string, account: string, metho
 }
 
 /**
- * The VMI running on node-a, played step by step since neither kubelet nor virt-handler runs here:
+ * The VMI running on node-a, played step by step since neither kubelet nor virt-handler runs here,
+ * once kube-scheduler has bound the Pod to node-a:
  * - Multus: the Pod's network-status, for the interfaces given a NAD;
- * - kubelet: the Pod bound to node-a and Running, each container with an image digest
+ * - kubelet: the Pod Running, each container with an image digest
  *   (virt-controller refuses to migrate without reproducible digests);
  * - virt-handler, as its own service account: the VMI Running and LiveMigratable, with the fields
  *   virt-controller's migration controller waits for (selinuxContext, launcher image).
@@ -152,7 +154,7 @@ export async function playRunning(ns: string, name: string, pod: Pod, interfaces
     .filter((iface) => iface.nad !== undefined)
     .map((iface) => ({ name: iface.nad, interface: podInterfaceName(iface.name), mac: iface.mac, ...(iface.mtu ? { mtu: iface.mtu } : {}), dns: {}, 'device-info': PLAYED_DEVICE_INFO }));
   if (networkStatus.length > 0) kubectl(['annotate', 'pod', pod.metadata.name, '-n', ns, `k8s.v1.cni.cncf.io/network-status=${JSON.stringify(networkStatus)}`]);
-  kubectl(['create', '--raw', `/api/v1/namespaces/${ns}/pods/${pod.metadata.name}/binding`, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name, namespace: ns }, target: { apiVersion: 'v1', kind: 'Node', name: 'node-a' } }));
+  await until(`kube-scheduler to bind ${pod.metadata.name} to ${NODE}`, () => (json<{ spec: { nodeName?: string } }>(['get', 'pod', pod.metadata.name, '-n', ns]).spec.nodeName === NODE ? true : undefined));
   const now = new Date().toISOString();
   const digest = (image: string) => `${image.split(':')[0]!}@sha256:${createHash('sha256').update(image).digest('hex')}`;
   kubectl(['patch', 'pod', pod.metadata.name, '-n', ns, '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify({
@@ -171,14 +173,40 @@ export async function playRunning(ns: string, name: string, pod: Pod, interfaces
     conditions: [{ type: 'Ready', status: 'True' }, { type: 'LiveMigratable', status: 'True' }],
     interfaces: interfaces.map(({ name: iface, mac }) => ({ name: iface, mac })),
   };
-  await asServiceAccount('kubevirt', 'kubevirt-handler', 'PUT', `/apis/kubevirt.io/v1/namespaces/${ns}/virtualmachineinstances/${name}`, vmi, 'node-a');
+  await asServiceAccount('kubevirt', 'kubevirt-handler', 'PUT', `/apis/kubevirt.io/v1/namespaces/${ns}/virtualmachineinstances/${name}`, vmi, NODE);
+}
+
+/**
+ * No virt-handler finishes a migration here: each stays in flight, and virt-controller starts at
+ * most two outbound per node (parallelOutboundMigrationsPerNode). Those of earlier cases go first.
+ */
+export function clearMigrations(): void {
+  kubectl(['delete', 'virtualmachineinstancemigrations', '--all', '-A', '--wait=true']);
 }
 
 /** A VirtualMachineInstanceMigration through the real virt-api, and the target Pod virt-controller renders for it. */
 export async function renderMigrationTarget(ns: string, name: string, migration: string): Promise<Pod> {
+  clearMigrations();
   kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration', metadata: { name: migration, namespace: ns }, spec: { vmiName: name } }));
   return until(`virt-controller to render the target Pod of ${migration}`, () => {
     const migrationUid = json<{ metadata: { uid: string } }>(['get', 'virtualmachineinstancemigration', migration, '-n', ns]).metadata.uid;
     return json<{ items: (Pod & { metadata: { labels: Record<string, string> } })[] }>(['get', 'pods', '-n', ns, '-l', `vm.kubevirt.io/name=${name}`]).items.find((pod) => pod.metadata.labels['kubevirt.io/migrationJobUID'] === migrationUid);
   });
+}
+
+/**
+ * kubelet's part of a Pod's deletion, played: once something deleted a bound Pod (its
+ * deletionTimestamp is set), kubelet stops its containers and removes it with grace period 0.
+ * Returns how many it removed.
+ */
+export function playPodTermination(ns: string, selector: string): number {
+  const terminating = json<{ items: { metadata: { name: string; deletionTimestamp?: string } }[] }>(['get', 'pods', '-n', ns, '-l', selector]).items.filter((pod) => pod.metadata.deletionTimestamp !== undefined);
+  for (const pod of terminating) kubectl(['delete', 'pod', pod.metadata.name, '-n', ns, '--grace-period=0', '--force', '--ignore-not-found']);
+  return terminating.length;
+}
+
+/** The rig's virtctl, with the admin kubeconfig. */
+export function virtctl(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(join(readState()!.bins.kubevirt, 'virtctl'), ['--kubeconfig', KUBECONFIG, ...args], { encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }

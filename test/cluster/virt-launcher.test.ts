@@ -62,6 +62,11 @@ async function libvirtOf(started: Launch, domain: string, name: string) {
   return { defined, created };
 }
 
+// control-plane.test.ts reports a cluster that is not ready; this file then has nothing to run.
+describe.skipIf(status === 'ready')("KubeVirt's virt-launcher code drives the sidecar", () => {
+  it('needs the cluster', () => console.warn(`*** SKIPPING the launcher suite: ${status} ***`));
+});
+
 if (status === 'ready') {
   const version = readState()!.kubevirt;
 

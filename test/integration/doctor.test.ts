@@ -3,7 +3,7 @@
 // webhook Service's EndpointSlice, NetworkAttachmentDefinitions and Nodes.
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { createLoopbackPki } from '../../cli/loopback-pki.ts';
 import { kubevirtWith, READY_KUBEVIRT } from '../helpers/admission.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
+import { freePort } from '../helpers/processes.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 
 /** Asynchronously: the local API server answers from this process. */
@@ -57,14 +58,8 @@ function kubeconfigAt(server: string): string {
   return path;
 }
 
-/** A port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** A port nothing listens on. */
+const closedPort = freePort;
 
 /**
  * READY_KUBEVIRT on KubeVirt 1.9, where Beta gates are on unless disabled: with ExternalNetResourceInjection
