@@ -45,7 +45,7 @@ export interface ClusterState {
   /** Where the binaries are: the kube module's (kubectl, ...) and KubeVirt's (virtctl, ...). */
   bins: { kube: string; kubevirt: string };
   /** Part name to its process id and log. */
-  parts: Record<string, { pid: number; log: string }>;
+  parts: Record<string, { pid: number; log: string; command?: string; args?: string[]; env?: NodeJS.ProcessEnv }>;
 }
 
 const say = (text: string) => process.stderr.write(`cluster: ${text}\n`);
@@ -70,9 +70,24 @@ function startPart(state: ClusterState, name: string, command: string, args: str
   const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   closeSync(fd);
   child.unref();
-  state.parts[name] = { pid: child.pid!, log };
+  state.parts[name] = { pid: child.pid!, log, command, args, env };
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
   return child;
+}
+
+/**
+ * A part that exited, started again with its command line, as kubelet restarts a container whose
+ * process ended: virt-controller exits to re-initialise when some of the KubeVirt CR's settings
+ * change (pkg/virt-controller/watch/application.go configModificationCallback). Waits until its log
+ * says `ready` once more than before.
+ */
+export async function restartPart(name: string, ready: string, state: ClusterState = readState()!): Promise<void> {
+  const part = state.parts[name];
+  if (!part?.command || alive(part.pid)) throw new Error(`cannot restart ${name}: ${part ? (alive(part.pid) ? 'it runs' : 'no command line recorded') : 'no such part'}`);
+  const times = () => readFileSync(part.log, 'utf8').split(ready).length;
+  const before = times();
+  startPart(state, name, part.command, part.args ?? [], part.env);
+  await waitFor(state, name, () => Promise.resolve(times() > before), 90_000);
 }
 
 /** Waits until check() holds; fails with the part's name and its log's last lines when it does not. */

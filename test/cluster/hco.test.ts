@@ -13,8 +13,8 @@ import { SIDECAR_MEMORY_LIMIT } from '../../api/sidecar-resources.ts';
 import { parseQuantity, wholeBytes } from '../../api/quantity.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 import { KUBECONFIG, readState } from './cluster.ts';
-import { createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, namespace, type Pod, sidecars, until, type Vmi } from './helpers.ts';
-import { convertedTo, defaultHyperConverged, HCO_NAMESPACE, hcoExport, hcoRefFor, hcoRelease, type HcoRelease, hcoSource, HYPERCONVERGED, installHyperConvergedCrd, kubevirtFor, liveHyperConverged, type Loose, runDocsCommands, storageVersion } from './hco.ts';
+import { createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, namespace as makeNamespace, playPodTermination, type Pod, sidecars, until, type Vmi } from './helpers.ts';
+import { convertedTo, defaultHyperConverged, HCO_NAMESPACE, hcoExport, hcoRefFor, hcoRelease, type HcoRelease, hcoSource, HYPERCONVERGED, installHyperConvergedCrd, kubevirtFor, liveHyperConverged, type Loose, patchKubevirt, runDocsCommands, storageVersion } from './hco.ts';
 import { launch, networkInfoFor } from './launcher.ts';
 import { HCO_REFS } from './sources.ts';
 
@@ -153,10 +153,31 @@ for (const ref of Object.values(HCO_REFS)) {
   });
 }
 
+/** The Namespaces this suite made, to take away at its end. */
+const made = new Set<string>();
+const namespace = (...args: Parameters<typeof makeNamespace>) => {
+  made.add(args[0]);
+  return makeNamespace(...args);
+};
+/**
+ * The suite's Namespaces deleted, and kubelet's part of their launcher Pods' deletion played, so
+ * that they hold none of the Node's devices for the suites after this one.
+ */
+async function removeNamespaces(): Promise<void> {
+  for (const ns of made) kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
+  await until('the launcher Pods of the suite\'s Namespaces to be deleted', () => {
+    for (const ns of made) playPodTermination(ns, 'kubevirt.io=virt-launcher');
+    return [...made].every((ns) => json<{ items: unknown[] }>(['get', 'pods', '-n', ns]).items.length === 0) ? true : undefined;
+  }, 60_000);
+  made.clear();
+}
+
 // The VM flows of the cluster suite, each in a Namespace of its own prefix: what the webhook, virt-api
 // and virt-controller make of them, to compare HCO's KubeVirt CR with the rig's own registration.
 interface Flow {
   title: string;
+  /** On a VDUSE NetworkAttachmentDefinition (the example VM's dataplane). */
+  nad: boolean;
   run: (prefix: string) => Promise<Rendered>;
 }
 /** What a flow admits and renders: the warnings, the VMI's VDUSE part and the launcher Pod's. */
@@ -190,6 +211,7 @@ function rendered(warnings: string, vmi: Vmi & { spec: { networks?: unknown } },
 }
 const exampleFlow = (title: string, name: string, change: (vm: LooseVm) => void = () => undefined): Flow => ({
   title,
+  nad: true,
   run: async (prefix) => {
     const ns = namespace(prefix, { 'vduse.kubevirt.io/policy': 'enabled' });
     const { warnings } = createVm(ns, (vm) => {
@@ -207,6 +229,7 @@ const FLOWS: Flow[] = [
   exampleFlow('a VM that opts out', 'vm-opted-out', (vm) => (vm.metadata.labels = { 'vduse.kubevirt.io/enabled': 'false' })),
   {
     title: 'virtctl create vm with the dedicated-CPU instancetype n1.medium, on a VDUSE pod network',
+    nad: false,
     run: async (prefix) => {
       const ns = namespace(`${prefix}-n1`, { 'vduse.kubevirt.io/policy': 'enabled' }, { 'vduse.kubevirt.io/pod-network': 'vduse' });
       const { warnings } = createWithVirtctl(ns, 'vm-n1', ['--instancetype', 'n1.medium', '--preference', 'fedora']);
@@ -241,15 +264,16 @@ if (liveRef !== undefined && liveExport !== undefined && !('missing' in liveExpo
     let rig: Loose;
     let before: Loose;
     const plain: Record<string, Rendered> = {};
+    let deviceRequestDiffers = false;
     /** HCO's reconcile of the KubeVirt CR (UpdateCR): its spec replaced by NewKubeVirt's, its labels merged in; returns the CR HCO wrote. */
-    const reconcile = (hc: Loose = liveHyperConverged()) => {
+    const reconcile = async (hc: Loose = liveHyperConverged()) => {
       const kubevirt = kubevirtFor(release, hc);
-      kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify([
+      await patchKubevirt([
         { op: 'replace', path: '/spec', value: kubevirt.spec },
         { op: 'add', path: '/metadata/labels', value: { ...rig.metadata.labels, ...kubevirt.metadata.labels } },
         // HCO's CR carries no registration record of ours.
         { op: 'add', path: '/metadata/annotations', value: {} },
-      ])]);
+      ]);
       return kubevirt;
     };
     const doctorChecks = () => {
@@ -263,19 +287,20 @@ if (liveRef !== undefined && liveExport !== undefined && !('missing' in liveExpo
       kubectl(['create', '-f', '-'], JSON.stringify(defaultHyperConverged(release)));
       before = liveHyperConverged();
       rig = json<Loose>(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt']);
-      for (const flow of FLOWS) plain[flow.title] = await flow.run('plain');
+      for (const flow of FLOWS) plain[flow.title] = await flow.run('ocp-plain');
     }, BUILD_TIMEOUT);
 
     afterAll(async () => {
-      kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify([
+      await patchKubevirt([
         { op: 'replace', path: '/spec', value: rig.spec },
         { op: 'add', path: '/metadata/labels', value: rig.metadata.labels ?? {} },
         { op: 'add', path: '/metadata/annotations', value: rig.metadata.annotations ?? {} },
-      ])]);
+      ]);
       uninstallCrd();
       // The next suites expect the rig's own registration.
-      await untilRenderedWith('rig', 'restored');
-    }, 120_000);
+      await untilRenderedWith('rig', 'ocp-restored');
+      await removeNamespaces();
+    }, 180_000);
 
     it("the API server serves HCO's default HyperConverged CR in v1 and v1beta1, as HCO's own conversion gives them", () => {
       const v1 = liveHyperConverged();
@@ -297,16 +322,25 @@ if (liveRef !== undefined && liveExport !== undefined && !('missing' in liveExpo
       expect(Object.keys(after.metadata.annotations).sort()).toEqual([JSONPATCH, 'vduse.kubevirt.io/registration']);
     });
 
-    it("HCO's KubeVirt CR on the real control plane: doctor passes on it", async () => {
-      reconcile();
-      await untilRenderedWith('hco', 'hco');
+    it("HCO's KubeVirt CR on the real control plane: doctor passes on it, and asks for VDUSE devices in launcher Pods on both versions", async () => {
+      const kubevirt = await reconcile();
+      await untilRenderedWith('hco', 'ocp-hco');
       const { passed, checks } = doctorChecks();
       expect(passed, JSON.stringify(checks)).toBe(true);
       expect(checks.filter((check) => check.status === 'fail')).toEqual([]);
+      expect(checks.find((check) => check.check === 'device requests')?.status).toBe('ok');
+      const disabled = (cr: Loose) => ((cr.spec.configuration?.developerConfiguration?.disabledFeatureGates ?? []) as string[]).includes('ExternalNetResourceInjection');
+      deviceRequestDiffers = version!.startsWith('1.9') && disabled(kubevirt) && !disabled(rig);
+      expect(deviceRequestDiffers).toBe(version!.startsWith('1.9'));
     });
 
     it.each(FLOWS)('$title: admitted and rendered as on the rig\'s own registration', async (flow) => {
-      expect(await flow.run('hco')).toEqual(plain[flow.title]);
+      const expected = structuredClone(plain[flow.title]!) as Rendered & { compute: { requests: Record<string, string>; limits: Record<string, string> } };
+      // On 1.9, where the Beta gate ExternalNetResourceInjection is on unless disabled, virt-controller
+      // asks for the NAD's device only when it is disabled (pkg/virt-controller/services/template.go):
+      // HCO's KubeVirt CR disables it, the rig's does not.
+      if (flow.nad && deviceRequestDiffers) for (const side of [expected.compute.requests, expected.compute.limits]) side['vduse.io/vduse'] = '1';
+      expect(await flow.run('ocp-hco')).toEqual(expected);
     });
 
     it.each([['a VM on a VDUSE Multus network', '', 'vm-multus'], ['n1.medium (dedicated CPUs, hugepages)', '-n1', 'vm-n1']])(
@@ -322,29 +356,29 @@ if (liveRef !== undefined && liveExport !== undefined && !('missing' in liveExpo
             await started.stop();
           }
         };
-        const withHco = await outcome(`hco${suffix}`, json(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt']));
+        const withHco = await outcome(`ocp-hco${suffix}`, json(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt']));
         expect(withHco.interfaces).toHaveLength(1);
         expect(withHco.interfaces[0]).toContain('rx_queue_size="1024"');
-        expect(withHco).toEqual(await outcome(`plain${suffix}`, rig));
+        expect(withHco).toEqual(await outcome(`ocp-plain${suffix}`, rig));
       },
     );
 
     it('without the Alpha gate (the bindings alone, no annotation): no VDUSE VM can start', async () => {
       const live = liveHyperConverged();
       const annotations = Object.fromEntries(Object.entries(live.metadata.annotations as Record<string, string>).filter(([key]) => key !== JSONPATCH));
-      const kubevirt = reconcile({ ...live, metadata: { ...live.metadata, annotations } });
+      const kubevirt = await reconcile({ ...live, metadata: { ...live.metadata, annotations } });
       expect(kubevirt.spec.configuration.developerConfiguration.featureGates).not.toContain(GATE);
       try {
         expect(doctorChecks().checks.find((check) => check.check === 'feature gate')?.status).toBe('fail');
         // Where the webhook looks, it refuses the VM with the reason.
-        const ns = namespace('nogate', { 'vduse.kubevirt.io/policy': 'enabled' });
+        const ns = namespace('ocp-nogate', { 'vduse.kubevirt.io/policy': 'enabled' });
         const refused = await until('the webhook to see the KubeVirt CR without the gate', () => {
           const result = createExampleVm(ns, (vm) => (vm.metadata.name = 'vm-nogate'), ['--dry-run=server']);
           return result.status === 0 ? undefined : result.stderr;
         });
-        expect(refused).toMatch(/denied the request: VirtualMachine nogate\/vm-nogate cannot run on VDUSE here yet: .*lacks the ReservedOverheadMemlock feature gate/);
+        expect(refused).toMatch(/denied the request: VirtualMachine ocp-nogate\/vm-nogate cannot run on VDUSE here yet: .*lacks the ReservedOverheadMemlock feature gate/);
         // virt-api refuses the locked-memory request itself.
-        const plainNs = namespace('nogate-plain');
+        const plainNs = namespace('ocp-nogate-plain');
         const memLock = createExampleVm(plainNs, (vm) => {
           vm.metadata.name = 'vm-memlock';
           vm.spec.template.spec.domain.memory = { guest: '4Gi', reservedOverhead: { memLock: 'Required' } };
@@ -361,7 +395,7 @@ if (liveRef !== undefined && liveExport !== undefined && !('missing' in liveExpo
         expect(sidecars(pod)).toHaveLength(1);
         expect(vmi.spec.domain.memory?.reservedOverhead?.memLock).toBeUndefined();
       } finally {
-        reconcile();
+        await reconcile();
       }
     });
 
@@ -374,9 +408,10 @@ if (liveRef !== undefined && liveExport !== undefined && !('missing' in liveExpo
       expect(kubevirtFor(release, after)).toEqual(kubevirtFor(release, before));
     });
 
-    it.each(SHAPES.slice(1))('$title, stored by the API server: the steps, doctor passes on HCO\'s KubeVirt CR, and the uninstall takes back exactly what they added', ({ title, change, check }) => {
+    it.each(SHAPES.slice(1))('$title, stored by the API server: the steps, doctor passes on HCO\'s KubeVirt CR, and the uninstall takes back exactly what they added', async ({ title, change, check }) => {
       const ns = `hco-shape-${String(SHAPES.findIndex((shape) => shape.title === title))}`;
       kubectl(['create', 'namespace', ns]);
+      made.add(ns);
       kubectl(['create', '-f', '-'], JSON.stringify(defaultHyperConverged(release, ns)));
       const shaped = liveHyperConverged(ns);
       change(shaped);
@@ -386,7 +421,7 @@ if (liveRef !== undefined && liveExport !== undefined && !('missing' in liveExpo
       kubectl(['patch', ...hc, '--type', 'merge', '-p', JSON.stringify(jq('networkbinding.jq', undefined, ['--arg', 'image', IMAGE]))]);
       kubectl(['patch', ...hc, '--type', 'json', '-p', JSON.stringify(jq('register-jsonpatch.jq', liveHyperConverged(ns)))]);
       const kubevirtBefore = kubevirtFor(release, stored);
-      const kubevirtAfter = reconcile(liveHyperConverged(ns));
+      const kubevirtAfter = await reconcile(liveHyperConverged(ns));
       expectOnlyOurChanges(kubevirtBefore, kubevirtAfter);
       check?.(kubevirtBefore, kubevirtAfter);
       const { passed, checks } = doctorChecks();

@@ -7,7 +7,7 @@
 // operand's CRDs): its reconcile of the KubeVirt CR, which HCO does by replacing the CR's spec with
 // NewKubeVirt's (controllers/handlers/kubevirt.go UpdateCR); the tests do the same.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,7 +15,7 @@ import { parse as parseYaml } from 'yaml';
 import { openLoopbackPki } from '../../cli/loopback-pki.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 import { buildModule } from './build.ts';
-import { CLUSTER_CA, KUBECONFIG, readState, STATE_DIR } from './cluster.ts';
+import { CLUSTER_CA, KUBECONFIG, readState, restartPart, STATE_DIR } from './cluster.ts';
 import { kubectl, until } from './helpers.ts';
 import { HCO_REFS, missingSource, sourceExport } from './sources.ts';
 
@@ -100,15 +100,19 @@ export async function installHyperConvergedCrd(release: HcoRelease): Promise<() 
   kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: HCO_NAMESPACE } }));
   kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: WEBHOOK_SERVICE, namespace: HCO_NAMESPACE }, spec: { type: 'ExternalName', externalName: 'localhost' } }));
   const certificate = openLoopbackPki({ dir: join(STATE_DIR, 'pki'), caName: 'cluster-ca' }).issue('hco-webhook', { days: 7, altNames: [`DNS:${WEBHOOK_SERVICE}.${HCO_NAMESPACE}.svc`, 'DNS:localhost', 'IP:127.0.0.1'] });
-  const server: ChildProcess = spawn(release.harness, ['convert', '--cert', certificate.certPath, '--key', certificate.keyPath, '--listen', `127.0.0.1:${WEBHOOK_PORT}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  let exited: number | null | undefined;
-  server.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  server.on('exit', (code) => (exited = code));
+  const log = join(STATE_DIR, 'logs', 'hco-conversion-webhook.log');
+  const fd = openSync(log, 'a');
+  const server: ChildProcess = spawn(release.harness, ['convert', '--cert', certificate.certPath, '--key', certificate.keyPath, '--listen', `127.0.0.1:${WEBHOOK_PORT}`], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  let exited: string | undefined;
+  server.on('exit', (code, signal) => (exited = `exited ${String(code ?? signal)}`));
   for (const started = Date.now(); spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${String(WEBHOOK_PORT)}`], { input: '', timeout: 5000 }).status !== 0; ) {
-    if (exited !== undefined || Date.now() - started > 30_000) throw new Error(`HCO's conversion webhook ${exited === undefined ? 'did not listen within 30 s' : `exited ${String(exited)}`}: ${log.trim()}`);
+    if (exited !== undefined || Date.now() - started > 30_000) throw new Error(`HCO's conversion webhook ${exited ?? 'did not listen within 30 s'}: ${readFileSync(log, 'utf8').trim()}`);
     await sleep(250);
   }
+  // Another process on the port (an earlier run's) would have answered: ours must still run.
+  await sleep(500);
+  if (exited !== undefined) throw new Error(`HCO's conversion webhook ${exited}: ${readFileSync(log, 'utf8').trim()}`);
   const crd = parseYaml(readFileSync(join(release.dir, 'deploy', 'crds', 'hco00.crd.yaml'), 'utf8')) as Loose;
   crd.spec.conversion = {
     strategy: 'Webhook',
@@ -122,8 +126,54 @@ export async function installHyperConvergedCrd(release: HcoRelease): Promise<() 
   await until(`the HyperConverged CRD to be established`, () => (established() ? true : undefined));
   return () => {
     kubectl(['delete', 'crd', crd.metadata.name as string, '--wait=true']);
+    if (exited !== undefined) throw new Error(`HCO's conversion webhook ${exited} before the end (its log: ${log})`);
     server.kill();
   };
+}
+
+const running = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * virt-operator's part when the KubeVirt CR changes, for RBAC: the install strategy KubeVirt's own
+ * code derives from the CR (installgen --kubevirt), its roles and bindings applied. On 1.9,
+ * virt-controller may read NetworkAttachmentDefinitions only while ExternalNetResourceInjection is
+ * off (pkg/virt-operator/resource/generate/install/strategy.go), which HCO's CR turns off.
+ */
+function reconcileRbac(): void {
+  const scratch = mkdtempSync(join(tmpdir(), 'vduse-kubevirt-'));
+  writeFileSync(join(scratch, 'kubevirt.json'), kubectl(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '-o', 'json']));
+  const install = JSON.parse(execFileSync(join(readState()!.bins.kubevirt, 'installgen'), ['--namespace', 'kubevirt', '--kubevirt', join(scratch, 'kubevirt.json')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] })) as { items: Loose[] };
+  const rbac = install.items.filter((object) => ['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(object.kind as string));
+  kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }));
+}
+
+/**
+ * A JSON patch on the rig's KubeVirt CR (HCO's UpdateCR replaces its spec), once virt-controller has
+ * read it. KubeVirt 1.9's virt-controller exits to re-initialise when the DRA gates change (HCO's CR
+ * disables them; they are Beta, so on by default, in the rig's own), and kubelet would start it
+ * again: the rig does (restartPart). virt-operator's RBAC for the new configuration is applied first.
+ */
+export async function patchKubevirt(operations: object[]): Promise<void> {
+  const resourceVersion = kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify(operations), '-o', 'jsonpath={.metadata.resourceVersion}']).trim();
+  reconcileRbac();
+  const part = readState()!.parts['virt-controller']!;
+  const read = `from KubeVirt to resource version '${resourceVersion}'`;
+  await until(`virt-controller to read the KubeVirt CR at ${resourceVersion}`, () => (readFileSync(part.log, 'utf8').includes(read) ? true : undefined));
+  // Its callbacks run right after that line; a re-initialisation is logged there, then it exits.
+  for (const started = Date.now(); Date.now() - started < 2000; await sleep(100)) {
+    const log = readFileSync(part.log, 'utf8');
+    if (!log.slice(log.lastIndexOf(read)).includes('Reinitialize virt-controller')) continue;
+    await until('virt-controller to exit to re-initialise', () => (running(part.pid) ? undefined : true));
+    await restartPart('virt-controller', 'successfully acquired lease');
+    return;
+  }
 }
 
 /** The HyperConverged CR as `oc get hyperconverged NAME -n NS -o json` prints it (the v1 API). */
