@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheRoot, HCO_REFS, missingSource, PEER_REF, sourceExport, VIRT_TEMPLATE_REF } from './sources.ts';
+import { cacheRoot, HCO_REFS, missingSource, OPENSHIFT_REFS, PEER_REF, sourceExport, VIRT_TEMPLATE_REF } from './sources.ts';
 
 export { cacheRoot };
 
@@ -131,6 +131,20 @@ export const MODULES: Record<string, GoModule> = {
       },
     ]),
   ),
+  // OpenShift's SCC admission code, with our small main (go/openshift-scc) inside its export.
+  'openshift-scc': {
+    binaries: { 'kubevirt-vduse-scc': './hack/kubevirt-vduse-scc' },
+    coldMinutes: 4,
+    localReplaces: [],
+    exported: { source: 'apiserver-library-go', ref: OPENSHIFT_REFS['apiserver-library-go'], goflags: '-mod=vendor', overlay: { from: 'openshift-scc', into: 'hack/kubevirt-vduse-scc' } },
+  },
+  // The service CA's controllers, as OpenShift runs them (service-ca-operator controller).
+  'service-ca-operator': {
+    binaries: { 'service-ca-operator': './cmd/service-ca-operator' },
+    coldMinutes: 5,
+    localReplaces: [],
+    exported: { source: 'service-ca-operator', ref: OPENSHIFT_REFS['service-ca-operator'], goflags: '-mod=vendor' },
+  },
 };
 
 /** Where the module's go.mod is: under go/, or in its export (undefined when the cache has none). */

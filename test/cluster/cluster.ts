@@ -141,7 +141,7 @@ function kubeconfigFor(server: string, ca: string, user: { cert: string; key: st
 const serviceAccountKubeconfigPath = (namespace: string, account: string) => join(STATE_DIR, `${namespace}-${account}.kubeconfig`);
 
 /** A kubeconfig with a token of the service account, so the process runs with exactly its RBAC. */
-function serviceAccountKubeconfig(kubeBin: string, namespace: string, account: string): string {
+export function serviceAccountKubeconfig(kubeBin: string, namespace: string, account: string): string {
   const token = kubectl(kubeBin, ['create', 'token', account, '-n', namespace, '--duration', '24h']).trim();
   const path = serviceAccountKubeconfigPath(namespace, account);
   writeFileSync(path, kubeconfigFor(API_SERVER, CLUSTER_CA, { token }));
