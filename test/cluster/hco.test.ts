@@ -8,6 +8,7 @@
 // the same flows on the rig's own registration (plain KubeVirt). Played: HCO's operator, which does
 // not run here; the tests do its one step that matters, the KubeVirt CR's spec.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SIDECAR_MEMORY_LIMIT } from '../../api/sidecar-resources.ts';
 import { parseQuantity, wholeBytes } from '../../api/quantity.ts';
@@ -30,8 +31,12 @@ const IMAGE = 'REGISTRY/kubevirt-vduse/sidecar:0.1.0';
 const REMOVE_BINDINGS = { spec: { networking: { networkBinding: { vduse: null, 'vduse-cloudinit': null } } } };
 
 const doctor = () => spawnSync(process.execPath, [projectFile('cli', 'main.ts'), 'doctor', '--kubeconfig', KUBECONFIG, '--output', 'json'], { encoding: 'utf8' });
-const jq = (program: string, input: object | undefined, args: string[] = []) =>
-  JSON.parse(spawnSync('jq', ['-c', ...(input ? [] : ['-n']), '-f', projectFile('deploy', 'kubevirt', 'hco', program), ...args], { input: input ? JSON.stringify(input) : undefined, encoding: 'utf8' }).stdout) as object;
+/** One of deploy/kubevirt/hco's programs: the patch it prints. */
+function jq(program: string, input: object | undefined, args: string[] = []): object {
+  const result = spawnSync('jq', ['-c', ...(input ? [] : ['-n']), '-f', projectFile('deploy', 'kubevirt', 'hco', program), ...args], { input: input ? JSON.stringify(input) : undefined, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`jq -f deploy/kubevirt/hco/${program}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as object;
+}
 
 /** A HyperConverged CR that is harder than the default: what it adds to the v1 CR. */
 interface Shape {
@@ -129,12 +134,15 @@ for (const ref of Object.values(HCO_REFS)) {
     it.each(SHAPES)('$title: the steps add exactly the bindings, the gate and the sidecar memory, and the uninstall takes back exactly that', ({ change, check }) => {
       const before = convertedTo(release, 'v1', defaultHyperConverged(release));
       change(before);
-      const installed = patchedLocally(patchedLocally(before, 'merge', jq('networkbinding.jq', undefined, ['--arg', 'image', IMAGE])), 'json', jq('register-jsonpatch.jq', before));
+      // Each program reads the CR as the step before left it, as the docs' commands do.
+      const bound = patchedLocally(before, 'merge', jq('networkbinding.jq', undefined, ['--arg', 'image', IMAGE]));
+      const installed = patchedLocally(bound, 'json', jq('register-jsonpatch.jq', bound));
       const kubevirtBefore = kubevirtFor(release, before);
       const kubevirtAfter = kubevirtFor(release, installed);
       expectOnlyOurChanges(kubevirtBefore, kubevirtAfter);
       check?.(kubevirtBefore, kubevirtAfter);
-      const uninstalled = patchedLocally(patchedLocally(installed, 'merge', REMOVE_BINDINGS), 'json', jq('unregister-jsonpatch.jq', installed));
+      const unregistered = patchedLocally(installed, 'json', jq('unregister-jsonpatch.jq', installed));
+      const uninstalled = patchedLocally(unregistered, 'merge', REMOVE_BINDINGS);
       expect(uninstalled.metadata.annotations).toEqual(before.metadata.annotations);
       expect(kubevirtFor(release, uninstalled)).toEqual(kubevirtBefore);
     });
@@ -143,7 +151,7 @@ for (const ref of Object.values(HCO_REFS)) {
       const controller = hcoSource(release, 'controllers', 'hyperconverged', 'hyperconverged_controller.go');
       const reason = /taintedConfigurationReason\s*=\s*"([^"]+)"/.exec(controller)![1]!;
       const message = /taintedConfigurationMessage\s*=\s*"([^"]+)"/.exec(controller)![1]!;
-      const readme = spawnSync('cat', [projectFile('deploy', 'kubevirt', 'README.md')], { encoding: 'utf8' }).stdout;
+      const readme = readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8');
       expect(readme).toContain(`reason: ${reason}`);
       expect(readme).toContain(`message: ${message}`);
       expect(readme).toContain(`type: ${/ConditionTaintedConfiguration\s*=\s*"([^"]+)"/.exec(hcoSource(release, 'api', 'v1', 'hyperconverged_types.go'))![1]!}`);
