@@ -15,7 +15,7 @@ import { parse as parseYaml } from 'yaml';
 import { openLoopbackPki } from '../../cli/loopback-pki.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 import { buildModule } from './build.ts';
-import { CLUSTER_CA, KUBECONFIG, readState, restartPart, STATE_DIR } from './cluster.ts';
+import { alive, CLUSTER_CA, KUBECONFIG, readState, restartPart, STATE_DIR } from './cluster.ts';
 import { kubectl, until } from './helpers.ts';
 import { HCO_REFS, missingSource, sourceExport } from './sources.ts';
 
@@ -131,15 +131,6 @@ export async function installHyperConvergedCrd(release: HcoRelease): Promise<() 
   };
 }
 
-const running = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /**
  * virt-operator's part when the KubeVirt CR changes, for RBAC: the install strategy KubeVirt's own
  * code derives from the CR (installgen --kubevirt), its roles and bindings applied. On 1.9,
@@ -170,7 +161,7 @@ export async function patchKubevirt(operations: object[]): Promise<void> {
   for (const started = Date.now(); Date.now() - started < 2000; await sleep(100)) {
     const log = readFileSync(part.log, 'utf8');
     if (!log.slice(log.lastIndexOf(read)).includes('Reinitialize virt-controller')) continue;
-    await until('virt-controller to exit to re-initialise', () => (running(part.pid) ? undefined : true));
+    await until('virt-controller to exit to re-initialise', () => (alive(part.pid) ? undefined : true));
     await restartPart('virt-controller', 'successfully acquired lease');
     return;
   }
