@@ -14,17 +14,6 @@
 # read it again. Arguments: --arg image (required), --arg cloudinitImage, --arg binding (bindings.jq).
 include "bindings" {search: "./"};
 
-# Bytes of a Kubernetes quantity ("128M", "64Mi", "1G", "134217728"); null when unreadable.
-def quantity_bytes:
-  tostring | capture("^(?<number>[0-9]+(\\.[0-9]+)?)(?<suffix>[a-zA-Z]*)$")
-  | ({"": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1048576, Gi: 1073741824, Ti: 1099511627776}[.suffix]) as $scale
-  | if $scale == null then null else (.number | tonumber) * $scale end;
-
-# The first sidecar entry with a non-zero memory limit: the one KubeVirt uses (GetSupportContainerLimit).
-def sidecar_entry_index:
-  [(.supportContainerResources // []) | to_entries[]
-    | select(.value.type == "sidecar" and ((.value.resources.limits.memory // "0") | quantity_bytes) != 0) | .key] | first;
-
 (.metadata.annotations[record_annotation] // "{}" | fromjson) as $previous
 | (.spec.configuration // null) as $before
 | ($before // {}) as $configuration
@@ -37,11 +26,7 @@ def sidecar_entry_index:
     (if $configuration.supportContainerResources == null then ["configuration", "supportContainerResources"] else empty end)
   ] as $createdParents
 | ($configuration | sidecar_entry_index) as $sidecarIndex
-| (if $sidecarIndex == null then "added"
-   elif ($configuration.supportContainerResources[$sidecarIndex].resources.limits.memory | quantity_bytes) as $bytes
-        | $bytes != null and $bytes >= (sidecar_memory_limit | quantity_bytes) then "present"
-   else {raisedFrom: $configuration.supportContainerResources[$sidecarIndex].resources.limits.memory}
-   end) as $sidecarMemory
+| ($configuration.supportContainerResources | sidecar_memory_change) as $sidecarMemory
 | ($configuration
    | .network.binding += vduse_bindings
    | .developerConfiguration.featureGates |= (. // [] | if index(memlock_feature_gate) then . else . + [memlock_feature_gate] end)

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheRoot, missingSource, PEER_REF, sourceExport, VIRT_TEMPLATE_REF } from './sources.ts';
+import { cacheRoot, HCO_REFS, missingSource, OPENSHIFT_REFS, PEER_REF, sourceExport, VIRT_TEMPLATE_REF } from './sources.ts';
 
 export { cacheRoot };
 
@@ -33,7 +33,13 @@ export interface GoModule {
    * A module that is itself a source the proxy refuses: built inside its export (with its own
    * vendor/, offline) instead of a directory under go/; without the export it cannot build.
    */
-  exported?: { source: string; ref: string; goflags: string };
+  exported?: {
+    source: string;
+    ref: string;
+    goflags: string;
+    /** A directory of ours under go/ placed into the export at `into` (go build -overlay), never written there. */
+    overlay?: { from: string; into: string };
+  };
 }
 
 /** A build that cannot run here: what is missing, in one line with the command that provides it. */
@@ -115,6 +121,32 @@ export const MODULES: Record<string, GoModule> = {
   },
   // The datapath suite's VDUSE virtio-net device (test/datapath/): the standard library only.
   'vduse-net': { binaries: { 'vduse-net': 'kubevirt-vduse/test/cluster/go/vduse-net' }, coldMinutes: 1, localReplaces: [] },
+  // HCO's own code for the OpenShift Virtualization suite: our small main (go/hco) inside its export.
+  ...Object.fromEntries(
+    Object.values(HCO_REFS).map((ref): [string, GoModule] => [
+      `hco-${ref}`,
+      {
+        binaries: { 'kubevirt-vduse-hco': './hack/kubevirt-vduse-hco' },
+        coldMinutes: 4,
+        localReplaces: [],
+        exported: { source: 'hyperconverged-cluster-operator', ref, goflags: '-mod=vendor', overlay: { from: 'hco', into: 'hack/kubevirt-vduse-hco' } },
+      },
+    ]),
+  ),
+  // OpenShift's SCC admission code, with our small main (go/openshift-scc) inside its export.
+  'openshift-scc': {
+    binaries: { 'kubevirt-vduse-scc': './hack/kubevirt-vduse-scc' },
+    coldMinutes: 4,
+    localReplaces: [],
+    exported: { source: 'apiserver-library-go', ref: OPENSHIFT_REFS['apiserver-library-go'], goflags: '-mod=vendor', overlay: { from: 'openshift-scc', into: 'hack/kubevirt-vduse-scc' } },
+  },
+  // The service CA's controllers, as OpenShift runs them (service-ca-operator controller).
+  'service-ca-operator': {
+    binaries: { 'service-ca-operator': './cmd/service-ca-operator' },
+    coldMinutes: 5,
+    localReplaces: [],
+    exported: { source: 'service-ca-operator', ref: OPENSHIFT_REFS['service-ca-operator'], goflags: '-mod=vendor' },
+  },
 };
 
 /** Where the module's go.mod is: under go/, or in its export (undefined when the cache has none). */
@@ -135,6 +167,14 @@ function workspaceOf(name: string): { goWork: string; commit: string } | undefin
   return { goWork: `go 1.26.0\n\nuse ${join(GO_DIR, name)}\n\nreplace (\n${replaces.join('\n')}\n)\n`, commit: exported.record.commit };
 }
 
+const overlayFiles = (from: string) => readdirSync(join(GO_DIR, from)).filter((file) => file.endsWith('.go')).sort();
+
+/** go build -overlay's file: our files, as if they were in the export (which stays as exported). */
+function overlayOf(module: GoModule, dir: string): string {
+  const { from, into } = module.exported!.overlay!;
+  return JSON.stringify({ Replace: Object.fromEntries(overlayFiles(from).map((file) => [join(dir, into, file), join(GO_DIR, from, file)])) });
+}
+
 /** The cache key: the Go version and every file that decides what the module builds. */
 function moduleKey(name: string): string {
   const hash = createHash('sha256');
@@ -143,8 +183,12 @@ function moduleKey(name: string): string {
   // Which source the refused modules come from (the proxy's copy, or an export at a commit).
   hash.update(workspaceOf(name)?.commit ?? 'proxy');
   const exported = MODULES[name]!.exported;
-  // An exported module is what its commit is.
-  if (exported) return hash.update(sourceExport(exported.source, exported.ref)!.record.commit).digest('hex').slice(0, 16);
+  // An exported module is what its commit is, and what we place into it.
+  if (exported) {
+    hash.update(sourceExport(exported.source, exported.ref)!.record.commit);
+    for (const file of exported.overlay ? overlayFiles(exported.overlay.from) : []) hash.update(`${file}\0`).update(readFileSync(join(GO_DIR, exported.overlay!.from, file)));
+    return hash.digest('hex').slice(0, 16);
+  }
   for (const dir of [name, ...MODULES[name]!.localReplaces]) {
     for (const file of readdirSync(join(GO_DIR, dir)).sort()) {
       if (/\.(go|mod|sum)$/.test(file)) hash.update(`${dir}/${file}\0`).update(readFileSync(join(GO_DIR, dir, file)));
@@ -202,10 +246,12 @@ export async function buildModule(name: string): Promise<string> {
     env.GOWORK = join(partial, 'go.work');
     say(`${name}: ${module.refused!.source} ${module.refused!.ref} from the build cache (${workspace.commit.slice(0, 12)})`);
   }
+  const overlay = module.exported?.overlay ? ['-overlay', join(partial, 'overlay.json')] : [];
+  if (module.exported?.overlay) writeFileSync(join(partial, 'overlay.json'), overlayOf(module, dir));
   try {
     for (const [binary, goPackage] of Object.entries(module.binaries)) {
       const ldflags = module.ldflags?.[binary];
-      await run('go', ['build', ...(module.tags ? ['-tags', module.tags.join(',')] : []), ...(ldflags ? ['-ldflags', ldflags] : []), '-o', join(partial, binary), goPackage], dir, env).catch((error: unknown) => {
+      await run('go', ['build', ...overlay, ...(module.tags ? ['-tags', module.tags.join(',')] : []), ...(ldflags ? ['-ldflags', ldflags] : []), '-o', join(partial, binary), goPackage], dir, env).catch((error: unknown) => {
         throw refusedByProxy(name, error) ?? error;
       });
       say(`${name}: ${binary} built, ${Math.round((Date.now() - started) / 1000)} s so far`);

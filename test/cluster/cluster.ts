@@ -45,7 +45,7 @@ export interface ClusterState {
   /** Where the binaries are: the kube module's (kubectl, ...) and KubeVirt's (virtctl, ...). */
   bins: { kube: string; kubevirt: string };
   /** Part name to its process id and log. */
-  parts: Record<string, { pid: number; log: string }>;
+  parts: Record<string, { pid: number; log: string; command?: string; args?: string[]; env?: NodeJS.ProcessEnv }>;
 }
 
 const say = (text: string) => process.stderr.write(`cluster: ${text}\n`);
@@ -54,7 +54,7 @@ export function readState(): ClusterState | undefined {
   return existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState) : undefined;
 }
 
-const alive = (pid: number) => {
+export const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
     return true;
@@ -70,9 +70,24 @@ function startPart(state: ClusterState, name: string, command: string, args: str
   const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   closeSync(fd);
   child.unref();
-  state.parts[name] = { pid: child.pid!, log };
+  state.parts[name] = { pid: child.pid!, log, command, args, env };
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
   return child;
+}
+
+/**
+ * A part that exited, started again with its command line, as kubelet restarts a container whose
+ * process ended: virt-controller exits to re-initialise when some of the KubeVirt CR's settings
+ * change (pkg/virt-controller/watch/application.go configModificationCallback). Waits until its log
+ * says `ready` once more than before.
+ */
+export async function restartPart(name: string, ready: string, state: ClusterState = readState()!): Promise<void> {
+  const part = state.parts[name];
+  if (!part?.command || alive(part.pid)) throw new Error(`cannot restart ${name}: ${part ? (alive(part.pid) ? 'it runs' : 'no command line recorded') : 'no such part'}`);
+  const times = () => readFileSync(part.log, 'utf8').split(ready).length;
+  const before = times();
+  startPart(state, name, part.command, part.args ?? [], part.env);
+  await waitFor(state, name, () => Promise.resolve(times() > before), 90_000);
 }
 
 /** Waits until check() holds; fails with the part's name and its log's last lines when it does not. */
@@ -126,7 +141,7 @@ function kubeconfigFor(server: string, ca: string, user: { cert: string; key: st
 const serviceAccountKubeconfigPath = (namespace: string, account: string) => join(STATE_DIR, `${namespace}-${account}.kubeconfig`);
 
 /** A kubeconfig with a token of the service account, so the process runs with exactly its RBAC. */
-function serviceAccountKubeconfig(kubeBin: string, namespace: string, account: string): string {
+export function serviceAccountKubeconfig(kubeBin: string, namespace: string, account: string): string {
   const token = kubectl(kubeBin, ['create', 'token', account, '-n', namespace, '--duration', '24h']).trim();
   const path = serviceAccountKubeconfigPath(namespace, account);
   writeFileSync(path, kubeconfigFor(API_SERVER, CLUSTER_CA, { token }));

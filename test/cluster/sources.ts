@@ -34,11 +34,40 @@ export const SOURCES: Record<string, SourceSpec> = {
     paths: ['LICENSE', 'go.mod', 'go.sum', 'vendor', 'sidecar', 'webhook'],
     why: "the peer in the bench (KubeVirt's vDPA binding plugin: its sidecar and webhook), whose module the proxy refuses",
   },
+  'hyperconverged-cluster-operator': {
+    repository: 'kubevirt/hyperconverged-cluster-operator',
+    // It commits vendor/, so it builds offline (GOFLAGS=-mod=vendor); deploy/ has its
+    // HyperConverged CRD and the default HyperConverged CR.
+    paths: ['LICENSE', 'go.mod', 'go.sum', 'vendor', 'api', 'controllers', 'pkg', 'version', 'deploy/crds/hco00.crd.yaml', 'deploy/hco.cr.yaml'],
+    why: "the OpenShift Virtualization suite runs HCO's own code (the KubeVirt CR it writes, its CRD conversion), whose module the proxy refuses",
+  },
+  // What the OpenShift overlay is held to (test/cluster/openshift.test.ts): OpenShift's own SCC
+  // admission code, the restricted-v2 SCC as OpenShift ships it, and the service CA's controllers.
+  'apiserver-library-go': {
+    repository: 'openshift/apiserver-library-go',
+    // It commits vendor/: the SCC admission library builds offline.
+    paths: ['LICENSE', 'go.mod', 'go.sum', 'vendor', 'pkg'],
+    why: "the OpenShift overlay is checked with OpenShift's own SCC admission code, whose module the proxy refuses",
+  },
+  'cluster-kube-apiserver-operator': {
+    repository: 'openshift/cluster-kube-apiserver-operator',
+    paths: ['LICENSE', 'bindata/bootkube/scc-manifests'],
+    why: 'the OpenShift overlay is checked against the default SCCs as OpenShift ships them (restricted-v2)',
+  },
+  'service-ca-operator': {
+    repository: 'openshift/service-ca-operator',
+    paths: ['LICENSE', 'go.mod', 'go.sum', 'vendor', 'pkg', 'cmd', 'bindata'],
+    why: "the OpenShift overlay's serving certificate and caBundle come from the service CA's own controllers, whose module the proxy refuses",
+  },
 };
 
 /** The refs the rig's parts use. */
 export const VIRT_TEMPLATE_REF = 'v0.2.0';
 export const PEER_REF = 'main';
+/** The OpenShift sources' refs: their development branches. */
+export const OPENSHIFT_REFS = { 'apiserver-library-go': 'master', 'cluster-kube-apiserver-operator': 'main', 'service-ca-operator': 'main' } as const;
+/** HCO's branch for each KubeVirt the rig runs: OpenShift Virtualization 4.22 ships 1.8.4, 5.0 ships 1.9.0. */
+export const HCO_REFS = { '1.8.4': 'release-1.18', '1.9.0': 'release-1.19' } as const;
 
 /** What an export records about itself, in its .source.json. */
 export interface ExportRecord {

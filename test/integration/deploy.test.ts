@@ -394,20 +394,167 @@ describeRequiring('deploy/kubevirt: the registration, computed from the live Kub
     expect(install).not.toMatch(/\bsed -i\b/);
   });
 
-  it("HyperConverged: both HCO forms carry the KubeVirt registration's bindings, and the jsonpatch annotation's patch applies to HCO's KubeVirt CR", () => {
+  it("HyperConverged: both HCO forms carry the KubeVirt registration's bindings", () => {
     const bindings = (patched(stockKubevirt(), register(stockKubevirt())).spec.configuration as unknown as { network: { binding: unknown } }).network.binding;
     expect((jq('hco/networkbinding.jq', undefined, ['--arg', 'image', IMAGE]).patch as unknown as { spec: { networking: { networkBinding: unknown } } }).spec.networking.networkBinding).toEqual(bindings);
     expect((jq('hco/networkbinding.jq', undefined, ['--arg', 'image', IMAGE, '--arg', 'hco', 'before-1.18']).patch as unknown as { spec: { networkBinding: unknown } }).spec.networkBinding).toEqual(bindings);
     expect(jq('hco/networkbinding.jq', undefined, ['--arg', 'image', IMAGE, '--arg', 'hco', '1.17']).stderr).toContain('--arg hco is 1.18');
-    // HCO generates the KubeVirt CR with its own feature gates and no supportContainerResources.
-    const generated = { ...stockKubevirt(), spec: { configuration: { developerConfiguration: { featureGates: ['Snapshot', 'HotplugVolumes'] } } } };
-    const jsonPatch = JSON.parse(readFileSync(projectFile('deploy', 'kubevirt', 'hco', 'kubevirt-jsonpatch.json'), 'utf8')) as JsonPatch;
-    const result = patched(generated, jsonPatch);
-    expect(result.spec.configuration.developerConfiguration.featureGates).toContain('ReservedOverheadMemlock');
-    expect((result.spec.configuration as Record<string, unknown>).supportContainerResources).toEqual([{ type: 'sidecar', resources: { limits: { memory: SIDECAR_MEMORY_LIMIT } } }]);
-    expect(schemaErrors('v1.KubeVirt', result)).toEqual([]);
+  });
+});
+
+// A HyperConverged CR as `oc get hyperconverged -o json` prints it, with the annotations given.
+const hyperConverged = (annotations?: Record<string, string>) => ({
+  apiVersion: 'hco.kubevirt.io/v1',
+  kind: 'HyperConverged',
+  metadata: { name: 'kubevirt-hyperconverged', namespace: 'openshift-cnv', resourceVersion: '815', ...(annotations ? { annotations } : {}) },
+  spec: { virtualization: { liveMigrationConfig: { parallelMigrationsPerCluster: 5 } } },
+});
+type HyperConvergedCr = ReturnType<typeof hyperConverged>;
+const JSONPATCH = 'kubevirt.kubevirt.io/jsonpatch';
+const RECORD = 'vduse.kubevirt.io/registration';
+const withJsonPatch = (operations: JsonPatch, others: Record<string, string> = {}) => hyperConverged({ ...others, [JSONPATCH]: JSON.stringify(operations) });
+
+/**
+ * The KubeVirt CR HCO writes, modelled: its own feature gates and no supportContainerResources,
+ * then the annotation's operations applied last. The OpenShift Virtualization cluster suite
+ * (test/cluster/hco.test.ts) holds the same programs to HCO's own NewKubeVirt.
+ */
+function hcoKubevirt(hc: { metadata: { annotations?: Record<string, string> } }) {
+  const generated = { ...stockKubevirt(), spec: { configuration: { developerConfiguration: { featureGates: ['CPUManager', 'Snapshot'] }, network: { binding: { l2bridge: { domainAttachmentType: 'managedTap', migration: {} } } } } } };
+  const annotation = hc.metadata.annotations?.[JSONPATCH];
+  return annotation === undefined ? generated : patched(generated, JSON.parse(annotation) as JsonPatch);
+}
+const configurationOf = (kubevirt: ReturnType<typeof hcoKubevirt>) => kubevirt.spec.configuration as { developerConfiguration: { featureGates: string[] }; supportContainerResources?: unknown[] };
+
+const hcoProgram = (file: string) => (hc: unknown) => {
+  const result = jq(`hco/${file}`, hc);
+  expect(result.status, result.stderr).toBe(0);
+  return result.patch;
+};
+const registerHco = hcoProgram('register-jsonpatch.jq');
+const unregisterHco = hcoProgram('unregister-jsonpatch.jq');
+/** The program's patch applied as the API server does, which then bumps the resourceVersion. */
+const applied = (hc: HyperConvergedCr, patch: JsonPatch, version: string): HyperConvergedCr => {
+  const next = patched(hc, patch);
+  return { ...next, metadata: { ...next.metadata, resourceVersion: version } };
+};
+const withoutResourceVersion = (hc: HyperConvergedCr) => ({ ...hc, metadata: { ...hc.metadata, resourceVersion: undefined } });
+const sidecarEntry = (memory: string) => ({ type: 'sidecar', resources: { limits: { memory } } });
+/** The CR with someone else's operation appended to the annotation. */
+const withOperationAppended = (hc: HyperConvergedCr, operation: JsonPatch[number]): HyperConvergedCr => ({
+  ...hc,
+  metadata: { ...hc.metadata, annotations: { ...hc.metadata.annotations, [JSONPATCH]: JSON.stringify([...(JSON.parse(hc.metadata.annotations![JSONPATCH]!) as JsonPatch), operation]) } },
+});
+
+describeRequiring("deploy/kubevirt/hco: HCO's jsonpatch annotation, computed from the live HyperConverged CR with jq", 'jq', commandProblem('jq', ['--version']), () => {
+  it('on a HyperConverged CR without the annotation: the gate and the sidecar memory, applied after HCO\'s own gates, and the record', () => {
+    const hc = applied(hyperConverged(), registerHco(hyperConverged()), '816');
+    const operations = JSON.parse(hc.metadata.annotations![JSONPATCH]!) as JsonPatch;
+    expect(operations).toEqual([
+      { op: 'add', path: '/spec/configuration/developerConfiguration/featureGates/-', value: 'ReservedOverheadMemlock' },
+      { op: 'add', path: '/spec/configuration/supportContainerResources', value: [sidecarEntry(SIDECAR_MEMORY_LIMIT)] },
+    ]);
+    const configuration = configurationOf(hcoKubevirt(hc));
+    expect(configuration.developerConfiguration.featureGates).toEqual(['CPUManager', 'Snapshot', 'ReservedOverheadMemlock']);
+    expect(configuration.supportContainerResources).toEqual([sidecarEntry(SIDECAR_MEMORY_LIMIT)]);
+    expect(JSON.parse(hc.metadata.annotations![RECORD]!)).toEqual({ operations, featureGate: 'added', sidecarMemory: 'added', createdAnnotation: true, createdAnnotations: true });
+    expect(schemaErrors('v1.KubeVirt', hcoKubevirt(hc))).toEqual([]);
+  });
+
+  it('merges with operations already there: theirs first and unchanged, a smaller sidecar limit raised, other containers\' entries kept', () => {
+    const theirs: JsonPatch = [
+      { op: 'add', path: '/spec/configuration/cpuModel', value: 'Haswell-noTSX' },
+      { op: 'add', path: '/spec/configuration/supportContainerResources', value: [{ type: 'virtLauncher', resources: { limits: { memory: '1Gi' } } }, sidecarEntry('64Mi')] },
+    ];
+    const hc = applied(withJsonPatch(theirs), registerHco(withJsonPatch(theirs)), '816');
+    const operations = JSON.parse(hc.metadata.annotations![JSONPATCH]!) as JsonPatch;
+    expect(operations.slice(0, 2)).toEqual(theirs);
+    expect(operations.slice(2)).toEqual([
+      { op: 'add', path: '/spec/configuration/developerConfiguration/featureGates/-', value: 'ReservedOverheadMemlock' },
+      { op: 'replace', path: '/spec/configuration/supportContainerResources/1/resources/limits/memory', value: SIDECAR_MEMORY_LIMIT },
+    ]);
+    expect(configurationOf(hcoKubevirt(hc)).supportContainerResources).toEqual([{ type: 'virtLauncher', resources: { limits: { memory: '1Gi' } } }, sidecarEntry(SIDECAR_MEMORY_LIMIT)]);
+    expect(JSON.parse(hc.metadata.annotations![RECORD]!)).toMatchObject({ sidecarMemory: { raisedFrom: '64Mi' }, createdAnnotation: false });
+  });
+
+  const GATE_OPERATION = { op: 'add', path: '/spec/configuration/developerConfiguration/featureGates/-', value: 'ReservedOverheadMemlock' };
+  it.each([
+    ['the gate, by an operation that appends it', [GATE_OPERATION], ['/spec/configuration/supportContainerResources']],
+    ['the gate, in a developerConfiguration written whole', [{ op: 'replace', path: '/spec/configuration/developerConfiguration', value: { featureGates: ['Snapshot', 'ReservedOverheadMemlock'] } }], ['/spec/configuration/supportContainerResources']],
+    ['a larger sidecar limit, appended to entries of their own', [{ op: 'add', path: '/spec/configuration/supportContainerResources', value: [] }, { op: 'add', path: '/spec/configuration/supportContainerResources/-', value: sidecarEntry('256Mi') }], [GATE_OPERATION.path]],
+  ])('adds nothing twice: with %s already in the annotation', (_title, theirs, ourPaths) => {
+    const hc = applied(withJsonPatch(theirs), registerHco(withJsonPatch(theirs)), '816');
+    const configuration = configurationOf(hcoKubevirt(hc));
+    expect(configuration.developerConfiguration.featureGates.filter((gate) => gate === 'ReservedOverheadMemlock')).toHaveLength(1);
+    expect((configuration.supportContainerResources ?? []).filter((entry) => (entry as { type: string }).type === 'sidecar')).toHaveLength(1);
+    expect((JSON.parse(hc.metadata.annotations![RECORD]!) as { operations: JsonPatch }).operations.map((operation) => operation.path)).toEqual(ourPaths);
+  });
+
+  it('adds a sidecar entry with "-" to a list of other containers\' entries', () => {
+    const theirs: JsonPatch = [{ op: 'add', path: '/spec/configuration/supportContainerResources', value: [{ type: 'guestConsoleLog', resources: { limits: { cpu: '50m' } } }] }];
+    const hc = applied(withJsonPatch(theirs), registerHco(withJsonPatch(theirs)), '816');
+    expect(configurationOf(hcoKubevirt(hc)).supportContainerResources).toEqual([{ type: 'guestConsoleLog', resources: { limits: { cpu: '50m' } } }, sidecarEntry(SIDECAR_MEMORY_LIMIT)]);
+  });
+
+  it('applied again (an upgrade) changes nothing, and reckons with operations the others changed meanwhile', () => {
+    const once = applied(hyperConverged(), registerHco(hyperConverged()), '816');
+    const twice = applied(once, registerHco(once), '817');
+    expect(withoutResourceVersion(twice)).toEqual(withoutResourceVersion(once));
+    // Someone sets every support container's resources after us, sidecars at 512Mi: applied again, only the gate is ours.
+    const theirs = { op: 'add', path: '/spec/configuration/supportContainerResources', value: [{ type: 'virtLauncher', resources: { limits: { memory: '2Gi' } } }, sidecarEntry('512Mi')] };
+    const changed = withOperationAppended(twice, theirs);
+    const again = applied(changed, registerHco(changed), '818');
+    expect(JSON.parse(again.metadata.annotations![JSONPATCH]!)).toEqual([theirs, GATE_OPERATION]);
+    expect(configurationOf(hcoKubevirt(again)).supportContainerResources).toEqual(theirs.value);
+    expect(JSON.parse(again.metadata.annotations![RECORD]!)).toMatchObject({ operations: [GATE_OPERATION], sidecarMemory: 'present', createdAnnotation: true, createdAnnotations: true });
+  });
+
+  it.each([
+    ['no annotations at all', hyperConverged()],
+    ['other annotations, none of HCO\'s', hyperConverged({ 'example.com/owner': 'platform' })],
+    ['an empty jsonpatch annotation', hyperConverged({ [JSONPATCH]: '[]' })],
+    ['operations of others, a smaller sidecar limit among them', withJsonPatch([{ op: 'add', path: '/spec/configuration/supportContainerResources', value: [{ type: 'virtLauncher', resources: { limits: { memory: '1Gi' } } }, sidecarEntry('64Mi')] }])],
+    ['the gate and a larger sidecar limit already there (nothing to add)', withJsonPatch([{ op: 'add', path: '/spec/configuration/developerConfiguration/featureGates/-', value: 'ReservedOverheadMemlock' }, { op: 'add', path: '/spec/configuration/supportContainerResources', value: [sidecarEntry('1G')] }])],
+  ])('unregister-jsonpatch.jq takes back exactly what the registration added, applied once or twice: %s', (_title, before) => {
+    for (const runs of [1, 2]) {
+      let hc = before;
+      for (let run = 0; run < runs; run++) hc = applied(hc, registerHco(hc), `after run ${run}`);
+      expect(hc.metadata.annotations?.[RECORD]).toBeDefined();
+      const after = applied(hc, unregisterHco(hc), 'after unregister');
+      expect(withoutResourceVersion(after)).toEqual(withoutResourceVersion(before));
+      expect(hcoKubevirt(after)).toEqual(hcoKubevirt(before));
+    }
+  });
+
+  it('unregister-jsonpatch.jq keeps what the others added to the annotation after the registration, and refuses to leave them an operation that needs ours', () => {
+    const registered = applied(hyperConverged(), registerHco(hyperConverged()), '816');
+    const theirs = { op: 'add', path: '/spec/configuration/cpuModel', value: 'Haswell-noTSX' };
+    const after = applied(withOperationAppended(registered, theirs), unregisterHco(withOperationAppended(registered, theirs)), '817');
+    expect(after.metadata.annotations).toEqual({ [JSONPATCH]: JSON.stringify([theirs]) });
+    // An entry appended with "-" to the list our operation created: without ours, HCO could not apply it.
+    const dependent = withOperationAppended(registered, { op: 'add', path: '/spec/configuration/supportContainerResources/-', value: { type: 'virtLauncher', resources: { limits: { memory: '2Gi' } } } });
+    const refused = jq('hco/unregister-jsonpatch.jq', dependent);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('"path":"/spec/configuration/supportContainerResources/-"');
+    expect(refused.stderr).toContain('does not apply without the operations before it: nothing is at /spec/configuration/supportContainerResources');
+  });
+
+  it('tests the resourceVersion first, and refuses an annotation that is not a JSON Patch with the CR, the annotation, the value and what it expects', () => {
+    expect(registerHco(hyperConverged())[0]).toEqual({ op: 'test', path: '/metadata/resourceVersion', value: '815' });
+    for (const file of ['register-jsonpatch.jq', 'unregister-jsonpatch.jq']) {
+      const result = jq(`hco/${file}`, hyperConverged({ [JSONPATCH]: '{"op":"add"}' }));
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain('HyperConverged openshift-cnv/kubevirt-hyperconverged: annotation kubevirt.kubevirt.io/jsonpatch: got "{\\"op\\":\\"add\\"}"; expected a JSON array of JSON Patch operations');
+    }
+  });
+
+  it('the HCO commands the docs give are the ones tested here, and the docs show what OpenShift users sign up for', () => {
     const readme = readFileSync(projectFile('deploy', 'kubevirt', 'README.md'), 'utf8');
-    for (const word of ['openshift-cnv', 'kubevirt-hyperconverged', 'TaintedConfiguration', 'replaces any patch already there']) expect(readme).toContain(word);
+    const install = readFileSync(projectFile('docs', 'install.md'), 'utf8');
+    expect(readme).toContain('-p "$(jq -n -c -f deploy/kubevirt/hco/networkbinding.jq --arg image REGISTRY/kubevirt-vduse/sidecar:0.1.0)"');
+    expect(readme).toContain('kubevirt-hyperconverged -n openshift-cnv -o json | jq -c -f deploy/kubevirt/hco/register-jsonpatch.jq)"');
+    expect(install).toContain('kubevirt-hyperconverged -n openshift-cnv -o json | jq -c -f deploy/kubevirt/hco/unregister-jsonpatch.jq)"');
+    for (const word of ['openshift-cnv', 'kubevirt-hyperconverged', 'TaintedConfiguration', 'UnsupportedFeatureAnnotation', 'Alpha']) expect(readme).toContain(word);
   });
 });
 

@@ -23,15 +23,27 @@ import (
 
 func main() {
 	namespace := flag.String("namespace", "kubevirt", "the Namespace KubeVirt is installed in")
+	// virt-operator derives parts of the install strategy from the CR's configuration (on 1.9, the
+	// controller's RBAC for NetworkAttachmentDefinitions follows ExternalNetResourceInjection).
+	kubevirtCR := flag.String("kubevirt", "", "a KubeVirt CR (JSON file) to derive the install strategy from, as virt-operator does; default: one with no configuration")
 	flag.Parse()
-	if err := run(*namespace); err != nil {
+	if err := run(*namespace, *kubevirtCR); err != nil {
 		fmt.Fprintf(os.Stderr, "installgen: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(namespace string) error {
+func run(namespace, kubevirtCR string) error {
 	kv := &v1.KubeVirt{}
+	if kubevirtCR != "" {
+		data, err := os.ReadFile(kubevirtCR)
+		if err == nil {
+			err = json.Unmarshal(data, kv)
+		}
+		if err != nil {
+			return fmt.Errorf("--kubevirt %s: expected a KubeVirt CR in JSON: %w", kubevirtCR, err)
+		}
+	}
 	kv.Namespace = namespace
 	config := operatorutil.GetTargetConfigFromKV(kv)
 	strategy, err := install.GenerateCurrentInstallStrategy(config, "", namespace)
