@@ -50,6 +50,7 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
       message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, labels: { 'vduse.kubevirt.io/enabled': 'true' } }), { namespaceLabels: { 'vduse.kubevirt.io/policy': 'disabled' } }),
     },
     { title: 'Bad tuning annotation', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/rx-queue-size': '300' } }), { namespaceLabels: POLICY_ENABLED }) },
+    { title: 'Bad coalesce setting', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/coalesce': 'tx-frames=8,rx-usecs=-5' } }), { namespaceLabels: POLICY_ENABLED }) },
     { title: 'Non-virtio model', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: { dataplane: { model: 'e1000e' } } }), { namespaceLabels: POLICY_ENABLED }) },
     { title: 'Networks annotation names a missing network', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/networks': 'data' } }), { namespaceLabels: POLICY_ENABLED }) },
     { title: 'Namespace cannot be read', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceUnreadable: 'Namespace telco: no answer from the API server within 2 s' }) },
