@@ -64,7 +64,7 @@ export interface AdmissionResponse {
   patch?: string;
   warnings?: string[];
   auditAnnotations?: Record<string, string>;
-  status?: { code: number; message: string };
+  status?: { code: number; reason: string; message: string };
 }
 
 export function admissionResponse(uid: string, decision: Decision): { apiVersion: string; kind: 'AdmissionReview'; response: AdmissionResponse } {
@@ -77,6 +77,9 @@ export function admissionResponse(uid: string, decision: Decision): { apiVersion
   // The API server prefixes each key with the webhook's name.
   response.auditAnnotations = { decision: decision.outcome, reason: decision.reason.slice(0, 1000) };
   if (decision.interfaces.length > 0) response.auditAnnotations.interfaces = decision.interfaces.join(',');
-  if (!decision.allowed) response.status = { code: 403, message: decision.reason };
+  // As Kubernetes' own Forbidden: the API server keeps the reason (apiserver
+  // pkg/admission/plugin/webhook/errors ToStatusErr), and kubectl prints "Error from server
+  // (Forbidden):" only when there is one (kubectl pkg/cmd/util/helpers.go StandardErrorMessage).
+  if (!decision.allowed) response.status = { code: 403, reason: 'Forbidden', message: decision.reason };
   return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
 }
