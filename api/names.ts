@@ -47,6 +47,15 @@ export const DEFAULT_POD_NETWORK_NAME = 'default';
 export const NAMESPACE_POLICY_VALUES = ['enabled', 'disabled'] as const;
 export type NamespacePolicy = (typeof NAMESPACE_POLICY_VALUES)[number];
 
+/**
+ * What is wrong with a Namespace's policy label value, in the words the webhook denies with and
+ * `doctor` lists; undefined for a value it knows.
+ */
+export function namespacePolicyProblem(namespace: string, value: string): string | undefined {
+  if ((NAMESPACE_POLICY_VALUES as readonly string[]).includes(value)) return undefined;
+  return `Namespace ${namespace}: label ${LABEL_NAMESPACE_POLICY}: got ${JSON.stringify(value)}; expected one of ${NAMESPACE_POLICY_VALUES.join(', ')} (ask the namespace's administrator)`;
+}
+
 export const DEFAULT_BINDING_PLUGIN_NAME = 'vduse';
 /**
  * The second binding, registered with the sidecar-cloudinit image (the same program, which names

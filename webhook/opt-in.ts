@@ -1,5 +1,5 @@
 // Whether a VM wants VDUSE: the Namespace policy label and the VM's own opt-in or opt-out label.
-import { LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, NAMESPACE_POLICY_VALUES, type NamespacePolicy } from '../api/names.ts';
+import { LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, type NamespacePolicy, namespacePolicyProblem } from '../api/names.ts';
 import type { NamespaceFacts } from './lookup.ts';
 
 export type OptIn =
@@ -19,11 +19,10 @@ export function decideOptIn(subject: string, namespaceName: string, labels: Read
     return { denied: `${subject}: label ${LABEL_VM_ENABLED}: got ${JSON.stringify(vmLabel)}; expected "true" or "false"` };
   }
   const policyLabel = namespace?.labels[LABEL_NAMESPACE_POLICY];
-  if (policyLabel !== undefined && !(NAMESPACE_POLICY_VALUES as readonly string[]).includes(policyLabel)) {
-    return {
-      denied: `Namespace ${namespaceName}: label ${LABEL_NAMESPACE_POLICY}: got ${JSON.stringify(policyLabel)}; expected one of ${NAMESPACE_POLICY_VALUES.join(', ')} (ask the namespace's administrator)`,
-    };
-  }
+  // The namespace-policy webhook is sent every Namespace with a policy other than "disabled", so a
+  // misspelt one is refused here rather than ignored (deploy/base/mutating-webhook.yaml).
+  const policyProblem = policyLabel === undefined ? undefined : namespacePolicyProblem(namespaceName, policyLabel);
+  if (policyProblem !== undefined) return { denied: policyProblem };
   const policy = policyLabel as NamespacePolicy | undefined;
   if (policy === 'disabled') {
     if (vmLabel === 'true') {

@@ -49,6 +49,8 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
       title: 'VM asks for VDUSE in a disabled Namespace',
       message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, labels: { 'vduse.kubevirt.io/enabled': 'true' } }), { namespaceLabels: { 'vduse.kubevirt.io/policy': 'disabled' } }),
     },
+    { title: 'Namespace policy not recognised', message: denied(virtctlVm(), { namespaceLabels: { 'vduse.kubevirt.io/policy': 'enable' } }) },
+    { title: 'VM label not true or false', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, labels: { 'vduse.kubevirt.io/enabled': 'yes' } }), {}) },
     { title: 'Bad tuning annotation', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/rx-queue-size': '300' } }), { namespaceLabels: POLICY_ENABLED }) },
     { title: 'Bad coalesce setting', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/coalesce': 'tx-frames=8,rx-usecs=-5' } }), { namespaceLabels: POLICY_ENABLED }) },
     { title: 'Non-virtio model', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: { dataplane: { model: 'e1000e' } } }), { namespaceLabels: POLICY_ENABLED }) },

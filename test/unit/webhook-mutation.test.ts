@@ -784,3 +784,21 @@ describe('cluster readiness, from the KubeVirt CR', () => {
     }
   });
 });
+
+describe('no mistake is silent', () => {
+  const dataplane = { multus: { dataplane: 'ovs-vduse-a' } };
+
+  it('refuses a misspelt Namespace policy with the same message, whatever the VM says, so neither webhook admits it', () => {
+    const message = 'Namespace telco: label vduse.kubevirt.io/policy: got "enable"; expected one of enabled, disabled (ask the namespace\'s administrator)';
+    for (const labels of [{}, { 'vduse.kubevirt.io/enabled': 'true' }, { 'vduse.kubevirt.io/enabled': 'false' }] as Record<string, string>[]) {
+      expect(decideFor(vmWith({ ...dataplane, labels }), { namespaceLabels: { 'vduse.kubevirt.io/policy': 'enable' } })).toMatchObject({ allowed: false, reason: message });
+    }
+  });
+
+  it('refuses a misspelt VM label with the same message in an enabled Namespace and in a plain one', () => {
+    const vm = vmWith({ ...dataplane, labels: { 'vduse.kubevirt.io/enabled': 'yes' } });
+    const message = 'VirtualMachine telco/vm-cirros: label vduse.kubevirt.io/enabled: got "yes"; expected "true" or "false"';
+    expect(decideFor(vm, { namespaceLabels: POLICY_ENABLED })).toMatchObject({ allowed: false, reason: message });
+    expect(decideFor(vm, {})).toMatchObject({ allowed: false, reason: message });
+  });
+});
