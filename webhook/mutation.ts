@@ -6,7 +6,17 @@ import { isCoalesceOff } from '../api/coalesce.ts';
 import { describeObject, InvalidInputError } from '../api/errors.ts';
 import { isObject, stringMapField } from '../api/json.ts';
 import { type Interface, KUBEVIRT_API_VERSION, type Memory, type Network, parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
-import { ANNOTATION_MAX_GUEST, ANNOTATION_MEMLOCK_OVERHEAD, ANNOTATION_POD_NETWORK, cloudInitBindingName, DEFAULT_POD_NETWORK_NAME, DEFAULTED_MEMLOCK, pluginBindingNames, POD_NETWORK_VALUES } from '../api/names.ts';
+import { KEY_PLACES, type KeyPlace, keyWarnings } from '../api/keys.ts';
+import {
+  ANNOTATION_MAX_GUEST,
+  ANNOTATION_MEMLOCK_OVERHEAD,
+  ANNOTATION_POD_NETWORK,
+  cloudInitBindingName,
+  DEFAULT_POD_NETWORK_NAME,
+  DEFAULTED_MEMLOCK,
+  pluginBindingNames,
+  POD_NETWORK_VALUES,
+} from '../api/names.ts';
 import { type ResolvedTuning, resolveTuning } from '../api/resolve.ts';
 import { formatTuningValue, parseTuningAnnotations, type Tuning, TUNING_SCHEMA } from '../api/tuning.ts';
 import { CLUSTER_TUNING_KEYS, SYSTEM_NAMESPACE_PREFIX, type WebhookConfig } from './config.ts';
@@ -67,9 +77,12 @@ interface Target {
   pointer: string;
   path: string;
   vmi: VirtualMachineInstance;
-  /** The VM's own labels and annotations over the template's; a VMI's own. */
+  /** The VM's own labels (a VMI's own), where the opt-in label is read. */
   labels: Record<string, string>;
+  /** The VM's own annotations over the template's; a VMI's own. */
   annotations: Record<string, string>;
+  /** Where the keys under our prefix were found, as written: for the keys stage. */
+  keySources: [KeyPlace, Readonly<Record<string, string>>][];
   /** The whole object under review, for the patch scope check. */
   original: Record<string, unknown>;
 }
@@ -83,7 +96,8 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
   const stringMap = (value: unknown, field: string): Record<string, string> => stringMapField(value, name, field);
   if (subject.kind === 'VirtualMachineInstance') {
     const vmi = parseVmiObject(object, name);
-    return { subject: name, pointer: '', path: '', vmi, labels: stringMap(metadata.labels, 'metadata.labels'), annotations: stringMap(metadata.annotations, 'metadata.annotations'), original: object };
+    const [labels, annotations] = [stringMap(metadata.labels, 'metadata.labels'), stringMap(metadata.annotations, 'metadata.annotations')];
+    return { subject: name, pointer: '', path: '', vmi, labels, annotations, keySources: [[KEY_PLACES.vmLabels, labels], [KEY_PLACES.vmiAnnotations, annotations]], original: object };
   }
   const spec = object.spec;
   if (!isObject(spec) || !isObject(spec.template)) throw new InvalidInputError(name, 'spec.template', isObject(spec) ? spec.template : spec, 'an object');
@@ -91,6 +105,8 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
   const templateMetadata = template.metadata;
   if (templateMetadata !== undefined && !isObject(templateMetadata)) throw new InvalidInputError(name, 'spec.template.metadata', templateMetadata, 'an object');
   const vmi = parseVmiObject({ metadata: templateMetadata, spec: template.spec }, `${name} spec.template`);
+  const [labels, annotations] = [stringMap(metadata.labels, 'metadata.labels'), stringMap(metadata.annotations, 'metadata.annotations')];
+  const [templateLabels, templateAnnotations] = [stringMap(templateMetadata?.labels, 'spec.template.metadata.labels'), stringMap(templateMetadata?.annotations, 'spec.template.metadata.annotations')];
   return {
     original: object,
     subject: name,
@@ -99,12 +115,15 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
     vmi,
     // Opt-in and opt-out labels are the VM's own: the opt-in webhook's objectSelector sees only
     // those (deploy/base/mutating-webhook.yaml), and offline `mutate` must decide the same.
-    labels: stringMap(metadata.labels, 'metadata.labels'),
+    labels,
     // The VM's own annotations win over its template's, where the webhook's defaulted values are not the user's.
-    annotations: {
-      ...usersTemplateAnnotations(stringMap(templateMetadata?.annotations, 'spec.template.metadata.annotations')),
-      ...stringMap(metadata.annotations, 'metadata.annotations'),
-    },
+    annotations: { ...usersTemplateAnnotations(templateAnnotations), ...annotations },
+    keySources: [
+      [KEY_PLACES.vmLabels, labels],
+      [KEY_PLACES.vmAnnotations, annotations],
+      [KEY_PLACES.templateLabels, templateLabels],
+      [KEY_PLACES.templateAnnotations, templateAnnotations],
+    ],
   };
 }
 
@@ -275,28 +294,29 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   const target = targetOf(subject, gate.object);
   const namespace = namespaceStage(target, subject.namespace, facts, config);
   if (stops(namespace)) return namespace.stop;
+  const warnings = keysStage(target, namespace.facts);
+  // Whatever the decision, the warnings so far go with it, a denial's included.
+  const withWarnings = (decision: Decision): Decision => ({ ...decision, warnings: [...warnings, ...decision.warnings] });
   const optIn = decideOptIn(target.subject, subject.namespace, target.labels, namespace.facts);
-  if ('denied' in optIn) return denyDecision(optIn.denied);
-  if (!optIn.wanted) return removalOrSkip(target, optIn.because, config);
+  if ('denied' in optIn) return withWarnings(denyDecision(optIn.denied));
+  if (!optIn.wanted) return withWarnings(removalOrSkip(target, optIn.because, config));
   const matched = readMatchers(subject, target, facts, config);
-  if ('denied' in matched) return denyDecision(matched.denied);
-  const admission: Admission = { target, namespaceName: subject.namespace, namespace: namespace.facts, facts, config, matched, warnings: [...matched.warnings] };
+  if ('denied' in matched) return withWarnings(denyDecision(matched.denied));
+  warnings.push(...matched.warnings);
+  const admission: Admission = { target, namespaceName: subject.namespace, namespace: namespace.facts, facts, config, matched, warnings };
 
   const resolved = tuningStage(admission);
   const networks = networksStage(admission, resolved);
-  if (stops(networks)) return networks.stop;
+  if (stops(networks)) return withWarnings(networks.stop);
   const conversion = conversionStage(admission, networks, resolved.tuning);
-  if (stops(conversion)) return conversion.stop;
-  if (conversion.bound.length === 0) {
-    const removal = removalOrSkip(target, `wanted (${optIn.because}), but no interface is on a VDUSE network`, config);
-    return { ...removal, warnings: [...admission.warnings, ...removal.warnings] };
-  }
+  if (stops(conversion)) return withWarnings(conversion.stop);
+  if (conversion.bound.length === 0) return withWarnings(removalOrSkip(target, `wanted (${optIn.because}), but no interface is on a VDUSE network`, config));
   const kubevirt = readinessStage(admission, conversion);
-  if (stops(kubevirt)) return kubevirt.stop;
+  if (stops(kubevirt)) return withWarnings(kubevirt.stop);
   const annotations = annotationsStage(target, resolved);
   const memory = memoryStage(admission, conversion, kubevirt.hotplug, resolved.tuning, annotations);
   addConversionWarnings(admission, networks, conversion, resolved.tuning);
-  return patchStage(admission, networks, conversion, annotations, memory, optIn.because);
+  return withWarnings(patchStage(admission, networks, conversion, annotations, memory, optIn.because));
 }
 
 /** Gate: what the webhook never mutates (deletions, other operations, VM-owned or updated VMIs, excluded Namespaces). */
@@ -325,6 +345,17 @@ function namespaceStage(target: Target, name: string, facts: ClusterFacts, confi
     return { stop: denyDecision(`${target.subject}: cannot read Namespace ${name} to apply its VDUSE policy (${reason}); the webhook config says onLookupFailure: deny, so retry shortly`) };
   }
   return { facts: undefined };
+}
+
+/**
+ * Keys: a label or annotation under our prefix that nothing reads (a misspelling, named with the
+ * nearest key), or that is read elsewhere, on the VM, its template and its Namespace. Without a
+ * word it would change nothing, and stay on the VM.
+ */
+function keysStage(target: Target, namespace: NamespaceFacts | undefined): string[] {
+  const sources: (readonly [KeyPlace, Readonly<Record<string, string>>])[] = [...target.keySources];
+  if (namespace) sources.push([KEY_PLACES.namespaceLabels, namespace.labels], [KEY_PLACES.namespaceAnnotations, namespace.annotations]);
+  return sources.flatMap(([place, map]) => keyWarnings(place, Object.keys(map))).map(limitWarning);
 }
 
 /** Tuning: the VM's annotations over the Namespace's over the config's over the built-in defaults. */
@@ -522,7 +553,7 @@ function addConversionWarnings({ target, warnings }: Admission, networks: Chosen
  * Patch: the parts the webhook writes were copied and changed; the patch is their difference, and
  * nothing else is touched, so status, managedFields and the rest of a large VM cost nothing.
  */
-function patchStage({ target, warnings }: Admission, networks: ChosenNetworks, conversion: Conversion, annotations: Record<string, string>, memory: Memory, because: string): Decision {
+function patchStage({ target }: Admission, networks: ChosenNetworks, conversion: Conversion, annotations: Record<string, string>, memory: Memory, because: string): Decision {
   const spec = target.vmi.spec;
   const templateMetadata = target.vmi.metadata;
   const patch = [
@@ -540,7 +571,7 @@ function patchStage({ target, warnings }: Admission, networks: ChosenNetworks, c
     outcome: patch.length > 0 ? 'mutated' : 'unchanged',
     reason: converted.length > 0 ? `converted ${converted.join(', ')} (${because})` : `already converted (${because})`,
     patch,
-    warnings,
+    warnings: [],
     interfaces: bound,
   };
 }

@@ -126,6 +126,14 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
       message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('now use binding'))!,
     },
     {
+      title: 'Unknown key',
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/rx-queue-sizes': '512' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('unknown'))!,
+    },
+    {
+      title: 'Key where it is not read',
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/enabled': 'true' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('ignored'))!,
+    },
+    {
       title: 'NetworkAttachmentDefinition unreadable, onLookupFailure allow',
       message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'ovs-vduse-b' } }), { namespaceLabels: POLICY_ENABLED, nads: { 'ovs-vduse-a': 'vduse.io/vduse', 'ovs-vduse-b': null }, config: { onLookupFailure: 'allow' } }).warnings.find((warning) => warning.includes('left unconverted'))!,
     },

@@ -277,6 +277,19 @@ describe('tuning annotations', () => {
   });
 
   it('keeps every warning within 120 characters', () => {
+    const longest = [
+      // Every key of ours misspelt by a few characters, in every place it can be.
+      ...decideFor(
+        vmWith({
+          multus: { dataplane: 'ovs-vduse-a' },
+          annotations: { 'vduse.kubevirt.io/memlock-overheads-x': '1Gi', 'vduse.kubevirt.io/enabled': 'true' },
+          templateAnnotations: { 'vduse.kubevirt.io/memlock-overheads-x': '1Gi' },
+        }),
+        { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/memlock-overhead': '1Gi', 'vduse.kubevirt.io/memory-hotplugged': 'keep' } },
+      ).warnings,
+    ];
+    expect(longest).toHaveLength(6);
+    for (const warning of longest) expect(warning.length, warning).toBeLessThanOrEqual(120);
     const many = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`dataplane-network-${i}`, 'ovs-vduse-a']));
     const decision = decideFor(vmWith({ multus: many }), { namespaceLabels: POLICY_ENABLED });
     expect(decision.interfaces).toHaveLength(12);
@@ -788,6 +801,32 @@ describe('cluster readiness, from the KubeVirt CR', () => {
 describe('no mistake is silent', () => {
   const dataplane = { multus: { dataplane: 'ovs-vduse-a' } };
 
+  it.each([
+    ['a misspelt annotation on the VM', { annotations: { 'vduse.kubevirt.io/rx-queue-sizes': '512' } }, {}, 'vduse: unknown annotation vduse.kubevirt.io/rx-queue-sizes; did you mean rx-queue-size?'],
+    ['another spelling of it', { annotations: { 'vduse.kubevirt.io/rxqueue-size': '512' } }, {}, 'vduse: unknown annotation vduse.kubevirt.io/rxqueue-size; did you mean rx-queue-size?'],
+    ['a misspelt annotation on the template', { templateAnnotations: { 'vduse.kubevirt.io/coalesse': 'adaptive-rx' } }, {}, 'vduse: unknown template annotation vduse.kubevirt.io/coalesse; did you mean coalesce?'],
+    ['a misspelt Namespace annotation', {}, { namespaceAnnotations: { 'vduse.kubevirt.io/pod-networks': 'vduse' } }, 'vduse: unknown Namespace annotation vduse.kubevirt.io/pod-networks; did you mean pod-network?'],
+    ['the opt-in label written as an annotation', { annotations: { 'vduse.kubevirt.io/enabled': 'false' } }, {}, 'vduse: annotation vduse.kubevirt.io/enabled is ignored: it is read as a label of the VM itself'],
+    ['the opt-out label on the template', { templateLabels: { 'vduse.kubevirt.io/enabled': 'false' } }, {}, 'vduse: template label vduse.kubevirt.io/enabled is ignored: it is read as a label of the VM itself'],
+    ['the pod-network annotation on a VM', { annotations: { 'vduse.kubevirt.io/pod-network': 'vduse' } }, {}, 'vduse: annotation vduse.kubevirt.io/pod-network is ignored: it is read as a Namespace annotation'],
+    ['a tuning annotation written as a label', { labels: { 'vduse.kubevirt.io/rx-queue-size': '512' } }, {}, 'vduse: label vduse.kubevirt.io/rx-queue-size is ignored: it is read as an annotation (VM, template or Namespace)'],
+  ] as const)('warns about %s, naming the key and what would be read', (_title, shape, scenario, warning) => {
+    const vm = vmWith({ ...dataplane, ...shape });
+    if ('templateLabels' in shape) template(vm).metadata = { ...template(vm).metadata, labels: shape.templateLabels };
+    const decision = decideFor(vm, { namespaceLabels: POLICY_ENABLED, ...scenario });
+    expect(decision.allowed, decision.reason).toBe(true);
+    expect(decision.warnings).toContain(warning);
+    // The misspelt value is not read: the ring keeps its default.
+    if ('annotations' in shape && 'vduse.kubevirt.io/rx-queue-sizes' in shape.annotations) expect(applyIndependently(vm, decision.patch).spec.template.metadata!.annotations!['vduse.kubevirt.io/rx-queue-size']).toBe('1024');
+  });
+
+  it('says nothing about the keys it writes itself, nor about memory-hotplug, on a VM it converted before', () => {
+    const vm = vmWith({ ...dataplane, multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: { guest: '4Gi' }, annotations: { 'vduse.kubevirt.io/memory-hotplug': 'auto', 'vduse.kubevirt.io/rx-queue-size': '512' } });
+    const { result } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(Object.keys(template(result).metadata!.annotations!)).toEqual(expect.arrayContaining(['vduse.kubevirt.io/defaulted', 'vduse.kubevirt.io/memlock-overhead', 'vduse.kubevirt.io/max-guest']));
+    expect(decideFor(result, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' }).warnings).toEqual([]);
+  });
+
   it('refuses a misspelt Namespace policy with the same message, whatever the VM says, so neither webhook admits it', () => {
     const message = 'Namespace telco: label vduse.kubevirt.io/policy: got "enable"; expected one of enabled, disabled (ask the namespace\'s administrator)';
     for (const labels of [{}, { 'vduse.kubevirt.io/enabled': 'true' }, { 'vduse.kubevirt.io/enabled': 'false' }] as Record<string, string>[]) {
@@ -801,4 +840,5 @@ describe('no mistake is silent', () => {
     expect(decideFor(vm, { namespaceLabels: POLICY_ENABLED })).toMatchObject({ allowed: false, reason: message });
     expect(decideFor(vm, {})).toMatchObject({ allowed: false, reason: message });
   });
+
 });
