@@ -14,6 +14,8 @@ export interface AdmissionRequest {
   name: string;
   dryRun: boolean;
   object: unknown;
+  /** What is stored now, on an UPDATE: what the user changed is the difference. */
+  oldObject?: unknown;
 }
 
 /** Not an AdmissionReview the webhook can answer: the HTTP status is 400 and the message says why. */
@@ -54,6 +56,7 @@ export function parseAdmissionReview(body: unknown): AdmissionRequest {
     name: (request.name as string | undefined) ?? '',
     dryRun: request.dryRun === true,
     object: request.object,
+    ...(isObject(request.oldObject) ? { oldObject: request.oldObject } : {}),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   cloudInitBindingName,
   DEFAULT_POD_NETWORK_NAME,
   DEFAULTED_MEMLOCK,
+  KEY_PREFIX,
   pluginBindingNames,
   POD_NETWORK_VALUES,
 } from '../api/names.ts';
@@ -40,6 +41,8 @@ export interface AdmissionSubject {
   /** The request's namespace, which is the object's. */
   namespace: string;
   object: unknown;
+  /** What is stored now, on an UPDATE. */
+  oldObject?: unknown;
 }
 
 export interface ClusterFacts {
@@ -278,6 +281,8 @@ const stops = <T extends object>(result: Stage<T>): result is { stop: Decision }
 /** What every stage after the opt-in reads, and the warnings they add to. */
 interface Admission {
   target: Target;
+  /** On an UPDATE, the VM as stored now. */
+  stored: Stored | undefined;
   /** The object's Namespace, by name, and what was read of it (undefined: unreadable, and the config says go on). */
   namespaceName: string;
   namespace: NamespaceFacts | undefined;
@@ -303,7 +308,7 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   const matched = readMatchers(subject, target, facts, config);
   if ('denied' in matched) return withWarnings(denyDecision(matched.denied));
   warnings.push(...matched.warnings);
-  const admission: Admission = { target, namespaceName: subject.namespace, namespace: namespace.facts, facts, config, matched, warnings };
+  const admission: Admission = { target, stored: storedOf(subject), namespaceName: subject.namespace, namespace: namespace.facts, facts, config, matched, warnings };
 
   const resolved = tuningStage(admission);
   const networks = networksStage(admission, resolved);
@@ -313,7 +318,7 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   if (conversion.bound.length === 0) return withWarnings(removalOrSkip(target, `wanted (${optIn.because}), but no interface is on a VDUSE network`, config));
   const kubevirt = readinessStage(admission, conversion);
   if (stops(kubevirt)) return withWarnings(kubevirt.stop);
-  const annotations = annotationsStage(target, resolved);
+  const annotations = annotationsStage(admission, resolved);
   const memory = memoryStage(admission, conversion, kubevirt.hotplug, resolved.tuning, annotations);
   addConversionWarnings(admission, networks, conversion, resolved.tuning);
   return withWarnings(patchStage(admission, networks, conversion, annotations, memory, optIn.because));
@@ -356,6 +361,28 @@ function keysStage(target: Target, namespace: NamespaceFacts | undefined): strin
   const sources: (readonly [KeyPlace, Readonly<Record<string, string>>])[] = [...target.keySources];
   if (namespace) sources.push([KEY_PLACES.namespaceLabels, namespace.labels], [KEY_PLACES.namespaceAnnotations, namespace.annotations]);
   return sources.flatMap(([place, map]) => keyWarnings(place, Object.keys(map))).map(limitWarning);
+}
+
+/** What the stored VM says, on an UPDATE: the template's bindings and annotations, and whether a VMI runs from it. */
+interface Stored {
+  /** Interface name to binding name. */
+  bindings: ReadonlyMap<string, string>;
+  annotations: Readonly<Record<string, string>>;
+  /** A VMI exists (status.created), made from the template as it was at its start. */
+  running: boolean;
+}
+
+/** Read loosely: the stored object passed this webhook and virt-api when it was written. */
+function storedOf(subject: AdmissionSubject): Stored | undefined {
+  const old = subject.oldObject;
+  if (subject.operation !== 'UPDATE' || subject.kind !== 'VirtualMachine' || !isObject(old) || !isObject(old.spec) || !isObject(old.spec.template)) return undefined;
+  const template = old.spec.template;
+  const metadata = isObject(template.metadata) ? template.metadata : {};
+  const annotations = isObject(metadata.annotations) ? (metadata.annotations as Record<string, string>) : {};
+  const devices = isObject(template.spec) && isObject(template.spec.domain) && isObject(template.spec.domain.devices) ? template.spec.domain.devices : {};
+  const interfaces = Array.isArray(devices.interfaces) ? devices.interfaces.filter(isObject) : [];
+  const bindings = new Map(interfaces.flatMap((iface) => (typeof iface.name === 'string' && isObject(iface.binding) && typeof iface.binding.name === 'string' ? [[iface.name, iface.binding.name] as const] : [])));
+  return { bindings, annotations, running: isObject(old.status) && old.status.created === true };
 }
 
 /** Tuning: the VM's annotations over the Namespace's over the config's over the built-in defaults. */
@@ -419,7 +446,7 @@ interface Conversion {
   interfaces: Interface[];
   /** The binding this VM's interfaces get: the cloud-init one only when it delivers coalescing. */
   bindingName: string;
-  /** Interfaces the webhook moved onto the binding now. */
+  /** Interfaces the webhook moved onto the binding now, that the stored VM did not have on it. */
   converted: string[];
   /** Every interface on the binding. */
   bound: string[];
@@ -427,8 +454,12 @@ interface Conversion {
   scope: string[];
 }
 
-/** Conversion: the chosen interfaces (and those bound by hand) onto the binding, with model virtio. */
-function conversionStage({ target, config }: Admission, chosenNetworks: ChosenNetworks, tuning: Tuning): Stage<Conversion> {
+/**
+ * Conversion: the chosen interfaces (and those bound by hand) onto the binding, with model virtio.
+ * Only an interface that was not on the binding before counts as converted: re-applying a VM
+ * sends its interfaces as written (kubectl's three-way merge replaces the list), not as stored.
+ */
+function conversionStage({ target, stored, config }: Admission, chosenNetworks: ChosenNetworks, tuning: Tuning): Stage<Conversion> {
   const { defaultsPodNetwork } = chosenNetworks;
   const spec = target.vmi.spec;
   const interfacesPath = `${target.path}spec.domain.devices.interfaces`;
@@ -456,7 +487,7 @@ function conversionStage({ target, config }: Admission, chosenNetworks: ChosenNe
     const result = convertInterface(iface, bindingName, target.subject, `${interfacesPath}[${index}]`);
     if ('denied' in result) return { stop: denyDecision(result.denied) };
     interfaces[index] = result;
-    if (rebound) converted.push(iface.name);
+    if (rebound && stored?.bindings.get(iface.name) !== bindingName) converted.push(iface.name);
     scope.push(`${target.pointer}/spec/domain/devices/interfaces/${index}`);
   }
   const bound = interfaces.filter((iface) => iface.binding?.name === bindingName).map((iface) => iface.name);
@@ -482,17 +513,30 @@ function readinessStage({ target, matched, facts, warnings }: Admission, convers
   return { hotplug: kubevirt.value.memoryHotplug };
 }
 
+/** The tuning a running VMI took at its start: a change waits for the VM's next restart. */
+const VMI_TUNING_KEYS = ['rxQueueSize', 'txQueueSize', 'queues', 'coalesce'] as const;
+
 /**
  * Annotations: the resolved tuning goes on the template, so the VMI carries explicit values; what
- * came from defaults is recorded as the webhook's, to be re-resolved next time.
+ * came from defaults is recorded as the webhook's, to be re-resolved next time. A change on a VM
+ * whose VMI exists reaches the guest only at the next restart, and KubeVirt does not say so: its
+ * RestartRequired condition compares spec.template.spec alone, not the template's annotations
+ * (pkg/virt-controller/watch/vm/vm.go syncRestartRequired, 1.8.4 and 1.9.0 alike).
  */
-function annotationsStage(target: Target, { tuning, sources }: ResolvedTuning): Record<string, string> {
+function annotationsStage({ target, stored, warnings }: Admission, { tuning, sources }: ResolvedTuning): Record<string, string> {
   const templateAnnotations = target.vmi.metadata?.annotations;
   const annotations: Record<string, string> = { ...templateAnnotations };
   for (const key of CLUSTER_TUNING_KEYS) annotations[TUNING_SCHEMA[key].annotation] = formatTuningValue(key, tuning[key] as never);
   const defaulted = CLUSTER_TUNING_KEYS.filter((key) => sources[key] !== 'vm').map((key) => TUNING_SCHEMA[key].annotation);
   const memLock = target.vmi.spec.domain.memory?.reservedOverhead?.memLock;
   if (memLock === undefined || defaultedNames(templateAnnotations).has(DEFAULTED_MEMLOCK)) defaulted.push(DEFAULTED_MEMLOCK);
+  if (stored?.running) {
+    const changed = VMI_TUNING_KEYS.map((key) => TUNING_SCHEMA[key].annotation).filter((name) => stored.annotations[name] !== undefined && stored.annotations[name] !== annotations[name]);
+    if (changed.length > 0) {
+      const names = changed.map((name) => name.slice(KEY_PREFIX.length)).join(', ');
+      warnings.push(limitWarning(`vduse: ${names} changed: the running VMI keeps its old tuning until the VM restarts`));
+    }
+  }
   return recordDefaulted(annotations, defaulted);
 }
 
@@ -527,7 +571,8 @@ function memoryStage({ target, matched, warnings }: Admission, conversion: Conve
   });
   if (memlock.kind === 'sized') {
     setRecord(annotations, ANNOTATION_MEMLOCK_OVERHEAD, memlock.added);
-    warnings.push(...memlockWarnings(memlock, conversion.bound.length).map(limitWarning));
+    // What it costs, once: when the overhead is new or changes, as the hotplug warning above.
+    if (memlock.added !== previous?.[ANNOTATION_MEMLOCK_OVERHEAD]) warnings.push(...memlockWarnings(memlock, conversion.bound.length).map(limitWarning));
   } else {
     warnings.push(limitWarning(matched.unsizedBecause ?? `vduse: set ${memlock.missingField}: without it the memlock overhead for vDPA cannot be sized`));
   }

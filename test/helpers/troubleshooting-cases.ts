@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HookCallbacks } from '../../sidecar/callbacks.ts';
-import { decideFor, kubevirtWith, POLICY_ENABLED } from './admission.ts';
+import { applyIndependently, decideFor, kubevirtWith, POLICY_ENABLED } from './admission.ts';
 import { sharedFixture } from './fixtures.ts';
 import { virtctlVm, vmWith } from './vms.ts';
 import { masqueradeDefault, vduseInterface, vmiWith } from './vmis.ts';
@@ -132,6 +132,15 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
     {
       title: 'Key where it is not read',
       message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/enabled': 'true' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('ignored'))!,
+    },
+    {
+      title: 'Tuning changed on a running VM',
+      message: (() => {
+        const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' } });
+        const stored = { ...applyIndependently(vm, decideFor(vm, { namespaceLabels: POLICY_ENABLED }).patch), status: { created: true } };
+        const annotated = { ...structuredClone(stored), metadata: { ...stored.metadata, annotations: { 'vduse.kubevirt.io/rx-queue-size': '512' } } };
+        return decideFor(annotated, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', oldObject: stored }).warnings.find((warning) => warning.includes('restarts'))!;
+      })(),
     },
     {
       title: 'NetworkAttachmentDefinition unreadable, onLookupFailure allow',

@@ -824,7 +824,7 @@ describe('no mistake is silent', () => {
     const vm = vmWith({ ...dataplane, multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: { guest: '4Gi' }, annotations: { 'vduse.kubevirt.io/memory-hotplug': 'auto', 'vduse.kubevirt.io/rx-queue-size': '512' } });
     const { result } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
     expect(Object.keys(template(result).metadata!.annotations!)).toEqual(expect.arrayContaining(['vduse.kubevirt.io/defaulted', 'vduse.kubevirt.io/memlock-overhead', 'vduse.kubevirt.io/max-guest']));
-    expect(decideFor(result, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE' }).warnings).toEqual([]);
+    expect(decideFor(result, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', oldObject: result }).warnings).toEqual([]);
   });
 
   it('refuses a misspelt Namespace policy with the same message, whatever the VM says, so neither webhook admits it', () => {
@@ -841,4 +841,37 @@ describe('no mistake is silent', () => {
     expect(decideFor(vm, {})).toMatchObject({ allowed: false, reason: message });
   });
 
+  it('warns that a tuning change reaches a VM whose VMI exists only at its next restart; not when it is stopped, nor when nothing changed', () => {
+    const { result: stored } = mutate(vmWith(dataplane), { namespaceLabels: POLICY_ENABLED });
+    const running = { ...stored, status: { created: true, printableStatus: 'Running' } };
+    const annotated = structuredClone(running);
+    annotated.metadata!.annotations = { 'vduse.kubevirt.io/rx-queue-size': '512', 'vduse.kubevirt.io/coalesce': 'adaptive-rx' };
+    const update = (object: unknown, oldObject: unknown) => decideFor(object, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', oldObject });
+    expect(update(annotated, running).warnings).toContain('vduse: rx-queue-size, coalesce changed: the running VMI keeps its old tuning until the VM restarts');
+    expect(update(annotated, stored).warnings.join('\n')).not.toContain('restarts');
+    expect(update(running, running).warnings).toEqual([]);
+    // A Namespace default that changes reaches the template the same way, and waits the same.
+    expect(decideFor(running, { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/queues': '2' }, operation: 'UPDATE', oldObject: running }).warnings).toEqual([
+      'vduse: queues changed: the running VMI keeps its old tuning until the VM restarts',
+    ]);
+  });
+
+  it('says an interface was converted only when it was not on the binding before: re-applying the VM as written says nothing', () => {
+    const written = vmWith({ ...dataplane, memory: { guest: '4Gi', hugepages: { pageSize: '1Gi' } } });
+    const first = mutate(written, { namespaceLabels: POLICY_ENABLED });
+    expect(first.decision.warnings).toEqual(['vduse: 1Gi of ordinary memory reserved for locked memory: KubeVirt counts addedOverhead outside hugepages', 'vduse: interfaces dataplane now use binding vduse']);
+    // kubectl apply's three-way merge sends the interface list as written (JSON merge patch
+    // replaces a list) and keeps the template's annotations and memory as stored.
+    const reapplied = structuredClone(first.result);
+    reapplied.spec.template.spec!.domain.devices.interfaces = written.spec.template.spec!.domain.devices.interfaces;
+    const again = decideFor(reapplied, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', oldObject: first.result });
+    expect(again).toMatchObject({ allowed: true, warnings: [] });
+    // The stored VM comes out as it was.
+    expect(applyIndependently(reapplied, again.patch)).toEqual(first.result);
+    // A second VDUSE network added later is a conversion, and only it is named.
+    const grown = structuredClone(first.result);
+    grown.spec.template.spec!.networks!.push({ name: 'storage', multus: { networkName: 'ovs-vduse-b' } });
+    grown.spec.template.spec!.domain.devices.interfaces!.push({ name: 'storage', bridge: {} });
+    expect(decideFor(grown, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', oldObject: first.result }).warnings).toContain('vduse: interfaces storage now use binding vduse');
+  });
 });
