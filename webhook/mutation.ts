@@ -10,11 +10,13 @@ import { KEY_PLACES, type KeyPlace, keyWarnings } from '../api/keys.ts';
 import {
   ANNOTATION_MAX_GUEST,
   ANNOTATION_MEMLOCK_OVERHEAD,
+  ANNOTATION_NETWORKS,
   ANNOTATION_POD_NETWORK,
   cloudInitBindingName,
   DEFAULT_POD_NETWORK_NAME,
   DEFAULTED_MEMLOCK,
   KEY_PREFIX,
+  LABEL_VM_ENABLED,
   pluginBindingNames,
   POD_NETWORK_VALUES,
 } from '../api/names.ts';
@@ -313,9 +315,9 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   const resolved = tuningStage(admission);
   const networks = networksStage(admission, resolved);
   if (stops(networks)) return withWarnings(networks.stop);
-  const conversion = conversionStage(admission, networks, resolved.tuning);
+  const conversion = conversionStage(admission, networks, resolved);
   if (stops(conversion)) return withWarnings(conversion.stop);
-  if (conversion.bound.length === 0) return withWarnings(removalOrSkip(target, `wanted (${optIn.because}), but no interface is on a VDUSE network`, config));
+  if (conversion.bound.length === 0) return withWarnings(nothingToConvertStage(admission, optIn, networks));
   const kubevirt = readinessStage(admission, conversion);
   if (stops(kubevirt)) return withWarnings(kubevirt.stop);
   const annotations = annotationsStage(admission, resolved);
@@ -397,6 +399,8 @@ interface ChosenNetworks {
   networks: Network[];
   /** The pod network is added as KubeVirt would, on our binding. */
   defaultsPodNetwork: boolean;
+  /** The VM has a pod network, or KubeVirt will give it one. */
+  hasPodNetwork: boolean;
   chosen: readonly string[];
 }
 
@@ -412,11 +416,8 @@ function networksStage({ target, namespace, namespaceName: name, matched, facts,
   // the vduse binding in place of masquerade: only with neither networks nor interfaces, and
   // unless autoattachPodInterface (or a preference's preferredAutoattachPodInterface) is false.
   const autoattach = spec.domain.devices.autoattachPodInterface ?? matched.preferredAutoattachPodInterface;
-  const defaultsPodNetwork =
-    (spec.networks ?? []).length === 0 &&
-    (spec.domain.devices.interfaces ?? []).length === 0 &&
-    autoattach !== false &&
-    (podNetworkIsVduse || (tuning.networks ?? []).includes(DEFAULT_POD_NETWORK_NAME));
+  const kubevirtAddsPodNetwork = (spec.networks ?? []).length === 0 && (spec.domain.devices.interfaces ?? []).length === 0 && autoattach !== false;
+  const defaultsPodNetwork = kubevirtAddsPodNetwork && (podNetworkIsVduse || (tuning.networks ?? []).includes(DEFAULT_POD_NETWORK_NAME));
   const networks: Network[] = defaultsPodNetwork ? [{ name: DEFAULT_POD_NETWORK_NAME, pod: {} }] : (spec.networks ?? []);
 
   const choice = chooseNetworks({
@@ -438,7 +439,15 @@ function networksStage({ target, namespace, namespaceName: name, matched, facts,
     }
     warnings.push(limitWarning(`vduse: left unconverted, NetworkAttachmentDefinition unreadable: ${choice.unreadable.map(({ network }) => network).join(', ')}`));
   }
-  return { networks, defaultsPodNetwork, chosen: choice.chosen };
+  // A VM applied before its network (a GitOps folder, in any order) would otherwise stay
+  // unconverted without a word until its next update; one already on the binding keeps it.
+  const ourBindings = new Set(pluginBindingNames(config.pluginName));
+  const bound = new Set((spec.domain.devices.interfaces ?? []).filter((iface) => iface.binding !== undefined && ourBindings.has(iface.binding.name)).map((iface) => iface.name));
+  for (const { network, nad } of choice.missing.filter(({ network }) => !bound.has(network))) {
+    warnings.push(limitWarning(`vduse: network ${network} left unconverted: no NetworkAttachmentDefinition ${nad}`));
+  }
+  const hasPodNetwork = kubevirtAddsPodNetwork || networks.some((network) => network.pod !== undefined);
+  return { networks, defaultsPodNetwork, hasPodNetwork, chosen: choice.chosen };
 }
 
 interface Conversion {
@@ -459,7 +468,7 @@ interface Conversion {
  * Only an interface that was not on the binding before counts as converted: re-applying a VM
  * sends its interfaces as written (kubectl's three-way merge replaces the list), not as stored.
  */
-function conversionStage({ target, stored, config }: Admission, chosenNetworks: ChosenNetworks, tuning: Tuning): Stage<Conversion> {
+function conversionStage({ target, stored, config }: Admission, chosenNetworks: ChosenNetworks, { tuning, sources }: ResolvedTuning): Stage<Conversion> {
   const { defaultsPodNetwork } = chosenNetworks;
   const spec = target.vmi.spec;
   const interfacesPath = `${target.path}spec.domain.devices.interfaces`;
@@ -477,6 +486,15 @@ function conversionStage({ target, stored, config }: Admission, chosenNetworks: 
       return { stop: denyDecision(`${target.subject}: network ${JSON.stringify(network)} has no interface in ${interfacesPath}; add one with the same name`) };
     }
   }
+  const vm = target.pointer === '' ? 'VMI' : 'VM';
+  // What else keeps an interface off VDUSE, for a model VDUSE cannot take.
+  const keepOff = (iface: Interface): string => {
+    if (!chosen.has(iface.name)) return `remove its binding ${iface.binding!.name}`;
+    if (sources.networks === 'vm') return `take the interface out of ${ANNOTATION_NETWORKS}`;
+    const others = chosenNetworks.chosen.filter((network) => network !== iface.name);
+    const none = `label the ${vm} ${LABEL_VM_ENABLED}: "false" to convert none of its interfaces`;
+    return others.length === 0 ? none : `annotate the ${vm} ${ANNOTATION_NETWORKS}: "${others.join(',')}" to convert only those, or ${none}`;
+  };
   for (const [index, iface] of interfaces.entries()) {
     const ours = iface.binding !== undefined && ourBindings.has(iface.binding.name);
     // Interfaces bound by hand to either binding are re-chosen too, so no VM keeps the cloud-init one without cloud-init.
@@ -484,7 +502,7 @@ function conversionStage({ target, stored, config }: Admission, chosenNetworks: 
     const rebound = iface.binding?.name !== bindingName;
     if (!rebound && iface.model === 'virtio') continue;
     // Already on the binding but without a model (written by hand): model virtio still goes in.
-    const result = convertInterface(iface, bindingName, target.subject, `${interfacesPath}[${index}]`);
+    const result = convertInterface(iface, bindingName, target.subject, `${interfacesPath}[${index}]`, keepOff(iface));
     if ('denied' in result) return { stop: denyDecision(result.denied) };
     interfaces[index] = result;
     if (rebound && stored?.bindings.get(iface.name) !== bindingName) converted.push(iface.name);
@@ -492,6 +510,20 @@ function conversionStage({ target, stored, config }: Admission, chosenNetworks: 
   }
   const bound = interfaces.filter((iface) => iface.binding?.name === bindingName).map((iface) => iface.name);
   return { interfaces, bindingName, converted, bound, scope };
+}
+
+/**
+ * Nothing to convert: a wanted VM none of whose networks is VDUSE is admitted as it is (or with
+ * what the webhook once added taken away), and says so: `virtctl create vm` in a policy=enabled
+ * Namespace has only the pod network, which is VDUSE only where the Namespace declares it.
+ */
+function nothingToConvertStage({ target, config, warnings }: Admission, optIn: { because: string; by: string }, networks: ChosenNetworks): Decision {
+  const decision = removalOrSkip(target, `wanted (${optIn.because}), but no interface is on a VDUSE network`, config);
+  if (decision.outcome === 'skipped') {
+    const hint = networks.hasPodNetwork ? ` (see ${ANNOTATION_POD_NETWORK})` : '';
+    warnings.push(limitWarning(`vduse: skipped: wanted (${optIn.by}), but no interface is on a VDUSE network${hint}`));
+  }
+  return decision;
 }
 
 /**

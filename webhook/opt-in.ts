@@ -3,7 +3,8 @@ import { LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, type NamespacePolicy, namespa
 import type { NamespaceFacts } from './lookup.ts';
 
 export type OptIn =
-  | { wanted: true; because: string }
+  /** by: what asks for it, in two words for a warning ("VM label", "Namespace policy"). */
+  | { wanted: true; because: string; by: string }
   | { wanted: false; because: string }
   | { denied: string };
 
@@ -32,8 +33,8 @@ export function decideOptIn(subject: string, namespaceName: string, labels: Read
     }
     return { wanted: false, because: `Namespace ${namespaceName} has ${LABEL_NAMESPACE_POLICY}=disabled` };
   }
-  if (vmLabel === 'true') return { wanted: true, because: `${LABEL_VM_ENABLED}=true` };
+  if (vmLabel === 'true') return { wanted: true, because: `${LABEL_VM_ENABLED}=true`, by: 'VM label' };
   if (vmLabel === 'false') return { wanted: false, because: `${LABEL_VM_ENABLED}=false` };
-  if (policy === 'enabled') return { wanted: true, because: `Namespace ${namespaceName} has ${LABEL_NAMESPACE_POLICY}=enabled` };
+  if (policy === 'enabled') return { wanted: true, because: `Namespace ${namespaceName} has ${LABEL_NAMESPACE_POLICY}=enabled`, by: 'Namespace policy' };
   return { wanted: false, because: 'no opt-in label on the VM or its Namespace' };
 }

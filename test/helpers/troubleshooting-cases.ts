@@ -134,6 +134,11 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
       message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/enabled': 'true' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('ignored'))!,
     },
     {
+      title: 'NetworkAttachmentDefinition not found',
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'ovs-dpdk-vduse' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('no NetworkAttachmentDefinition'))!,
+    },
+    { title: 'Nothing on a VDUSE network', message: decideFor(virtctlVm(), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('skipped'))! },
+    {
       title: 'Tuning changed on a running VM',
       message: (() => {
         const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' } });

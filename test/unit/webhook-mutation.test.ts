@@ -129,10 +129,20 @@ describe('which interfaces', () => {
     expect(decision.reason).toContain('annotation vduse.kubevirt.io/networks names "missing", which spec.template.spec.networks does not have (it has default, dataplane)');
   });
 
-  it('denies a non-virtio model, naming the interface', () => {
-    const decision = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: { dataplane: { model: 'e1000e' } } }), { namespaceLabels: POLICY_ENABLED });
-    expect(decision.allowed).toBe(false);
-    expect(decision.reason).toContain('spec.template.spec.domain.devices.interfaces[1].model: interface "dataplane" has model "e1000e"');
+  it('denies a non-virtio model, naming the interface and what keeps it off VDUSE, as the VDUSE network was chosen', () => {
+    const e1000e = { dataplane: { model: 'e1000e' } };
+    const byNad = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: e1000e }), { namespaceLabels: POLICY_ENABLED });
+    expect(byNad.allowed).toBe(false);
+    expect(byNad.reason).toContain('spec.template.spec.domain.devices.interfaces[1].model: interface "dataplane" has model "e1000e"');
+    // Through its NetworkAttachmentDefinition: there is no networks annotation to take it out of.
+    expect(byNad.reason).toMatch(/: remove the model, or label the VM vduse\.kubevirt\.io\/enabled: "false" to convert none of its interfaces$/);
+    const beside = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'ovs-vduse-b' }, interfaceFields: e1000e }), { namespaceLabels: POLICY_ENABLED });
+    expect(beside.reason).toMatch(/: remove the model, or annotate the VM vduse\.kubevirt\.io\/networks: "storage" to convert only those, or label the VM vduse\.kubevirt\.io\/enabled: "false" to convert none of its interfaces$/);
+    // The list it names works: the VM is admitted with it.
+    const listed = vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'ovs-vduse-b' }, interfaceFields: e1000e, annotations: { 'vduse.kubevirt.io/networks': 'storage' } });
+    expect(mutate(listed, { namespaceLabels: POLICY_ENABLED }).decision.interfaces).toEqual(['storage']);
+    const byVmList = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: e1000e, annotations: { 'vduse.kubevirt.io/networks': 'dataplane' } }), { namespaceLabels: POLICY_ENABLED });
+    expect(byVmList.reason).toMatch(/: remove the model, or take the interface out of vduse\.kubevirt\.io\/networks$/);
   });
 
   it('keeps a virtio model', () => {
@@ -151,9 +161,15 @@ describe('which interfaces', () => {
     expect(allowed.warnings).toContain('vduse: left unconverted, NetworkAttachmentDefinition unreadable: storage');
   });
 
-  it('admits a wanted VM with no VDUSE network unchanged', () => {
+  it('admits a wanted VM with no VDUSE network unchanged, saying why', () => {
     const decision = decideFor(vmWith({ multus: { storage: 'sriov-net' } }), { namespaceLabels: POLICY_ENABLED });
     expect(decision).toMatchObject({ allowed: true, outcome: 'skipped', patch: [] });
+    // It has a pod network: the warning points at the annotation that makes one VDUSE.
+    expect(decision.warnings).toEqual(['vduse: skipped: wanted (Namespace policy), but no interface is on a VDUSE network (see vduse.kubevirt.io/pod-network)']);
+    const noPodNetwork = vmWith({ multus: { storage: 'sriov-net' }, labels: { 'vduse.kubevirt.io/enabled': 'true' } });
+    noPodNetwork.spec.template.spec!.networks = noPodNetwork.spec.template.spec!.networks!.filter((network) => network.pod === undefined);
+    noPodNetwork.spec.template.spec!.domain.devices.interfaces = noPodNetwork.spec.template.spec!.domain.devices.interfaces!.filter((entry) => entry.name !== 'default');
+    expect(decideFor(noPodNetwork).warnings).toEqual(['vduse: skipped: wanted (VM label), but no interface is on a VDUSE network']);
   });
 });
 
@@ -287,8 +303,9 @@ describe('tuning annotations', () => {
         }),
         { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/memlock-overhead': '1Gi', 'vduse.kubevirt.io/memory-hotplugged': 'keep' } },
       ).warnings,
+      ...decideFor(virtctlVm(), { namespaceLabels: POLICY_ENABLED }).warnings,
     ];
-    expect(longest).toHaveLength(6);
+    expect(longest).toHaveLength(7);
     for (const warning of longest) expect(warning.length, warning).toBeLessThanOrEqual(120);
     const many = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`dataplane-network-${i}`, 'ovs-vduse-a']));
     const decision = decideFor(vmWith({ multus: many }), { namespaceLabels: POLICY_ENABLED });
@@ -839,6 +856,20 @@ describe('no mistake is silent', () => {
     const message = 'VirtualMachine telco/vm-cirros: label vduse.kubevirt.io/enabled: got "yes"; expected "true" or "false"';
     expect(decideFor(vm, { namespaceLabels: POLICY_ENABLED })).toMatchObject({ allowed: false, reason: message });
     expect(decideFor(vm, {})).toMatchObject({ allowed: false, reason: message });
+  });
+
+  it('warns, naming the NetworkAttachmentDefinition, when a wanted VM refers to one that does not exist yet', () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'not-yet', remote: 'infra/elsewhere' } });
+    const decision = decideFor(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(decision.interfaces).toEqual(['dataplane']);
+    expect(decision.warnings).toContain('vduse: network storage left unconverted: no NetworkAttachmentDefinition not-yet');
+    expect(decision.warnings).toContain('vduse: network remote left unconverted: no NetworkAttachmentDefinition infra/elsewhere');
+    // Once it exists, the next update converts it, and the warning goes.
+    const later = decideFor(applyIndependently(vm, decision.patch), { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', nads: { ...NADS, 'not-yet': VDUSE_RESOURCE, 'infra/elsewhere': 'intel.com/sriov' } });
+    expect(later.interfaces).toEqual(['dataplane', 'storage']);
+    expect(later.warnings.join('\n')).not.toContain('no NetworkAttachmentDefinition');
+    // Only a VM that wants VDUSE hears about it.
+    expect(decideFor(vm, {}).warnings).toEqual([]);
   });
 
   it('warns that a tuning change reaches a VM whose VMI exists only at its next restart; not when it is stopped, nor when nothing changed', () => {
