@@ -51,7 +51,6 @@ export interface VirtualMachineInstanceSpec {
   readinessProbe?: OpaqueObject;
   resourceClaims?: Array<OpaqueObject>;
   schedulerName?: string;
-  serviceAccountName?: string;
   startStrategy?: string;
   subdomain?: string;
   terminationGracePeriodSeconds?: number;
@@ -119,7 +118,6 @@ export interface Interface {
   passt?: OpaqueObject;
   passtBinding?: OpaqueObject;
   pciAddress?: string;
-  portRanges?: Array<OpaqueObject>;
   ports?: Array<OpaqueObject>;
   slirp?: OpaqueObject;
   sriov?: OpaqueObject;
@@ -135,7 +133,6 @@ export interface Network {
   multus?: MultusNetwork;
   name: string;
   pod?: PodNetwork;
-  resourceClaim?: OpaqueObject;
 }
 
 export interface MultusNetwork {

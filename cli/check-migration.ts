@@ -4,7 +4,6 @@ import { readInput } from './input.ts';
 
 export const checkMigrationCommand: Command = {
   name: 'check-migration',
-  summary: 'Compare the source and target domain XML of a live migration for the converted interfaces.',
   positionals: 'SOURCE.xml TARGET.xml',
   description:
     'Checks count, alias, type, MAC, model, PCI address, ACPI index, queues, ring sizes and page_per_vq,\n' +

@@ -17,7 +17,6 @@ export type OptionValues = Record<string, string | boolean | undefined>;
 
 export interface Command {
   name: string;
-  summary: string;
   /** Positional arguments, as shown in the usage line. */
   positionals?: string;
   description?: string;
@@ -29,8 +28,9 @@ export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_DENIED = 2;
 
-export function commandHelp(binary: string, command: Command): string {
-  const lines = [`Usage: ${binary} ${command.name} [flags]${command.positionals ? ` ${command.positionals}` : ''}`, '', command.summary];
+/** The command's --help; its one-line summary lives in the command table (cli/commands.ts). */
+export function commandHelp(binary: string, command: Command, summary: string): string {
+  const lines = [`Usage: ${binary} ${command.name} [flags]${command.positionals ? ` ${command.positionals}` : ''}`, '', summary];
   if (command.description) lines.push('', command.description);
   lines.push('', 'Flags:');
   const helpOption: OptionSpec = { type: 'boolean', description: 'show this help' };

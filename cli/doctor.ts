@@ -8,7 +8,6 @@ import { type Command, EXIT_ERROR, EXIT_OK, stringOption } from './command.ts';
 
 export const doctorCommand: Command = {
   name: 'doctor',
-  summary: 'Check a cluster for what VDUSE VMs need, and print the fix for each check that fails.',
   description:
     'Checks: the API server answers (when it does not, that is the one line printed, with the host and the cause);\n' +
     'KubeVirt 1.8 or later; the vduse and vduse-cloudinit bindings with downwardAPI: device-info (on KubeVirt 1.8,\n' +

@@ -1,6 +1,7 @@
 // libvirt's own verdict on a domain: `virsh -c qemu:///system define` runs the qemu driver's
 // validation (not only the RNG schema), then the domain is undefined again.
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,12 +51,22 @@ export async function forThisHost(domainXml: string): Promise<string> {
 }
 
 /**
- * Defines the domain under a unique name, so that checks may run in parallel, and undefines it.
+ * The domain under a UUID of its own, wherever it names its UUID (<uuid> and the SMBIOS system
+ * entry, which libvirt requires to agree): libvirt refuses a second domain with the same UUID,
+ * and domains made from one VMI share it.
+ */
+export function withFreshUuid(domainXml: string): string {
+  const uuid = /<uuid>([^<]+)<\/uuid>/.exec(domainXml)?.[1]?.trim();
+  return uuid === undefined ? domainXml : domainXml.replaceAll(uuid, randomUUID());
+}
+
+/**
+ * Defines the domain under a unique name and UUID, so that checks may run in parallel, and undefines it.
  * readBack also returns libvirt's XML of it, as virt-launcher reads it back before a second define.
  */
 export async function defineWithQemuDriver(domainXml: string, options: { readBack?: boolean } = {}): Promise<LibvirtVerdict> {
   const name = `vduse-check-${process.pid}-${++checks}`;
-  const renamed = (await forThisHost(domainXml)).replace(/<name>[^<]*<\/name>/, `<name>${name}</name>`);
+  const renamed = withFreshUuid(await forThisHost(domainXml)).replace(/<name>[^<]*<\/name>/, `<name>${name}</name>`);
   const dir = await mkdtemp(join(tmpdir(), 'vduse-libvirt-'));
   const file = join(dir, 'domain.xml');
   try {

@@ -30,7 +30,6 @@ function summaryLine(reports: RunReport[]): string {
 
 export const migrationTestCommand: Command = {
   name: 'migration-test',
-  summary: 'Live-migrate a VDUSE VM and check that its datapath configuration survived.',
   positionals: 'NAMESPACE/VM',
   description:
     'Checks that the VMI is Running, LiveMigratable and has interfaces on the vduse binding. Captures the source\n' +

@@ -57,7 +57,6 @@ async function kubevirtDocument(path: string): Promise<unknown> {
 
 export const mutateCommand: Command = {
   name: 'mutate',
-  summary: "Print what the webhook does to a VirtualMachine or VirtualMachineInstance, offline.",
   description:
     'Runs the webhook\'s own decision on --file, with the Namespace and NetworkAttachmentDefinitions given as flags.\n' +
     'Prints the mutated object on stdout and the warnings on stderr. Exit 2 when the webhook would deny it, with the reason.',

@@ -30,12 +30,12 @@ function bindingToRender(vmi: VirtualMachineInstance, given: string | undefined,
 
 export const renderCommand: Command = {
   name: 'render',
-  summary: 'Print the domain XML the sidecar would give libvirt for a VMI.',
   description:
     'Runs the same rewrite as the sidecar\'s OnDefineDomain, without linking devices: the interfaces bound to\n' +
     'the plugin become <interface type="vdpa"> pointing at the device links the sidecar would create.\n' +
-    'Fails when no interface would be converted. Example, from the checkout:\n' +
-    '  npx kubevirt-vduse render --vmi deploy/examples/render/vmi.yaml --domain test/fixtures/kubevirt/domain_x86_64.xml \\\n' +
+    'Fails when no interface would be converted. Example, from the checkout, on a domain of KubeVirt\'s\n' +
+    'converter test, from KubeVirt\'s Go module (npm run kubevirt-file needs Go):\n' +
+    '  npx kubevirt-vduse render --vmi deploy/examples/render/vmi.yaml --domain "$(npm run -s kubevirt-file domain_x86_64.xml)" \\\n' +
     '    --network-info deploy/examples/render/network-info.json',
   options: {
     vmi: { type: 'string', placeholder: 'FILE', required: true, description: 'the VirtualMachineInstance, JSON or YAML ("-" for stdin)' },

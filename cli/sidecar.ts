@@ -40,7 +40,6 @@ function sidecarConfig(values: OptionValues, annotationHook: boolean): SidecarCo
 
 export const sidecarCommand: Command = {
   name: 'sidecar',
-  summary: "Serve KubeVirt's hook protocol in virt-launcher: the network binding sidecar.",
   description:
     'Listens on <socket-dir>/<binding>.sock (vduse.sock, vduse-cloudinit.sock). OnDefineDomain turns the interfaces bound to the plugin into\n' +
     '<interface type="vdpa">; Shutdown (or SIGTERM) exits 0.\n' +
@@ -78,7 +77,6 @@ export const sidecarCommand: Command = {
 
 export const onDefineDomainCommand: Command = {
   name: 'onDefineDomain',
-  summary: "Sidecar-shim entry point: print the rewritten domain for --vmi JSON and --domain XML.",
   options: {
     vmi: { type: 'string', placeholder: 'JSON', required: true, description: 'the VMI as JSON text' },
     domain: { type: 'string', placeholder: 'XML', required: true, description: 'the domain XML text' },
@@ -93,7 +91,6 @@ export const onDefineDomainCommand: Command = {
 
 export const preCloudInitIsoCommand: Command = {
   name: 'preCloudInitIso',
-  summary: 'Sidecar-shim entry point: print the cloud-init data with guest coalescing for --vmi JSON and --cloud-init JSON.',
   options: {
     vmi: { type: 'string', placeholder: 'JSON', required: true, description: 'the VMI as JSON text' },
     'cloud-init': { type: 'string', placeholder: 'JSON', required: true, description: "virt-launcher's cloudInitData JSON" },

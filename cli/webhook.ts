@@ -41,7 +41,6 @@ function readConfigFile(path: string): { config: WebhookConfig; digest: string }
 
 export const webhookCommand: Command = {
   name: 'webhook',
-  summary: 'Serve the mutating admission webhook that gives VMs VDUSE networking.',
   description:
     `HTTPS (TLS 1.2 or later) on --port serves POST ${MUTATE_PATH} for AdmissionReview admission.k8s.io/v1.\n` +
     'Plain HTTP on --health-port serves /healthz, /readyz (ready once the Namespace and\n' +

@@ -2,9 +2,10 @@
 // Why a bundle: loading a few hundred files from node_modules cost the sidecar start-up CPU and
 // resident memory, and KubeVirt gives the sidecar 200m CPU and 64M, 61.0 MiB (see test/bench/).
 import { build } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { devDependenciesBundled, type PackageJson, type PackageLock } from './bundle-checks.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // --outdir DIR builds elsewhere (the image-layout test does); dist/ by default.
@@ -42,6 +43,12 @@ writeFileSync(join(outdir, 'package.json'), '{ "type": "module" }\n');
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
 const kib = outputs.reduce((sum, [, output]) => sum + output.bytes, 0) / 1024;
 console.log(`${outdir}: ${outputs.length} JavaScript files, ${kib.toFixed(0)} KiB`);
+
+// No bundle may hold a dev dependency that no run-time dependency needs (grpc-js, say).
+const read = <T>(file: string): T => JSON.parse(readFileSync(join(root, file), 'utf8')) as T; // eslint-disable-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names what it reads
+const bundled = Object.values(result.metafile.outputs).flatMap((output) => Object.keys(output.inputs));
+const devBundled = devDependenciesBundled(bundled, read<PackageJson>('package.json'), read<PackageLock>('package-lock.json'));
+if (devBundled.length > 0) throw new Error(`the bundle holds dev dependencies: ${devBundled.join(', ')}; move them to dependencies, or keep them out of the product's code`);
 
 /**
  * What the sidecar process loads: the entry point, the command table, the sidecar command's chunk,

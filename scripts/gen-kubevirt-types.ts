@@ -1,8 +1,10 @@
 // Generates api/kubevirt.generated.ts from KubeVirt's OpenAPI (swagger 2.0) document.
 // Only the definitions the project reads or writes are emitted; any other referenced
 // definition becomes an opaque object, so the types stay small but never contradict
-// the schema. Usage: node scripts/gen-kubevirt-types.ts [swagger.json] [out.ts]
+// the schema. Usage: node scripts/gen-kubevirt-types.ts [swagger.json] [out.ts]; by default the
+// swagger.json of the KubeVirt module the cluster rig pins (cli/kubevirt-files.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
+import { kubevirtFile } from '../cli/kubevirt-files.ts';
 
 interface SchemaProperty {
   type?: string | string[];
@@ -110,7 +112,7 @@ export function generateKubevirtTypes(swaggerText: string): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const swaggerPath = process.argv[2] ?? new URL('../../shared/fixtures/kubevirt/swagger.json', import.meta.url).pathname;
+  const swaggerPath = process.argv[2] ?? kubevirtFile('swagger.json');
   const outPath = process.argv[3] ?? new URL('../api/kubevirt.generated.ts', import.meta.url).pathname;
   writeFileSync(outPath, generateKubevirtTypes(readFileSync(swaggerPath, 'utf8')));
   console.error(`wrote ${outPath}`);

@@ -6,7 +6,7 @@ import { BUILT_IN_TUNING } from '../../api/tuning.ts';
 import { rewriteDomain } from '../../sidecar/domain/rewrite.ts';
 import { buildDomainXml, parseDomainXml } from '../../sidecar/domain/xml.ts';
 import { requestFor } from '../helpers/rewrite-cases.ts';
-import { sharedFixture } from '../helpers/fixtures.ts';
+import { kubevirtFile } from '../helpers/kubevirt-files.ts';
 import { macFor, masqueradeDefault, vduseInterface } from '../helpers/vmis.ts';
 import { compare, formatMicros } from './measure.ts';
 
@@ -17,7 +17,7 @@ function rebuiltInterface(name: string): string {
 }
 
 export function run(): boolean {
-  const fixture = readFileSync(sharedFixture('domain_x86_64.xml'), 'utf8');
+  const fixture = readFileSync(kubevirtFile('domain_x86_64.xml'), 'utf8');
   let allMet = true;
   console.log('domain rewrite vs bare xml2js parse+build of the same document (domain_x86_64.xml)');
   console.log('interfaces  rewrite median  baseline median  ratio  target');

@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { projectFile, sharedFixture } from '../helpers/fixtures.ts';
+import { projectFile } from '../helpers/fixtures.ts';
+import { kubevirtFile } from '../helpers/kubevirt-files.ts';
 import { unaryCall } from '../helpers/hook-client.ts';
 import { protoClients } from '../helpers/hook-protos.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
@@ -89,7 +90,7 @@ export async function run(): Promise<boolean> {
   const networkInfo = join(dir, 'network-info');
   writeFileSync(networkInfo, JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: '/dev/vhost-vdpa-0' } } }] }));
   const request = {
-    domainXML: readFileSync(sharedFixture('domain_x86_64.xml')),
+    domainXML: readFileSync(kubevirtFile('domain_x86_64.xml')),
     vmi: Buffer.from(JSON.stringify(vmiWith([masqueradeDefault, vduseInterface('net1', { macAddress: macFor(0) })]))),
   };
   const env = { ...process.env, CONTAINER_NAME: 'hook-sidecar-0', NETWORK_BINDING_PLUGIN_NAME: '' };

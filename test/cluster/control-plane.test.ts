@@ -23,7 +23,7 @@ import { projectFile } from '../helpers/fixtures.ts';
 import { kubeConfigFor } from '../helpers/webhook-client.ts';
 import { expandVm } from '../helpers/kubevirt-expansion.ts';
 import { KUBECONFIG, readState, renewWebhookCertificate, startWebhook, stopPart } from './cluster.ts';
-import { createExampleVm, createVm, createWithVirtctl, env, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withMoreDataplanes, withoutCloudInit } from './helpers.ts';
+import { clusterUnavailable, createExampleVm, createVm, createWithVirtctl, env, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withMoreDataplanes, withoutCloudInit } from './helpers.ts';
 
 const status = inject('clusterStatus');
 
@@ -32,16 +32,7 @@ const status = inject('clusterStatus');
 const doctor = (...args: string[]) => spawnSync(process.execPath, [projectFile('cli', 'main.ts'), 'doctor', '--kubeconfig', KUBECONFIG, '--output', 'json', ...args], { encoding: 'utf8' });
 
 if (status !== 'ready') {
-  const required = status.startsWith('missing:');
-  describe('the real control plane', () => {
-    it(required ? 'has what it needs' : 'comes up', () => {
-      if (required && process.env.CI !== 'true') {
-        console.warn(`\n*** SKIPPING the real control plane suite: ${status} ***\n`);
-        return;
-      }
-      throw new Error(status);
-    });
-  });
+  clusterUnavailable('the real control plane', status);
 } else {
   const version = readState()!.kubevirt;
 

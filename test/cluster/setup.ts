@@ -13,9 +13,9 @@ declare module 'vitest' {
 }
 
 function missing(): string | undefined {
-  if (spawnSync('go', ['version']).status !== 0) return 'Go is not installed (the control plane is built from its Go modules)';
-  if (process.getuid?.() !== 0) return 'not root (the webhook listens on 443, its Service port)';
-  if (spawnSync('jq', ['--version']).status !== 0) return 'jq is not installed (the binding registration runs deploy/kubevirt/register-vduse.jq)';
+  if (spawnSync('go', ['version']).status !== 0) return 'Go is not installed (the control plane is built from its Go modules): install Go 1.26 or later (the go command)';
+  if (process.getuid?.() !== 0) return 'not root (the webhook listens on 443, its Service port): run npm test as root';
+  if (spawnSync('jq', ['--version']).status !== 0) return 'jq is not installed (the binding registration runs deploy/kubevirt/register-vduse.jq): Debian: jq';
   return undefined;
 }
 

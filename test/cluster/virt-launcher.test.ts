@@ -13,7 +13,7 @@ import { attachLive, createWithQemuDriver, destroy, forAPausedStart, forThisLibv
 import { guestMemoryMap, unreachableGuestRam, withHugepagesFor } from '../helpers/guest-memory-map.ts';
 import { rebuiltByKubevirt, VirtLauncher } from '../helpers/virt-launcher-replay.ts';
 import { readState } from './cluster.ts';
-import { createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withMoreDataplanes, withoutCloudInit } from './helpers.ts';
+import { clusterUnavailable, createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withMoreDataplanes, withoutCloudInit } from './helpers.ts';
 import { type HarnessResult, launch, type Launch, networkInfoFor, vduseInterfaces } from './launcher.ts';
 
 const status = inject('clusterStatus');
@@ -142,6 +142,19 @@ if (status === 'ready') {
         check: (result) => {
           expect(result.converted).not.toContain('memfd');
           expect(result.domain).toMatch(/<memoryBacking>\s*<hugepages\/?>[\s\S]*<access mode="shared"\/>\s*<\/memoryBacking>/);
+        },
+      },
+      {
+        title: 'dedicated CPUs with guest NUMA passthrough (2Mi hugepages): each guest cell, preallocated, shared',
+        create: vm('l-numa', (created) => {
+          created.spec.template.spec.domain.cpu = { cores: 2, dedicatedCpuPlacement: true, numa: { guestMappingPassthrough: {} } };
+          created.spec.template.spec.domain.memory = { guest: '2Gi', hugepages: { pageSize: '2Mi' } };
+        }),
+        check: (result) => {
+          expect(result.converted).toMatch(/<numa>\s*<cell /);
+          const backing = /<memoryBacking>[\s\S]*?<\/memoryBacking>/.exec(result.domain!)?.[0];
+          expect(backing).toContain('<allocation mode="immediate"/>');
+          expect(backing).toContain('<access mode="shared"/>');
         },
       },
       { title: 'a VM that opts out: no sidecar, no vdpa interface', create: vm('l-opted-out', (created) => (created.metadata.labels = { 'vduse.kubevirt.io/enabled': 'false' })) },
@@ -368,5 +381,6 @@ if (status === 'ready') {
       }, 240_000);
     });
   });
+} else {
+  clusterUnavailable("KubeVirt's converter and hook manager drive the sidecar", status);
 }
-

@@ -2,7 +2,7 @@
 // (additionalProperties: false where the document leaves it open), so a misspelt or invented
 // field fails instead of passing silently, as the API server's structural pruning would drop it.
 import { Ajv, type ValidateFunction } from 'ajv';
-import { readSharedFixture } from './fixtures.ts';
+import { readKubevirtFile } from './kubevirt-files.ts';
 
 type Schema = Record<string, unknown>;
 let ajv: Ajv | undefined;
@@ -20,7 +20,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 
 function schemaCompiler(): Ajv {
   if (ajv) return ajv;
-  const swagger = JSON.parse(readSharedFixture('swagger.json')) as { definitions: Record<string, Schema> };
+  const swagger = JSON.parse(readKubevirtFile('swagger.json')) as { definitions: Record<string, Schema> };
   closeObjects(swagger.definitions);
   ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
   ajv.addSchema({ $id: 'kubevirt', definitions: swagger.definitions });

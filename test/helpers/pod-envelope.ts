@@ -10,7 +10,8 @@ import { credentials } from '@grpc/grpc-js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { projectFile, readSharedFixture } from './fixtures.ts';
+import { projectFile } from './fixtures.ts';
+import { readKubevirtFile } from './kubevirt-files.ts';
 import { unaryCall } from './hook-client.ts';
 import { protoClients } from './hook-protos.ts';
 import { noCloudData, replayBoot, type ReplayStep } from './virt-launcher-replay.ts';
@@ -266,7 +267,7 @@ export async function runInEnvelope(limitBytes: number, what: EnvelopeProcess, c
         launcher: { hooksDir, sidecars: 1, collectTimeoutMs },
         vmi: ENVELOPE_VMI,
         cloudInit: noCloudData('#cloud-config\npassword: fedora\n'),
-        domainXml: readSharedFixture('domain_x86_64.xml'),
+        domainXml: readKubevirtFile('domain_x86_64.xml'),
       }),
       exited.then((code) => Promise.reject(new Error(`the process exited (${String(code)}) before the flow ended: ${stderr().trim().split('\n').at(-1) ?? ''}`))),
     ]);

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { forThisHost } from '../../cli/libvirt.ts';
+import { forThisHost, withFreshUuid } from '../../cli/libvirt.ts';
 
 const run = promisify(execFile);
 
@@ -40,7 +40,7 @@ export async function createWithQemuDriver(xml: string, name: string): Promise<S
   const file = join(dir, 'domain.xml');
   const logPath = `/var/log/libvirt/qemu/${name}.log`;
   if (existsSync(logPath)) unlinkSync(logPath);
-  writeFileSync(file, await forThisHost(xml));
+  writeFileSync(file, withFreshUuid(await forThisHost(xml)));
   let error = '';
   let memlockBytes: bigint | undefined;
   try {
@@ -122,7 +122,7 @@ export function forAPausedStart(xml: string): string {
 export async function startPaused(xml: string, name: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vduse-qemu-'));
   const file = join(dir, 'domain.xml');
-  writeFileSync(file, xml.replace(/<domain type=(["'])kvm\1/, '<domain type=$1qemu$1'));
+  writeFileSync(file, withFreshUuid(xml).replace(/<domain type=(["'])kvm\1/, '<domain type=$1qemu$1'));
   try {
     await run('virsh', ['-c', 'qemu:///system', 'create', '--paused', file], { timeout: 180_000 });
   } catch (failure) {

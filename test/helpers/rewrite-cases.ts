@@ -3,7 +3,7 @@
 import type { Interface } from '../../api/kubevirt.ts';
 import { BUILT_IN_TUNING, type Tuning } from '../../api/tuning.ts';
 import { type DomainRewriteRequest, rewriteDomain } from '../../sidecar/domain/rewrite.ts';
-import { KUBEVIRT_DOMAINS, readSharedFixture } from './fixtures.ts';
+import { KUBEVIRT_DOMAINS, readKubevirtFile } from './kubevirt-files.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from './vmis.ts';
 
 export const devicePath = (name: string): string => `/var/run/kubevirt-hooks/hook-sidecar-0/vduse/link-${name}`;
@@ -59,7 +59,7 @@ export const withQemuCommandline = (xml: string): string =>
 
 export function rewriteCases(): RewriteCase[] {
   return KUBEVIRT_DOMAINS.flatMap((fixture) => {
-    const xml = readSharedFixture(fixture);
+    const xml = readKubevirtFile(fixture);
     const cases: Omit<RewriteCase, 'fixture'>[] = [
       { title: '1 converted interface beside the masquerade one', request: requestFor(xml, [masqueradeDefault, ...secondary(1)]) },
       { title: '2 converted interfaces', request: requestFor(xml, [masqueradeDefault, ...secondary(2)]) },

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HookCallbacks } from '../../sidecar/callbacks.ts';
 import { applyIndependently, decideFor, kubevirtWith, POLICY_ENABLED } from './admission.ts';
-import { sharedFixture } from './fixtures.ts';
+import { kubevirtFile } from './kubevirt-files.ts';
 import { virtctlVm, vmWith } from './vms.ts';
 import { masqueradeDefault, vduseInterface, vmiWith } from './vmis.ts';
 
@@ -42,7 +42,7 @@ function handBound(bindings: string[], withoutCloudInit = false) {
 
 export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
   const denied = (object: unknown, scenario: Parameters<typeof decideFor>[1]) => decideFor(object, scenario).reason;
-  const domain = readFileSync(sharedFixture('domain_x86_64.xml'), 'utf8');
+  const domain = readFileSync(kubevirtFile('domain_x86_64.xml'), 'utf8');
   const vmi = JSON.stringify(vmiWith([masqueradeDefault, vduseInterface('net1', { macAddress: '02:00:00:00:00:10' })]));
   return [
     {

@@ -2,14 +2,14 @@
 // its fully populated API round-trip object.
 import { parse as parseYaml } from 'yaml';
 import type { Interface, Network, VirtualMachine } from '../../api/kubevirt.ts';
-import { readSharedFixture } from './fixtures.ts';
+import { readKubevirtFile } from './kubevirt-files.ts';
 
 export const NAMESPACE = 'telco';
 export const VDUSE_RESOURCE = 'vduse.io/vduse';
 
 /** KubeVirt's example vm-cirros, in our namespace. */
 export function cirrosVm(): VirtualMachine {
-  const vm = parseYaml(readSharedFixture('examples/vm-cirros.yaml')) as VirtualMachine;
+  const vm = parseYaml(readKubevirtFile('examples/vm-cirros.yaml')) as VirtualMachine;
   vm.metadata = { ...vm.metadata, namespace: NAMESPACE };
   return vm;
 }
@@ -52,7 +52,7 @@ export function vmWith(shape: VmShape = {}): VirtualMachine {
 
 /** KubeVirt's round-trip VirtualMachine: every field set, status and managedFields included. */
 export function roundTripVm(): Record<string, unknown> & { metadata: Record<string, unknown>; spec: { template: { metadata: Record<string, unknown>; spec: Record<string, never> } } } {
-  const vm = JSON.parse(readSharedFixture('apitesting-VirtualMachine.json')) as ReturnType<typeof roundTripVm>;
+  const vm = JSON.parse(readKubevirtFile('apitesting-VirtualMachine.json')) as ReturnType<typeof roundTripVm>;
   delete vm.metadata.deletionTimestamp;
   delete vm.spec.template.metadata.deletionTimestamp;
   // Its instancetype and preference name kind "kindValue", which KubeVirt itself refuses.

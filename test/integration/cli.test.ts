@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { interfaceByAlias, parseXmlIndependently } from '../helpers/canonical-xml.ts';
-import { projectFile, sharedFixture } from '../helpers/fixtures.ts';
+import { projectFile } from '../helpers/fixtures.ts';
+import { kubevirtFile } from '../helpers/kubevirt-files.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 
 const MAIN = projectFile('cli', 'main.ts');
@@ -29,7 +30,7 @@ const networkInfo = file(
   JSON.stringify({ interfaces: [{ network: 'net1', deviceInfo: { type: 'vdpa', version: '1.1.0', vdpa: { driver: 'vhost', path: '/dev/vhost-vdpa-7' } }, mac: macFor(1) }] }),
 );
 const vmiYaml = stringify(vmiWith([masqueradeDefault, vduseInterface('net1', { pciAddress: '0000:0a:00.0' })]));
-const domain = sharedFixture('domain_x86_64.xml');
+const domain = kubevirtFile('domain_x86_64.xml');
 
 describe('kubevirt-vduse render', () => {
   it('prints the rewritten domain for a YAML VMI, with the device link under the container name', () => {
@@ -72,8 +73,9 @@ describe('kubevirt-vduse render', () => {
 
   it('renders the shipped example as docs/usage.md shows it', () => {
     const usage = readFileSync(projectFile('docs', 'usage.md'), 'utf8');
-    const command = /npx kubevirt-vduse (render --vmi deploy\/examples\/render\/vmi\.yaml [^\n]+)/.exec(usage)![1]!.split(' ');
-    const result = spawnSync(process.execPath, [MAIN, ...command], { encoding: 'utf8', env: environment, cwd: projectFile() });
+    // As a shell runs it: the domain's path comes from npm run kubevirt-file.
+    const command = /npx kubevirt-vduse (render --vmi deploy\/examples\/render\/vmi\.yaml [^\n]+)/.exec(usage)![1]!;
+    const result = spawnSync('sh', ['-c', `"$NODE" cli/main.ts ${command}`], { encoding: 'utf8', env: { ...environment, NODE: process.execPath }, cwd: projectFile() });
     expect(result.status, result.stderr).toBe(0);
     const iface = interfaceByAlias(result.stdout, 'ua-dataplane');
     expect(iface?.getAttribute('type')).toBe('vdpa');
@@ -109,6 +111,24 @@ describe('kubevirt-vduse help', () => {
     expect(result.stdout).toMatch(/\n\s+check-migration\s+Compare/);
     expect(result.stdout).toMatch(/\s+demo\s+Run the end-to-end demo/);
   });
+  it('--help loads only the command table, not the commands\' modules; a command\'s --help loads its own', () => {
+    // Each module the process loads, as a line on stderr, from a module.registerHooks load hook.
+    const hook = "import { registerHooks } from 'node:module'; registerHooks({ load(url, context, next) { if (url.startsWith('file:')) process.stderr.write('loaded ' + url + '\\n'); return next(url, context); } });";
+    const loaded = (args: string[]) => {
+      const result = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, MAIN, ...args], { encoding: 'utf8', env: environment });
+      expect(result.status, result.stderr).toBe(0);
+      return result.stderr.split('\n').filter((line) => line.startsWith('loaded file:')).map((line) => line.slice(line.indexOf(projectFile()) + projectFile().length + 1));
+    };
+    const commandModules = ['webhook', 'mutate', 'doctor', 'migration-test', 'sidecar', 'render', 'check-migration', 'demo'].map((name) => `cli/${name}.ts`);
+    const overview = loaded(['--help']);
+    expect(overview).toContain('cli/commands.ts');
+    expect(overview.filter((module) => commandModules.includes(module))).toEqual([]);
+    expect(overview.filter((module) => /^(webhook|sidecar|cluster|node_modules)\//.test(module))).toEqual([]);
+    const render = loaded(['render', '--help']);
+    expect(render).toContain('cli/render.ts');
+    expect(render.filter((module) => commandModules.includes(module))).toEqual(['cli/render.ts']);
+  });
+
   it('shows each flag of a command with its default', () => {
     const result = cli(['render', '--help']);
     expect(result.status).toBe(0);

@@ -61,7 +61,7 @@ const find = (objects: Manifest[], kind: string, name?: string): Manifest => {
 
 const readYaml = (...path: string[]) => parseAllDocuments(readFileSync(projectFile(...path), 'utf8')).map((document) => document.toJS() as Manifest);
 
-describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandProblem('kubectl', ['version', '--client']), () => {
+describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandProblem('kubectl', ['version', '--client'], "install kubectl; Debian's kubernetes-client is too old for these kustomizations"), () => {
   const rendered: Record<string, Manifest[]> = {};
   beforeAll(() => {
     for (const variant of VARIANTS) rendered[variant] = render(variant);
@@ -313,7 +313,7 @@ const registerThenUnregister = (before: KubevirtCr, images = [IMAGE]) => {
 };
 const withoutVersion = (cr: KubevirtCr) => ({ ...cr, metadata: { ...cr.metadata, resourceVersion: undefined } });
 
-describeRequiring('deploy/kubevirt: the registration, computed from the live KubeVirt CR with jq', 'jq', commandProblem('jq', ['--version']), () => {
+describeRequiring('deploy/kubevirt: the registration, computed from the live KubeVirt CR with jq', 'jq', commandProblem('jq', ['--version'], 'Debian: jq'), () => {
   it('applies to a stock KubeVirt CR: both bindings (the -cloudinit image for vduse-cloudinit), the gate, the sidecar memory, and the record', () => {
     const cr = patched(stockKubevirt(), register(stockKubevirt())) as KubevirtCr & { spec: { configuration: Record<string, unknown> } };
     const registration = (sidecarImage: string) => ({ sidecarImage, downwardAPI: 'device-info', migration: {} });

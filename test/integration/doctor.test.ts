@@ -245,7 +245,7 @@ describe('kubevirt-vduse doctor', () => {
 
   it.each([
     ['connection refused', async () => `https://127.0.0.1:${await closedPort()}`, /cannot reach https:\/\/127\.0\.0\.1:\d+: connection refused \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)/],
-    ['an unknown host', () => Promise.resolve('https://api.cluster.invalid:6443'), /cannot reach https:\/\/api\.cluster\.invalid:6443: DNS: the host name does not resolve \(getaddrinfo ENOTFOUND api\.cluster\.invalid\)/],
+    ['an unknown host', () => Promise.resolve('https://api.cluster.invalid:6443'), /cannot reach https:\/\/api\.cluster\.invalid:6443: DNS: the host name does not resolve \(getaddrinfo (ENOTFOUND|EAI_AGAIN) api\.cluster\.invalid\)/],
     ['a certificate it does not trust', async () => `https://127.0.0.1:${(await untrustedTls()).port}`, /cannot reach https:\/\/127\.0\.0\.1:\d+: TLS \(/],
   ])('when the API server cannot be reached (%s), says so once, with the host and the cause', async (_title, server, message) => {
     const result = await runDoctor(['--kubeconfig', kubeconfigAt(await server())]);

@@ -19,7 +19,8 @@ import { createWebhookMetrics } from '../../webhook/metrics.ts';
 import { startWebhookServer, type WebhookServer } from '../../webhook/server.ts';
 import { applyIndependently, READY_KUBEVIRT } from '../helpers/admission.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
-import { readSharedFixture } from '../helpers/fixtures.ts';
+import type { KubevirtExample } from '../../cli/kubevirt-files.ts';
+import { readKubevirtFile } from '../helpers/kubevirt-files.ts';
 import { startSidecar, type SidecarProcess } from '../helpers/hook-client.ts';
 import { expandVm } from '../helpers/kubevirt-expansion.ts';
 import { schemaErrors } from '../helpers/kubevirt-schema.ts';
@@ -51,8 +52,8 @@ interface Input {
   vdpa: string[];
 }
 
-function example(file: string): VirtualMachine | VirtualMachineInstance {
-  const object = parseYaml(readSharedFixture(`examples/${file}`)) as VirtualMachine;
+function example(file: KubevirtExample): VirtualMachine | VirtualMachineInstance {
+  const object = parseYaml(readKubevirtFile(`examples/${file}`)) as VirtualMachine;
   object.metadata = { ...object.metadata, namespace: NAMESPACE };
   return object;
 }
@@ -169,7 +170,7 @@ describeWithLibvirt('end to end: webhook over HTTPS, KubeVirt expansion, sidecar
       launcher: { hooksDir, sidecars: bindings.length, collectTimeoutMs: 10_000 },
       vmi: withMacs,
       cloudInit: cloudInitVolume ? noCloudData(cloudInitVolume.cloudInitNoCloud!.userData ?? '', vmi.metadata!.name) : null,
-      domainXml: readSharedFixture('domain_x86_64.xml'),
+      domainXml: readKubevirtFile('domain_x86_64.xml'),
     });
     const domain = boot.domains.at(-1)!;
     for (const network of input.vdpa) expect(domain).toMatch(new RegExp(`<interface type="vdpa">[^]*?<alias name="ua-${network}"/>`));

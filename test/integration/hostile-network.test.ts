@@ -14,12 +14,12 @@ import { DEFAULT_CONFIG } from '../../webhook/config.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
 import { startWebhookServer } from '../../webhook/server.ts';
 import { StaticClusterView } from '../../webhook/static-cluster.ts';
-import { readSharedFixture } from '../helpers/fixtures.ts';
+import { readKubevirtFile } from '../helpers/kubevirt-files.ts';
 import { startSidecar, type SidecarProcess } from '../helpers/hook-client.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 import { capturedLogger } from '../helpers/webhook-client.ts';
 
-const domainXML = Buffer.from(readSharedFixture('domain_x86_64.xml'));
+const domainXML = Buffer.from(readKubevirtFile('domain_x86_64.xml'));
 const vmiFor = (networks: string[]) =>
   Buffer.from(JSON.stringify(vmiWith([masqueradeDefault, ...networks.map((name, index) => vduseInterface(name, { macAddress: macFor(index), pciAddress: `0000:0${index + 1}:00.0` }))])));
 const networkInfo = (devices: Record<string, string>) =>

@@ -12,7 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dumpxmlCommand, SESSION_LIBVIRT_URI } from '../../cluster/migration-test.ts';
 import { HookCallbacks } from '../../sidecar/callbacks.ts';
 import { type ExecRequest, FakeApiServer } from '../helpers/fake-apiserver.ts';
-import { projectFile, readSharedFixture } from '../helpers/fixtures.ts';
+import { projectFile } from '../helpers/fixtures.ts';
+import { readKubevirtFile } from '../helpers/kubevirt-files.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 
 const NS = 'telco';
@@ -99,7 +100,7 @@ describe('kubevirt-vduse migration-test', () => {
     tamper = {};
     // The source boots: the sidecar renders the domain and links the device.
     const vmi = vmiObject('node-a');
-    domains.set('virt-launcher-vm-dpdk-aaaaa', await nodes['node-a']!.callbacks.onDefineDomain(readSharedFixture('domain_x86_64.xml'), JSON.stringify(vmi)));
+    domains.set('virt-launcher-vm-dpdk-aaaaa', await nodes['node-a']!.callbacks.onDefineDomain(readKubevirtFile('domain_x86_64.xml'), JSON.stringify(vmi)));
     podNode.set('virt-launcher-vm-dpdk-aaaaa', nodes['node-a']!);
     api.putObject(VMI_PATH, vmi);
     api.putObject(podPath('virt-launcher-vm-dpdk-aaaaa'), launcherPod('virt-launcher-vm-dpdk-aaaaa', 'node-a'));

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { libvirtMemlockLimitBytes } from '../../api/memlock.ts';
 import { DEFAULT_HOOK_SOCKET_DIR } from '../../api/names.ts';
 import { podInterfaceName } from '../../api/pod-interface.ts';
-import { readSharedFixture } from '../helpers/fixtures.ts';
+import { readKubevirtFile } from '../helpers/kubevirt-files.ts';
 import { startSidecar, type SidecarProcess } from '../helpers/hook-client.ts';
 import { describeWithLibvirt } from '../helpers/libvirt.ts';
 import { createWithQemuDriver, qemuJsonArguments, type Started, withoutPodFiles } from '../helpers/qemu-driver.ts';
@@ -53,7 +53,7 @@ describeWithLibvirt('the QEMU command line libvirt builds from the sidecar\'s do
       launcher: { hooksDir: DEFAULT_HOOK_SOCKET_DIR, sidecars: 1 },
       vmi,
       cloudInit: null,
-      domainXml: readSharedFixture('domain_x86_64.xml'),
+      domainXml: readKubevirtFile('domain_x86_64.xml'),
       defineCalls: 2,
     }).catch(async (error: unknown) => {
       await sidecar.stop();
@@ -100,6 +100,20 @@ describeWithLibvirt('the QEMU command line libvirt builds from the sidecar\'s do
   it("libvirt's locked-memory figure is what the webhook's memlock overhead budgets for", () => {
     expect(started.memlockBytes, started.log.slice(-500)).toBeDefined();
     expect(started.memlockBytes).toBe(libvirtMemlockLimitBytes(2, GUEST_BYTES));
+  });
+
+  // Accepted by define, refused when the domain starts; <target> and <bandwidth> name or shape a
+  // host tap device, which a vdpa interface does not have, and libvirt 9.0 lets them pass.
+  it.each([
+    ['a <vlan>', '<vlan><tag id="42"/></vlan>', 'vlan tag not supported for this connection type'],
+    ['a <backend tap>', '<backend tap="/dev/net/tun"/>', 'custom tap device path is not supported for network interfaces of type vdpa'],
+  ])('libvirt refuses to start a vdpa interface with %s', async (title, element, message) => {
+    const name = `${NAME}-${title.replace(/\W+/g, '')}`;
+    const withElement = domain.replace(/(<interface type="vdpa">[\s\S]*?<model type="virtio"\/>)/, `$1${element}`);
+    expect(withElement).not.toBe(domain);
+    const refused = await createWithQemuDriver(forThisMachine(withElement, name), name);
+    expect(refused.error).toContain(message);
+    expect(refused.memlockBytes).toBeUndefined();
   });
 
   it('libvirt opens the link path itself: without the link, it names it and refuses', async () => {

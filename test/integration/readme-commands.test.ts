@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT, projectFile } from '../helpers/fixtures.ts';
+import { kubevirtFile } from '../helpers/kubevirt-files.ts';
 import { commandProblem, describeRequiring } from '../helpers/requirements.ts';
 
 const run = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync(command, args, { cwd: PROJECT_ROOT, encoding: 'utf8', env, timeout: 240_000 });
@@ -17,6 +18,7 @@ describe('npm run demo, as the README runs it', () => {
     expect(result.stdout).toContain(`(${projectFile('test', 'fixtures', 'demo', 'vm.yaml')})`);
     expect(result.stdout).toMatch(/The webhook serves HTTPS on 127\.0\.0\.1:\d+\/mutate/);
     expect(result.stdout).toMatch(/the webhook admits it with [1-9]\d* patch operations/);
+    expect(result.stdout).toContain(`one that KubeVirt's converter makes, in KubeVirt's converter test (${kubevirtFile('domain_x86_64.xml')})`);
     expect(result.stdout).toContain('Warning: vduse: interfaces dataplane now use binding vduse');
     expect(result.stdout).toContain('"reservedOverhead":{"memLock":"Required","addedOverhead":"1Gi"}');
     expect(result.stdout).toContain('<interface type="vdpa">');

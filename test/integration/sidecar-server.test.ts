@@ -7,14 +7,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defineWithQemuDriver } from '../../cli/libvirt.ts';
 import { interfaceByAlias } from '../helpers/canonical-xml.ts';
-import { projectFile, readSharedFixture, sharedFixture } from '../helpers/fixtures.ts';
+import { projectFile } from '../helpers/fixtures.ts';
+import { kubevirtFile, readKubevirtFile } from '../helpers/kubevirt-files.ts';
 import { startSidecar, type SidecarProcess } from '../helpers/hook-client.ts';
 import { inject } from 'vitest';
 import { noCloudData, replayBoot, replayMigrationTarget, VirtLauncher, VirtLauncherPanic } from '../helpers/virt-launcher-replay.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from '../helpers/vmis.ts';
 import { hookSocketName } from '../../api/names.ts';
 
-const domainXml = readSharedFixture('domain_x86_64.xml');
+const domainXml = readKubevirtFile('domain_x86_64.xml');
 const vmi = vmiWith([masqueradeDefault, vduseInterface('net1', { macAddress: macFor(0), pciAddress: '0000:0a:00.0' })], {
   annotations: { 'vduse.kubevirt.io/coalesce': 'adaptive-rx,rx-usecs=64' },
 });
@@ -192,7 +193,7 @@ describe('migration', () => {
     expect(failed.stdout).toContain('ua-net1: target path is a node device, not the stable link');
 
     // KubeVirt's own domain, unconverted, on both sides (the wrong VM dumped): nothing to compare is a failure.
-    const unconverted = check(sharedFixture('domain_x86_64.xml'), sharedFixture('domain_x86_64.xml'));
+    const unconverted = check(kubevirtFile('domain_x86_64.xml'), kubevirtFile('domain_x86_64.xml'));
     expect(unconverted.status).toBe(1);
     expect(unconverted.stdout).toContain('nothing to compare: neither domain has a vdpa interface');
     expect(unconverted.stdout).not.toContain('no differences');

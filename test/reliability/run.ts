@@ -12,7 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLoopbackPki } from '../../cli/loopback-pki.ts';
 import { realisticReview } from '../bench/webhook.bench.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
-import { projectFile, sharedFixture } from '../helpers/fixtures.ts';
+import { projectFile } from '../helpers/fixtures.ts';
+import { kubevirtFile } from '../helpers/kubevirt-files.ts';
 import { unaryCall } from '../helpers/hook-client.ts';
 import { protoClients } from '../helpers/hook-protos.ts';
 import { describeCauses, logLines, procStatus, runLoad, startWebhookEntryPoint, waitForLine } from '../helpers/processes.ts';
@@ -206,7 +207,7 @@ async function sidecarSoak(): Promise<void> {
   await waitForLine(child, lines, (line) => line.msg === 'serving', 'the sidecar did not start');
   const client = new (protoClients().v1alpha3)(`unix:${join(socketDir, hookSocketName(DEFAULT_BINDING_PLUGIN_NAME))}`, credentials.createInsecure());
   const request = {
-    domainXML: readFileSync(sharedFixture('domain_x86_64.xml')),
+    domainXML: readFileSync(kubevirtFile('domain_x86_64.xml')),
     vmi: Buffer.from(JSON.stringify(vmiWith([masqueradeDefault, vduseInterface('net1', { macAddress: macFor(0) })]))),
   };
   const rss: number[] = [];

@@ -4,7 +4,7 @@ import { InvalidInputError } from '../../api/errors.ts';
 import { BUILT_IN_TUNING } from '../../api/tuning.ts';
 import { rewriteDomain } from '../../sidecar/domain/rewrite.ts';
 import { canonicalXml, interfaceByAlias, memoryBackingOf, parseXmlIndependently, rewrittenParts } from '../helpers/canonical-xml.ts';
-import { KUBEVIRT_DOMAINS, readSharedFixture } from '../helpers/fixtures.ts';
+import { KUBEVIRT_DOMAINS, readKubevirtFile } from '../helpers/kubevirt-files.ts';
 import { devicePath, requestFor, rewriteCaseOutput, rewriteCases, withQemuCommandline } from '../helpers/rewrite-cases.ts';
 import { macFor, masqueradeDefault, vduseInterface } from '../helpers/vmis.ts';
 
@@ -59,13 +59,13 @@ describe('domain rewrite on every scenario', () => {
 });
 
 describe('domain rewrite specifics', () => {
-  const xml = readSharedFixture('domain_x86_64.xml');
+  const xml = readKubevirtFile('domain_x86_64.xml');
   const byTitle = (title: string) => {
     const scenario = rewriteCases().find((candidate) => candidate.fixture === 'domain_x86_64.xml' && candidate.title === title)!;
     return rewriteCaseOutput(scenario);
   };
 
-  it('builds the interface DESIGN.md shows, with 1024-descriptor rings and no queues attribute for one pair', () => {
+  it('builds the interface the README shows, with 1024-descriptor rings and no queues attribute for one pair', () => {
     const iface = interfaceByAlias(byTitle('1 converted interface beside the masquerade one'), 'ua-net1');
     expect(childTags(iface)).toEqual(['source', 'mac', 'model', 'driver', 'alias', 'rom', 'address', 'acpi']);
     expect(attributesOf(iface, 'mac')).toEqual({ address: macFor(0) });
@@ -142,7 +142,7 @@ describe('domain rewrite specifics', () => {
 });
 
 describe('domain rewrite refusals', () => {
-  const xml = readSharedFixture('hooks_domain.xml');
+  const xml = readKubevirtFile('hooks_domain.xml');
   const refusal = (run: () => unknown): InvalidInputError => {
     try {
       run();
@@ -209,7 +209,7 @@ describe('domain rewrite refusals', () => {
 
   it('converts nothing and keeps the meaning when no interface is chosen', () => {
     for (const fixture of KUBEVIRT_DOMAINS) {
-      const domainXml = readSharedFixture(fixture);
+      const domainXml = readKubevirtFile(fixture);
       const output = rewriteDomain({ ...requestFor(domainXml, [masqueradeDefault]), tuning: BUILT_IN_TUNING });
       expect(canonicalXml(output)).toEqual(canonicalXml(domainXml));
     }

@@ -9,12 +9,12 @@ import { decodeUtf8 } from '../../sidecar/domain/xml.ts';
 import { parseVmiBytes } from '../../sidecar/callbacks.ts';
 import { parseAdmissionReview } from '../../webhook/admission-review.ts';
 import { decideFor, POLICY_ENABLED } from '../helpers/admission.ts';
-import { sharedFixture } from '../helpers/fixtures.ts';
+import { kubevirtFile } from '../helpers/kubevirt-files.ts';
 import { requestFor } from '../helpers/rewrite-cases.ts';
 import { vmWith } from '../helpers/vms.ts';
 import { macFor, masqueradeDefault, vduseInterface } from '../helpers/vmis.ts';
 
-const fixture = readFileSync(sharedFixture('domain_x86_64.xml'), 'utf8');
+const fixture = readFileSync(kubevirtFile('domain_x86_64.xml'), 'utf8');
 const interfaces = [masqueradeDefault, vduseInterface('net1', { macAddress: macFor(0), pciAddress: '0000:0a:00.0' })];
 const rewrite = (xml: string) => rewriteDomain(requestFor(xml, interfaces));
 

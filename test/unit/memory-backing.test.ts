@@ -5,11 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../api/errors.ts';
 import { rewriteDomain } from '../../sidecar/domain/rewrite.ts';
 import { memoryBackingOf, parseXmlIndependently } from '../helpers/canonical-xml.ts';
-import { readSharedFixture } from '../helpers/fixtures.ts';
+import { readKubevirtFile } from '../helpers/kubevirt-files.ts';
 import { requestFor, withMemoryBacking, withNumaCell } from '../helpers/rewrite-cases.ts';
 import { macFor, masqueradeDefault, vduseInterface } from '../helpers/vmis.ts';
 
-const xml = readSharedFixture('domain_x86_64.xml');
+const xml = readKubevirtFile('domain_x86_64.xml');
 const rewrite = (domainXml: string) => rewriteDomain(requestFor(domainXml, [masqueradeDefault, vduseInterface('net1', { macAddress: macFor(0) })]));
 const refusal = (domainXml: string): InvalidInputError => {
   try {

@@ -13,13 +13,13 @@ import { COALESCE_RULES_PATH, coalesceCloudConfig } from '../../sidecar/cloud-in
 import { mergeUserData } from '../../sidecar/cloud-init/user-data.ts';
 import { rewriteDomain } from '../../sidecar/domain/rewrite.ts';
 import { canonicalXml, memoryBackingOf, rewrittenParts } from '../helpers/canonical-xml.ts';
-import { KUBEVIRT_DOMAINS, sharedFixture } from '../helpers/fixtures.ts';
+import { KUBEVIRT_DOMAINS, kubevirtFile } from '../helpers/kubevirt-files.ts';
 import { FUZZ_RUNS as RUNS, fuzzParameters, reportCases } from '../helpers/fuzz.ts';
 import { describeWithLibvirt } from '../helpers/libvirt.ts';
 import { requestFor } from '../helpers/rewrite-cases.ts';
 import { macFor, masqueradeDefault, vduseInterface } from '../helpers/vmis.ts';
 
-const fixtures = KUBEVIRT_DOMAINS.map((name) => readFileSync(sharedFixture(name), 'utf8'));
+const fixtures = KUBEVIRT_DOMAINS.map((name) => readFileSync(kubevirtFile(name), 'utf8'));
 
 const rebuiltInterface = (name: string) => `<interface type="ethernet"><source/><model type="virtio-non-transitional"/><mtu size="1500"/><alias name="ua-${name}"/><rom enabled="no"/></interface>`;
 const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { COALESCE_OFF, coalesceEthtoolArguments, formatCoalesce, isCoalesceOff, parseCoalesce } from '../../api/coalesce.ts';
 import { InvalidInputError } from '../../api/errors.ts';
@@ -19,12 +20,16 @@ import {
   TUNING_KEYS,
   type TuningKey,
 } from '../../api/tuning.ts';
+import { projectFile } from '../helpers/fixtures.ts';
 
 const SUBJECT = 'VirtualMachine ns/vm';
 
 describe('annotation names', () => {
-  it('are the ones DESIGN.md lists', () => {
-    expect([ANNOTATION_NETWORKS, ANNOTATION_RX_QUEUE_SIZE, ANNOTATION_TX_QUEUE_SIZE, ANNOTATION_QUEUES, ANNOTATION_COALESCE]).toEqual([
+  it('are the ones docs/design.md lists', () => {
+    const names = [ANNOTATION_NETWORKS, ANNOTATION_RX_QUEUE_SIZE, ANNOTATION_TX_QUEUE_SIZE, ANNOTATION_QUEUES, ANNOTATION_COALESCE];
+    const design = readFileSync(projectFile('docs', 'design.md'), 'utf8');
+    for (const name of names) expect(design, name).toContain(`\`${name}\``);
+    expect(names).toEqual([
       'vduse.kubevirt.io/networks',
       'vduse.kubevirt.io/rx-queue-size',
       'vduse.kubevirt.io/tx-queue-size',
