@@ -415,7 +415,7 @@ if (status !== 'ready') {
       }
     });
 
-    it('a VM applied before its NetworkAttachmentDefinition: a warning naming it; converted at its next update once it exists', () => {
+    it('a VM applied before its NetworkAttachmentDefinition: a warning naming it; converted at its next update once it exists, whoever makes it', () => {
       const { name, warnings } = createVm(ns, (vm) => {
         vm.metadata.name = 'vm-before-its-network';
         vm.spec.template.spec.networks[1].multus.networkName = 'ovs-dpdk-vduse-later';
@@ -425,8 +425,11 @@ if (status !== 'ready') {
       nad.metadata = { ...nad.metadata, name: 'ovs-dpdk-vduse-later', namespace: ns };
       kubectl(['apply', '-f', '-'], JSON.stringify(nad));
       const edited = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'annotate', 'vm', name, '-n', ns, 'note=edited'], { encoding: 'utf8' });
-      expect(edited.stderr).toContain('Warning: vduse: interfaces dataplane now use binding vduse');
-      expect(json<LooseVm>(['get', 'vm', name, '-n', ns]).spec.template.spec.domain.devices.interfaces[1].binding).toEqual({ name: 'vduse' });
+      expect(edited.status).toBe(0);
+      expect(edited.stderr).not.toContain('no NetworkAttachmentDefinition');
+      // Converted by this edit, or by an update virt-controller made first (it writes the template's
+      // PCI topology annotations), which the webhook is sent too: the warning then went to it.
+      expect(json<LooseVm>(['get', 'vm', name, '-n', ns]).spec.template.spec.domain.devices.interfaces[1]).toMatchObject({ binding: { name: 'vduse' }, model: 'virtio' });
     });
 
     it('virtctl create vm in a plain policy=enabled Namespace: the skip speaks, as offline mutate does, and points at vduse.kubevirt.io/pod-network', () => {
