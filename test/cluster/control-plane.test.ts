@@ -58,7 +58,7 @@ if (status !== 'ready') {
       expect(report.checks.find((check) => check.check === 'sidecar resources')?.detail).toContain(`gets ${SIDECAR_MEMORY_LIMIT} of memory as its limit and its request`);
       // The probe VM went through the real API server, our webhook and virt-api, and nothing was stored.
       expect(report.checks.find((check) => check.check === 'webhook answers')?.detail).toBe('a probe VM in Namespace default (a dry run, nothing stored) came back from the API server with its interface on binding vduse');
-      expect(json<{ items: unknown[] }>(['get', 'virtualmachines', '-A']).items).toEqual([]);
+      expect(json<{ items: unknown[] }>(['get', 'virtualmachines', '-n', 'default']).items).toEqual([]);
     });
 
     it.each([
