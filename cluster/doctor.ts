@@ -1,13 +1,14 @@
 // kubevirt-vduse doctor's checks: what a cluster needs before VDUSE VMs can run, each with its
 // fix. checkCluster() is pure, over what readCluster() read; a read that failed is a failed check
 // that says why, never a crash.
+import { ApiException } from '@kubernetes/client-node';
 import { isObject } from '../api/json.ts';
 import { ANNOTATION_NETWORKS, DEFAULT_POD_NETWORK_NAME, LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, NAD_RESOURCE_NAME_ANNOTATION, namespacePolicyProblem, pluginBindingNames } from '../api/names.ts';
 import { KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES, SIDECAR_MEMORY_MINIMUM_BYTES } from '../api/sidecar-resources.ts';
 import type { ClusterClients } from './clients.ts';
 import { describeError, statusMessage, unreachableReason } from './errors.ts';
 import { type KubevirtFacts, kubevirtFacts, readinessProblems, REGISTRATION_PATCH } from './kubevirt-readiness.ts';
-import { KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, NAD_GROUP, NAD_PLURAL, NAD_VERSION, VM_PLURAL } from './resources.ts';
+import { KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, NAD_GROUP, NAD_PLURAL, NAD_VERSION, PLUGIN_GROUP, PLUGIN_PLURAL, PLUGIN_VERSION, VM_PLURAL } from './resources.ts';
 
 /** The first KubeVirt with reservedOverhead and the ReservedOverheadMemlock gate. */
 export const MINIMUM_KUBEVIRT = [1, 8] as const;
@@ -18,6 +19,16 @@ export const MINIMUM_KUBEVIRT = [1, 8] as const;
  * (NETWORK_BINDING_PLUGIN_NAME).
  */
 export const MIGRATING_KUBEVIRT = [1, 9] as const;
+/**
+ * The first KubeVirt whose Beta feature gates are on unless disabled (1.9's
+ * pkg/virt-config/featuregate/feature-gates.go IsEnabled; 1.8's virt-config isFeatureGateEnabled
+ * needs them listed), and the first with the plugin pipeline (the Alpha gate Plugins).
+ */
+export const BETA_ON_KUBEVIRT = [1, 9] as const;
+export const PLUGINS_KUBEVIRT = [1, 9] as const;
+/** Beta since 1.8: virt-controller stops reading NetworkAttachmentDefinitions for their resource (pkg/virt-controller/services/template.go). */
+export const EXTERNAL_NET_RESOURCE_INJECTION = 'ExternalNetResourceInjection';
+export const PLUGINS_FEATURE_GATE = 'Plugins';
 
 export interface DoctorOptions {
   bindingName: string;
@@ -40,6 +51,8 @@ export interface ClusterState {
   endpointSlices: Read<unknown[]>;
   nads: Read<unknown[]>;
   nodes: Read<unknown[]>;
+  /** KubeVirt's Plugin CRs; none where KubeVirt has no such CRD (before 1.9). */
+  plugins: Read<unknown[]>;
   namespaces: Read<unknown[]>;
   /** The probe VM as the API server's dry run returned it, and where it was sent. */
   probe: Read<unknown> & { namespace?: string };
@@ -104,6 +117,7 @@ function kubevirtChecks(state: ClusterState, options: DoctorOptions): CheckResul
   const memory = readinessProblems(facts, { binding: options.bindingName, sidecarsLimited: true }).filter((problem) => problem.includes('sidecars'));
   results.push(memory.length === 0 ? pass('sidecar resources', sidecarMemoryDetail(facts)) : fail('sidecar resources', memory.join('; '), `apply ${REGISTRATION_PATCH} (deploy/kubevirt/README.md#sidecar-memory)`));
   if (version !== null && atLeast(version, MINIMUM_KUBEVIRT)) {
+    results.push(deviceRequestsCheck(facts, version, options), pluginPipelineCheck(facts, version, state.plugins));
     results.push(
       atLeast(version, MIGRATING_KUBEVIRT)
         ? pass('live migration', `KubeVirt ${facts.observedVersion!} sets the memlock limit on a migration's target before QEMU starts there`)
@@ -115,6 +129,35 @@ function kubevirtChecks(state: ClusterState, options: DoctorOptions): CheckResul
     );
   }
   return results;
+}
+
+/** Whether virt-controller asks for the VDUSE device of a VM's VDUSE networks. */
+function deviceRequestsCheck(facts: KubevirtFacts, version: RegExpExecArray, options: DoctorOptions): CheckResult {
+  const gate = EXTERNAL_NET_RESOURCE_INJECTION;
+  const explicitly = facts.featureGates.includes(gate);
+  const byDefault = atLeast(version, BETA_ON_KUBEVIRT) && !facts.disabledFeatureGates.includes(gate);
+  if (!explicitly && !byDefault) return pass('device requests', `virt-controller adds ${options.resourceName} to the launcher Pod of a VM on a VDUSE NetworkAttachmentDefinition`);
+  return warn(
+    'device requests',
+    `${facts.described} has ${gate} on (${explicitly ? 'in featureGates' : `a Beta gate, on by default since KubeVirt ${BETA_ON_KUBEVIRT.join('.')}`}): virt-controller does not read NetworkAttachmentDefinitions (pkg/virt-controller/services/template.go), so a launcher Pod asks for no ${options.resourceName}, and without a device its VDUSE interfaces cannot start`,
+    `run a network resources injector that adds the NetworkAttachmentDefinition's resource to the Pod, or add ${gate} to spec.configuration.developerConfiguration.disabledFeatureGates${explicitly ? ' and remove it from featureGates' : ''}`,
+  );
+}
+
+/**
+ * KubeVirt 1.9's plugin pipeline: with the Plugins gate and any Plugin CR, virt-launcher rebuilds
+ * the domain from its own model after the binding sidecars, which has no field for the rings' sizes.
+ */
+function pluginPipelineCheck(facts: KubevirtFacts, version: RegExpExecArray, plugins: Read<unknown[]>): CheckResult {
+  const check = 'plugin pipeline';
+  if (!atLeast(version, PLUGINS_KUBEVIRT)) return pass(check, `KubeVirt ${facts.observedVersion!} has no plugin pipeline`);
+  if (!facts.featureGates.includes(PLUGINS_FEATURE_GATE)) return pass(check, `the ${PLUGINS_FEATURE_GATE} feature gate is off: virt-launcher defines the domain the binding sidecars return`);
+  const why =
+    "virt-launcher then reads the domain the binding sidecars returned into KubeVirt's domain model and has the Plugins rebuild it (pkg/virt-launcher/virtwrap/util/libvirt_helper.go SetDomainSpecStrWithHooks, plugins.ApplyDomainHooks); the model has no rx_queue_size or tx_queue_size, so every vdpa interface gets QEMU's 256-descriptor rings instead of the tuned ones (1024 by default)";
+  const fix = `turn the ${PLUGINS_FEATURE_GATE} feature gate off, or keep no Plugin CR, while VDUSE VMs need their ring sizes (docs/requirements.md)`;
+  if ('error' in plugins) return fail(check, `the ${PLUGINS_FEATURE_GATE} feature gate is on, and the Plugin CRs cannot be read (${plugins.error}); with any Plugin, ${why}`, `${fix}; doctor needs list on plugins.plugin.kubevirt.io`);
+  if (plugins.ok.length === 0) return warn(check, `the ${PLUGINS_FEATURE_GATE} feature gate is on and no Plugin CR exists yet; once one does, ${why}`, fix);
+  return fail(check, `the ${PLUGINS_FEATURE_GATE} feature gate is on with ${plugins.ok.length} Plugin(s) (${plugins.ok.map(nameOf).slice(0, 5).join(', ')}): ${why}`, fix);
 }
 
 /**
@@ -300,14 +343,23 @@ function probeNamespace(namespaces: Read<unknown[]>, webhookConfiguration: Read<
 export async function readCluster(clients: ClusterClients, options: DoctorOptions): Promise<ClusterState> {
   const apiServer = await read(async () => ({ gitVersion: (await clients.version.getCode()).gitVersion }));
   const skipped: Read<never> = { error: 'not read: the API server did not answer' };
-  if ('error' in apiServer) return { server: clients.server, apiServer, kubevirts: skipped, webhookConfiguration: skipped, endpointSlices: skipped, nads: skipped, nodes: skipped, namespaces: skipped, probe: skipped };
+  if ('error' in apiServer) return { server: clients.server, apiServer, kubevirts: skipped, webhookConfiguration: skipped, endpointSlices: skipped, nads: skipped, nodes: skipped, plugins: skipped, namespaces: skipped, probe: skipped };
   const { custom, core } = clients;
-  const [kubevirts, webhookConfiguration, endpointSlices, nads, nodes, namespaces] = await Promise.all([
+  const [kubevirts, webhookConfiguration, endpointSlices, nads, nodes, plugins, namespaces] = await Promise.all([
     read(async () => items(await custom.listClusterCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, plural: KUBEVIRT_PLURAL }))),
     read(() => clients.admission.readMutatingWebhookConfiguration({ name: options.webhookConfiguration }) as Promise<unknown>),
     read(async () => items(await clients.discovery.listNamespacedEndpointSlice({ namespace: options.webhookNamespace, labelSelector: `kubernetes.io/service-name=${options.webhookService}` }))),
     read(async () => items(await custom.listClusterCustomObject({ group: NAD_GROUP, version: NAD_VERSION, plural: NAD_PLURAL }))),
     read(async () => items(await core.listNode())),
+    // Before 1.9 there is no Plugin CRD: none.
+    read(async () => {
+      try {
+        return items(await custom.listClusterCustomObject({ group: PLUGIN_GROUP, version: PLUGIN_VERSION, plural: PLUGIN_PLURAL }));
+      } catch (error) {
+        if (error instanceof ApiException && error.code === 404) return [];
+        throw error;
+      }
+    }),
     read(async () => items(await core.listNamespace())),
   ]);
   // dryRun=All: every admission webhook runs, and nothing is stored (the webhook declares sideEffects: None).
@@ -316,5 +368,5 @@ export async function readCluster(clients: ClusterClients, options: DoctorOption
     namespace === undefined
       ? { error: 'no Namespace the webhook decides on (default has a policy other than enabled, and no Namespace has policy=enabled)' }
       : { namespace, ...(await read(() => custom.createNamespacedCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, namespace, plural: VM_PLURAL, body: probeVm(), dryRun: 'All' }) as Promise<unknown>, true)) };
-  return { server: clients.server, apiServer, kubevirts, webhookConfiguration, endpointSlices, nads, nodes, namespaces, probe };
+  return { server: clients.server, apiServer, kubevirts, webhookConfiguration, endpointSlices, nads, nodes, plugins, namespaces, probe };
 }

@@ -15,6 +15,8 @@ export interface KubevirtFacts {
   described: string;
   bindings: Readonly<Record<string, { downwardAPI: string | undefined; sidecarImage: string | undefined }>>;
   featureGates: readonly string[];
+  /** developerConfiguration.disabledFeatureGates: from 1.9, Beta gates are on unless listed here. */
+  disabledFeatureGates: readonly string[];
   /** supportContainerResources type sidecar, limits.memory: what KubeVirt uses over its 64M. */
   sidecarMemoryLimit: string | undefined;
   /** The same entry's requests.memory, which KubeVirt gives every sidecar when it is set. */
@@ -82,6 +84,7 @@ export function kubevirtFacts(object: unknown): KubevirtFacts {
     described: `KubeVirt ${typeof metadata.namespace === 'string' ? metadata.namespace : ''}/${typeof metadata.name === 'string' ? metadata.name : ''}`,
     bindings,
     featureGates: strings(developer.featureGates),
+    disabledFeatureGates: strings(developer.disabledFeatureGates),
     sidecarMemoryLimit: sidecarMemory('limits'),
     sidecarMemoryRequest: sidecarMemory('requests'),
     observedVersion: typeof status.observedKubeVirtVersion === 'string' ? status.observedKubeVirtVersion : undefined,

@@ -17,3 +17,8 @@ export const INSTANCETYPE_VERSION = 'v1beta1';
 export const NAD_GROUP = 'k8s.cni.cncf.io';
 export const NAD_VERSION = 'v1';
 export const NAD_PLURAL = 'network-attachment-definitions';
+
+/** KubeVirt's Plugins (1.9 and later, cluster-scoped; pkg/virt-operator/resource/generate/components/crds.go NewPluginCrd). */
+export const PLUGIN_GROUP = 'plugin.kubevirt.io';
+export const PLUGIN_VERSION = 'v1alpha1';
+export const PLUGIN_PLURAL = 'plugins';

@@ -17,7 +17,7 @@ async function asFastAsItGoes(load: Load): Promise<LoadResult> {
     body: readFileSync(load.body),
     connections: load.connections,
     duration: load.durationSeconds,
-    tlsOptions: { ca: readFileSync(load.ca) },
+    tlsOptions: { ca: readFileSync(load.ca), ...(load.servername ? { servername: load.servername } : {}) },
   });
   return {
     requestsPerSecond: result.requests.average,
@@ -51,7 +51,7 @@ async function scheduled(load: Load, schedule: number[]): Promise<LoadResult> {
     new Promise<void>((resolve) => {
       const started = performance.now();
       const outgoing = request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', ca, agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', ca, agent, ...(load.servername ? { servername: load.servername } : {}), headers: { 'content-type': 'application/json', 'content-length': body.length } },
         (response) => {
           response.resume();
           response.on('end', () => {

@@ -23,7 +23,7 @@ import { projectFile } from '../helpers/fixtures.ts';
 import { kubeConfigFor } from '../helpers/webhook-client.ts';
 import { expandVm } from '../helpers/kubevirt-expansion.ts';
 import { KUBECONFIG, readState, renewWebhookCertificate, startWebhook, stopPart } from './cluster.ts';
-import { clusterUnavailable, createExampleVm, createVm, createWithVirtctl, env, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withMoreDataplanes, withoutCloudInit } from './helpers.ts';
+import { clusterUnavailable, createExampleVm, createVm, createWithVirtctl, env, json, kubectl, launched, type LooseVm, memoryBytes, namespace, PLAYED_DEVICE_INFO, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withMoreDataplanes, withoutCloudInit } from './helpers.ts';
 
 const status = inject('clusterStatus');
 
@@ -54,6 +54,10 @@ if (status !== 'ready') {
       expect(report.checks.find((check) => check.check === 'API server')?.detail).toContain('runs Kubernetes v1.34.2');
       expect(report.checks.find((check) => check.check === 'KubeVirt version')?.detail).toContain(`runs v${version}`);
       expect(report.checks.find((check) => check.check === 'live migration')?.status).toBe(version.startsWith('1.8') ? 'warn' : 'ok');
+      // KubeVirt 1.9 turns Beta gates on unless disabled (pkg/virt-config/featuregate/feature-gates.go
+      // IsEnabled), ExternalNetResourceInjection among them; the VM case below shows what that does.
+      expect(report.checks.find((check) => check.check === 'device requests')?.status).toBe(version.startsWith('1.8') ? 'ok' : 'warn');
+      expect(report.checks.find((check) => check.check === 'plugin pipeline')).toMatchObject({ status: 'ok', detail: version.startsWith('1.8') ? `KubeVirt v${version} has no plugin pipeline` : expect.stringContaining('the Plugins feature gate is off') as unknown });
       // What KubeVirt gives every sidecar here; the VM cases below read it back on the real Pod.
       expect(report.checks.find((check) => check.check === 'sidecar resources')?.detail).toContain(`gets ${SIDECAR_MEMORY_LIMIT} of memory as its limit and its request`);
       // The probe VM went through the real API server, our webhook and virt-api, and nothing was stored.
@@ -109,7 +113,9 @@ if (status !== 'ready') {
       expect(sidecar!.resources.requests?.memory).toBe(SIDECAR_MEMORY_LIMIT);
       // The compute container's memory includes the memlock overhead the webhook wrote.
       const compute = pod.spec.containers.find((container) => container.name === 'compute')!;
-      expect(compute.resources.requests?.['vduse.io/vduse']).toBe('1');
+      // virt-controller asks for the NAD's device on 1.8; on 1.9 the Beta gate ExternalNetResourceInjection
+      // is on by default, and it reads no NAD (pkg/virt-controller/services/template.go): doctor warns.
+      expect(compute.resources.requests?.['vduse.io/vduse']).toBe(version.startsWith('1.8') ? '1' : undefined);
       expect(memoryBytes(compute.resources.requests!.memory!)).toBeGreaterThan(memoryBytes('2Gi') + memoryBytes('1Gi'));
       const deviceInfo = pod.spec.volumes.find((volume) => volume.downwardAPI?.items.some((item) => item.path === 'network-info'));
       expect(deviceInfo?.downwardAPI?.items.find((item) => item.path === 'network-info')?.fieldRef.fieldPath).toBe("metadata.annotations['kubevirt.io/network-info']");
@@ -298,10 +304,17 @@ if (status !== 'ready') {
     });
 
     it('migration: a VirtualMachineInstanceMigration through the real virt-api, and virt-controller renders the target Pod with the same sidecar', async () => {
-      // kubelet and virt-handler played, step by step (helpers.ts playRunning).
+      // kubelet, Multus and virt-handler played, step by step (helpers.ts playRunning).
       const { name } = createVm(enabled, (vm) => (vm.metadata.name = 'vm-migrating'));
       const { pod: source } = await launched(enabled, name);
-      await playRunning(enabled, name, source, [{ name: 'dataplane', mac: '02:00:00:aa:bb:01' }]);
+      await playRunning(enabled, name, source, [{ name: 'dataplane', mac: '02:00:00:aa:bb:01', mtu: 9000, nad: `${enabled}/ovs-dpdk-vduse` }]);
+      // The network-info virt-controller writes on the running Pod from Multus's network-status
+      // (pkg/network/pod/annotations/generator.go GenerateFromActivePod): 1.9 adds the MTU
+      // (pkg/network/downwardapi/types.go Interface.Mtu).
+      const networkInfo = await until('virt-controller to write network-info', () => json<Pod>(['get', 'pod', source.metadata.name, '-n', enabled]).metadata.annotations['kubevirt.io/network-info']);
+      expect(JSON.parse(networkInfo)).toEqual({
+        interfaces: [{ network: 'dataplane', mac: '02:00:00:aa:bb:01', deviceInfo: PLAYED_DEVICE_INFO, ...(version.startsWith('1.8') ? {} : { mtu: 9000 }) }],
+      });
       const target = await renderMigrationTarget(enabled, name, 'migration-1');
       // The target runs the source's domain: the sidecar must be the same container, by name and image, with the same environment.
       const [sourceSidecar] = sidecars(source);
@@ -310,6 +323,12 @@ if (status !== 'ready') {
       expect({ name: targetSidecar!.name, image: targetSidecar!.image, env: targetSidecar!.env, resources: targetSidecar!.resources }).toEqual({ name: sourceSidecar!.name, image: sourceSidecar!.image, env: sourceSidecar!.env, resources: sourceSidecar!.resources });
       const compute = (pod: Pod) => pod.spec.containers.find((container) => container.name === 'compute')!.resources.requests;
       expect(compute(target)).toEqual(compute(source));
+      // 1.9 reports the overhead on the target Pod (the Beta gate VmiMemoryOverheadReport), and its
+      // virt-handler takes the target's memlock limit from it (pkg/hypervisor/kvm/runtime.go
+      // CalculateMemlockSize, MigrationState.TargetMemoryOverhead): it holds the webhook's addedOverhead.
+      const reported = target.metadata.annotations['kubevirt.io/memory-overhead-bytes'];
+      if (version.startsWith('1.8')) expect(reported).toBeUndefined();
+      else expect(BigInt(reported!)).toBeGreaterThan(memoryBytes('1Gi'));
     });
 
     it('outage: with the webhook stopped, VMs in Namespaces it does not select are still created, VDUSE VMs are refused, and doctor fails though the endpoints look ready; started again, they are admitted', async () => {

@@ -29,8 +29,12 @@ export interface HarnessResult {
   converted?: string;
   cloudInitBefore?: CloudInitData | null;
   cloudInit?: CloudInitData | null;
-  /** The domain the sidecars returned, which virt-launcher defines. */
+  /** The domain virt-launcher defines: the sidecars', or on KubeVirt 1.9 with Plugins, the plugin pipeline's after them. */
   domain?: string;
+  /** The sidecars' domain, when the plugin pipeline rebuilt it. */
+  sidecarDomain?: string;
+  /** Whether this KubeVirt has the plugin pipeline (1.9 and later). */
+  pluginPipeline: boolean;
   /** KubeVirt's memlock rlimit for QEMU (pkg/hypervisor/kvm CalculateMemlockSize). */
   memlockBytes: number;
   /** KubeVirt's memory overhead for the VMI, addedOverhead included (GetMemoryOverhead). */
@@ -66,6 +70,8 @@ export interface LaunchOptions {
   kubevirtBin: string;
   networkInfo: NetworkInfo;
   collectTimeoutSeconds?: number;
+  /** The Plugin CRs virt-handler sends with the Plugins feature gate on (KubeVirt 1.9). */
+  plugins?: object[];
 }
 
 interface VmiInterfaces {
@@ -182,7 +188,7 @@ export async function launch(options: LaunchOptions): Promise<Launch> {
     const line = await lines.next();
     return line.done ? undefined : (JSON.parse(line.value) as HarnessResult);
   };
-  harness.stdin.write(JSON.stringify({ vmi: options.vmi, kubevirt: options.kubevirt, sidecars: hookSidecars(options.pod), cpuSet: podCpuSet(options.pod), ovmfPath: ovmf, collectTimeoutSeconds: options.collectTimeoutSeconds ?? 30 }));
+  harness.stdin.write(JSON.stringify({ vmi: options.vmi, kubevirt: options.kubevirt, sidecars: hookSidecars(options.pod), cpuSet: podCpuSet(options.pod), ovmfPath: ovmf, collectTimeoutSeconds: options.collectTimeoutSeconds ?? 30, ...(options.plugins ? { plugins: options.plugins } : {}) }));
   const result = await next();
   const exited = new Promise<void>((resolve) => (harness.exitCode !== null ? resolve() : harness.on('exit', () => resolve())));
   const stopSidecars = async () => {

@@ -3,11 +3,12 @@
 // them the suite fails under CI=true and is skipped loudly elsewhere (test/helpers/requirements.ts).
 import { spawnSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
+import { MissingSource } from './build.ts';
 import { down, up } from './cluster.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** "ready", "missing: <what>" (a tool the cluster needs), or "failed: <why>". */
+    /** "ready", "missing: <what>" (a tool the cluster needs), "skipped: <source>" (one the proxy refuses and the cache lacks) or "failed: <why>". */
     clusterStatus: string;
   }
 }
@@ -26,10 +27,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return () => Promise.resolve();
   }
   try {
-    await up(process.env.KUBEVIRT_VERSION);
+    // A fresh cluster for each run: the suites expect only what they make.
+    await up(process.env.KUBEVIRT_VERSION, { recreate: true });
     project.provide('clusterStatus', 'ready');
   } catch (error) {
-    project.provide('clusterStatus', `failed: npm run cluster -- up: ${error instanceof Error ? error.message : String(error)}`);
+    // A source the module proxy refuses and the cache lacks: skipped, in one line, even under CI.
+    if (error instanceof MissingSource) project.provide('clusterStatus', `skipped: ${error.message}`);
+    else project.provide('clusterStatus', `failed: npm run cluster -- up: ${error instanceof Error ? error.message : String(error)}`);
   }
   return async () => {
     if (!process.env.KEEP_CLUSTER) await down();

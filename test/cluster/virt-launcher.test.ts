@@ -5,18 +5,21 @@
 // and `virsh create` shows the QEMU command line and libvirt's own locked-memory figure
 // (test/helpers/qemu-driver.ts). The TypeScript replay of the hook manager
 // (test/helpers/virt-launcher-replay.ts), which the fast suites use, is held to the same inputs.
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defineWithQemuDriver } from '../../cli/libvirt.ts';
 import { ANNOTATION_RX_QUEUE_SIZE, ANNOTATION_TX_QUEUE_SIZE } from '../../api/names.ts';
+import { projectFile } from '../helpers/fixtures.ts';
 import { describeWithLibvirt } from '../helpers/libvirt.ts';
 import { attachLive, createWithQemuDriver, destroy, forAPausedStart, forThisLibvirt, qemuJsonArguments, startPaused, withHotpluggedMemory, withoutPodFiles } from '../helpers/qemu-driver.ts';
 import { guestMemoryMap, unreachableGuestRam, withHugepagesFor } from '../helpers/guest-memory-map.ts';
 import { rebuiltByKubevirt, VirtLauncher } from '../helpers/virt-launcher-replay.ts';
-import { readState } from './cluster.ts';
+import { KUBECONFIG, readState } from './cluster.ts';
 import { clusterUnavailable, createExampleVm, createVm, createWithVirtctl, json, kubectl, launched, type LooseVm, memoryBytes, namespace, playRunning, type Pod, renderMigrationTarget, sidecars, until, type Vmi, withMoreDataplanes, withoutCloudInit } from './helpers.ts';
 import { type HarnessResult, launch, type Launch, networkInfoFor, vduseInterfaces } from './launcher.ts';
 
 const status = inject('clusterStatus');
+const doctor = () => spawnSync(process.execPath, [projectFile('cli', 'main.ts'), 'doctor', '--kubeconfig', KUBECONFIG, '--output', 'json'], { encoding: 'utf8' });
 
 /* eslint-disable @typescript-eslint/no-unsafe-member-access --
    Loose on purpose: the tests change the example VM in place; the API servers check it. */
@@ -303,6 +306,58 @@ if (status === 'ready') {
       } finally {
         const stopped = await started.stop();
         expect(stopped?.error ?? stopped?.panic).toBeUndefined();
+      }
+    }, 240_000);
+
+    // KubeVirt 1.9's plugin pipeline (the Alpha gate Plugins, and Plugin CRs): virt-launcher reads
+    // the sidecars' domain into its own model, then the Plugins rebuild it, and libvirt gets that
+    // (pkg/virt-launcher/virtwrap/util/libvirt_helper.go SetDomainSpecStrWithHooks,
+    // pkg/virt-launcher/virtwrap/plugins/pipeline.go ApplyDomainHooks). doctor fails it.
+    it.runIf(!version.startsWith('1.8'))("KubeVirt's plugin pipeline rebuilds the domain after the sidecar: a Plugin that does not even apply to the VM drops the rings' sizes, and doctor fails it", async () => {
+      const plugins = [
+        // Applies to another VM only: its hooks never run here.
+        { apiVersion: 'plugin.kubevirt.io/v1alpha1', kind: 'Plugin', metadata: { name: 'another-vms-tuning' }, spec: { condition: 'vmi.Name == "another-vm"', domainHooks: [{ cel: { expression: 'Domain{Title: "not for this VM"}' } }] } },
+        // Applies to every VM, and shows the pipeline ran: the title is its.
+        { apiVersion: 'plugin.kubevirt.io/v1alpha1', kind: 'Plugin', metadata: { name: 'title' }, spec: { domainHooks: [{ cel: { expression: 'Domain{Title: "set by a plugin"}' } }] } },
+      ];
+      const before = kubectl(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '-o', 'json']);
+      kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify([{ op: 'add', path: '/spec/configuration/developerConfiguration/featureGates/-', value: 'Plugins' }])]);
+      kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: plugins }));
+      try {
+        createVm(enabled, (created) => (created.metadata.name = 'l-plugins'));
+        const { pod } = await launched(enabled, 'l-plugins');
+        const vmi = json<Vmi>(['get', 'vmi', 'l-plugins', '-n', enabled]);
+        // What virt-handler sends: the Plugins as the API server stored them.
+        const stored = json<{ items: object[] }>(['get', 'plugins.plugin.kubevirt.io']).items;
+        expect(stored).toHaveLength(2);
+        const started = await launch({ vmi, pod, kubevirt: json<object>(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt']), kubevirtBin: readState()!.bins.kubevirt, networkInfo: networkInfoFor(vmi), plugins: stored });
+        try {
+          const { result } = started;
+          expect(result.error ?? result.panic, started.logs().slice(-3000)).toBeUndefined();
+          expect(result.pluginPipeline).toBe(true);
+          const size = vmi.metadata.annotations![ANNOTATION_RX_QUEUE_SIZE]!;
+          // The sidecar wrote the rings' sizes; what libvirt gets has the device but not them.
+          expect(vdpaInterfaces(result.sidecarDomain!)[0]).toContain(`rx_queue_size="${size}"`);
+          const [rebuilt, ...more] = [...result.domain!.matchAll(/<interface type=["']vdpa["']>[\s\S]*?<\/interface>/g)].map((match) => match[0]);
+          expect(more).toEqual([]);
+          expect(rebuilt).toMatch(/<source dev=["'][^"']+\/vduse\/pod[0-9a-f]{11}["']/);
+          expect(rebuilt).not.toContain('queue_size');
+          expect(result.domain).toContain('<title>set by a plugin</title>');
+          expect(result.domain).not.toContain('not for this VM');
+          // libvirt takes it, and QEMU's device gets its default rings.
+          const boot = await libvirtOf(started, result.domain!, 'vduse-launch-l-plugins');
+          expect(boot.defined.accepted, boot.defined.message).toBe(true);
+          const device = qemuJsonArguments(boot.created.log, 'device').find((entry) => entry.id === 'ua-dataplane');
+          expect(device).toMatchObject({ driver: 'virtio-net-pci', netdev: 'hostua-dataplane' });
+          expect(device?.rx_queue_size).toBeUndefined();
+        } finally {
+          await started.stop();
+        }
+        const report = JSON.parse(doctor().stdout) as { checks: { check: string; status: string; detail: string }[] };
+        expect(report.checks.find((check) => check.check === 'plugin pipeline')).toMatchObject({ status: 'fail', detail: expect.stringContaining('2 Plugin(s) (another-vms-tuning, title)') as unknown });
+      } finally {
+        kubectl(['delete', 'plugins.plugin.kubevirt.io', '--all']);
+        kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type', 'json', '-p', JSON.stringify([{ op: 'replace', path: '/spec', value: (JSON.parse(before) as { spec: unknown }).spec }])]);
       }
     }, 240_000);
 

@@ -16,6 +16,7 @@ import { unaryCall } from './hook-client.ts';
 import { protoClients } from './hook-protos.ts';
 import { noCloudData, replayBoot, type ReplayStep } from './virt-launcher-replay.ts';
 import { macFor, masqueradeDefault, vduseInterface, vmiWith } from './vmis.ts';
+import { hookSocketName } from '../../api/names.ts';
 
 export const MIB = 1024 * 1024;
 /** Kubernetes' "M": 64M is KubeVirt's default sidecar limit, 61.0 MiB. */
@@ -164,8 +165,15 @@ const ENVELOPE_VMI = vmiWith([masqueradeDefault, vduseInterface('net1', { macAdd
 });
 
 export interface EnvelopeProcess {
-  /** 'sidecar': bin/kubevirt-vduse-sidecar as the image runs it; 'floor': the bare node:http2 echo. */
-  kind: 'sidecar' | 'floor';
+  /**
+   * 'sidecar': bin/kubevirt-vduse-sidecar as the image runs it; 'floor': the bare node:http2 echo;
+   * 'peer': KubeVirt's vDPA binding plugin's sidecar (peerBinary), as its image runs it.
+   */
+  kind: 'sidecar' | 'floor' | 'peer';
+  /** The peer's sidecar binary (test/cluster/build.ts, module vdpa-network-binding-plugin). */
+  peerBinary?: string;
+  /** The VMI the flow boots; the cloud-init binding with coalescing by default. */
+  vmi?: object;
   /** V8 flags for the floor (the sidecar's come from its entry point). */
   floorFlags?: string[];
   /** Overrides the sidecar entry point's NODE_FLAGS, to try other flags. */
@@ -173,6 +181,12 @@ export interface EnvelopeProcess {
   /** The build output to run; dist/ by default. */
   distDir?: string;
 }
+
+/** The binding the flow's VMI uses: the sidecar serves it (its socket is named after it). */
+const bindingOf = (what: EnvelopeProcess): string => {
+  const interfaces = ((what.vmi ?? ENVELOPE_VMI) as { spec: { domain: { devices: { interfaces: { binding?: { name: string } }[] } } } }).spec.domain.devices.interfaces;
+  return interfaces.find((iface) => iface.binding !== undefined)?.binding?.name ?? 'vduse-cloudinit';
+};
 
 interface Started {
   image: ReturnType<typeof coldImage>;
@@ -185,10 +199,26 @@ interface Started {
   stderr: () => string;
 }
 
+/**
+ * The peer's sidecar listens on /var/run/kubevirt-hooks/vdpa.sock and reads
+ * /etc/podinfo/network-info, both constants: it runs in a mount namespace of its own where the
+ * socket folder is bound there (over a private /run) and /etc has podinfo/ in an overlay. The host's
+ * /run and /etc are never written.
+ */
+export const PEER_SOCKET = 'vdpa.sock';
+export function inPeerMounts(socketDir: string, networkInfo: string, scratch: string, command: string, args: string[]): [string, string[]] {
+  const script = [
+    'mount -t tmpfs tmpfs /run && mkdir -p /var/run/kubevirt-hooks && mount --bind "$0" /var/run/kubevirt-hooks',
+    'mkdir -p "$2/upper" "$2/work" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$2/upper,workdir=$2/work" /etc',
+    'mkdir -p /etc/podinfo && cp "$1" /etc/podinfo/network-info && shift 2 && exec "$@"',
+  ].join(' && ');
+  return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, socketDir, networkInfo, scratch, command, ...args]];
+}
+
 /** The process started cold in a fresh pod cgroup, as the image's entry point starts it. */
 function startInEnvelope(limitBytes: number, what: EnvelopeProcess): Started {
   const echo = projectFile('test', 'bench', 'http2-echo.js');
-  const image = coldImage(what.kind === 'floor' ? [echo] : [], what.distDir);
+  const image = coldImage(what.kind === 'floor' ? [echo] : what.kind === 'peer' ? [what.peerBinary!] : [], what.distDir);
   const cgroup = createPodCgroup(limitBytes);
   const hooksDir = join(image.dir, 'hooks');
   const socketDir = join(hooksDir, 'hook-sidecar-0');
@@ -198,12 +228,14 @@ function startInEnvelope(limitBytes: number, what: EnvelopeProcess): Started {
   const [command, args] =
     what.kind === 'sidecar'
       ? cgroup.wrap(join(image.dir, 'bin', 'kubevirt-vduse-sidecar'), ['--socket-dir', socketDir, '--network-info', infoPath])
-      : cgroup.wrap(image.node, [...(what.floorFlags ?? []), join(image.dir, 'http2-echo.js'), join(socketDir, 'echo.sock')]);
+      : what.kind === 'peer'
+        ? cgroup.wrap(...inPeerMounts(socketDir, infoPath, join(image.dir, 'etc-overlay'), join(image.dir, what.peerBinary!.split('/').at(-1)!), []))
+        : cgroup.wrap(image.node, [...(what.floorFlags ?? []), join(image.dir, 'http2-echo.js'), join(socketDir, 'echo.sock')]);
   const child: ChildProcess = spawn(command, args, {
     env: {
       PATH: `${join(image.dir, 'node-bin')}:${process.env.PATH ?? ''}`,
       CONTAINER_NAME: 'hook-sidecar-0',
-      NETWORK_BINDING_PLUGIN_NAME: 'vduse-cloudinit',
+      NETWORK_BINDING_PLUGIN_NAME: bindingOf(what),
       ...(what.sidecarFlags !== undefined ? { KUBEVIRT_VDUSE_NODE_FLAGS: what.sidecarFlags } : {}),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -211,7 +243,7 @@ function startInEnvelope(limitBytes: number, what: EnvelopeProcess): Started {
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
-  const socketPath = join(socketDir, what.kind === 'sidecar' ? 'vduse-cloudinit.sock' : 'echo.sock');
+  const socketPath = join(socketDir, what.kind === 'sidecar' ? hookSocketName(bindingOf(what)) : what.kind === 'peer' ? PEER_SOCKET : 'echo.sock');
   return { image, cgroup, hooksDir, socketPath, child, exited, stderr: () => stderr };
 }
 
@@ -265,7 +297,7 @@ export async function runInEnvelope(limitBytes: number, what: EnvelopeProcess, c
     const boot = await Promise.race([
       replayBoot({
         launcher: { hooksDir, sidecars: 1, collectTimeoutMs },
-        vmi: ENVELOPE_VMI,
+        vmi: what.vmi ?? ENVELOPE_VMI,
         cloudInit: noCloudData('#cloud-config\npassword: fedora\n'),
         domainXml: readKubevirtFile('domain_x86_64.xml'),
       }),

@@ -1,5 +1,6 @@
 // Child processes for the benchmarks and the reliability runs: their memory from /proc, their
 // JSON log lines, and the load generator (test/bench/load.ts) in a process of its own.
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -51,6 +52,8 @@ export interface Load {
   burst?: number;
   /** New connection (and TLS handshake) per request. */
   noKeepAlive?: boolean;
+  /** The name the server's certificate is checked against, when not the URL's host. */
+  servername?: string;
 }
 
 export interface LoadResult {
@@ -104,4 +107,13 @@ export function runLoad(load: Load): Promise<LoadResult> {
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as LoadResult) : reject(new Error(`load generator exited ${String(code)}`))));
   });
+}
+
+/** A loopback TCP port nothing listens on now: bound, then closed. */
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -71,9 +71,11 @@ export function qemuJsonArguments(log: string, option: string): Record<string, u
  * must be specified", then "At least one numa node has to be configured when enabling memory
  * hotplug"). So: one slot, and one NUMA cell with every vCPU and the initial memory. Neither
  * changes libvirt's locked-memory figure, which counts the domain's total memory (<memory>), and
- * a domain without maxMemory is left as it is.
+ * a domain without maxMemory is left as it is. KubeVirt 1.9's plugin pipeline writes the domain
+ * with libvirtxml, which leaves out slots="0" (omitempty): the same zero slots.
  */
-export function forThisLibvirt(xml: string): string {
+export function forThisLibvirt(domainXml: string): string {
+  const xml = domainXml.replace(/<maxMemory((?:(?!slots=)[^>])*)>/, '<maxMemory$1 slots="0">');
   if (!/<maxMemory [^>]*slots="0"/.test(xml)) return xml;
   const vcpus = Number(/<vcpu[^>]*>(\d+)<\/vcpu>/.exec(xml)?.[1] ?? '1');
   const memory = /<memory unit="b">(\d+)<\/memory>/.exec(xml)?.[1];

@@ -5,7 +5,7 @@
 // it; test/cluster/control-plane.test.ts sends the probe through the real API server and webhook.
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
@@ -17,6 +17,7 @@ import { DEFAULT_CONFIG } from '../../webhook/config.ts';
 import { StaticClusterView } from '../../webhook/static-cluster.ts';
 import { applyIndependently, kubevirtWith, READY_KUBEVIRT } from '../helpers/admission.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
+import { freePort } from '../helpers/processes.ts';
 import { projectFile } from '../helpers/fixtures.ts';
 
 /** Asynchronously: the local API server answers from this process. */
@@ -28,6 +29,7 @@ function runDoctor(args: string[], environment: NodeJS.ProcessEnv = {}): Promise
   });
 }
 const doctor = (api: FakeApiServer, ...args: string[]) => runDoctor(['--kubeconfig', api.kubeconfigFile(), ...args]);
+const checksOf = async (api: FakeApiServer) => (JSON.parse((await doctor(api, '--output', 'json')).stdout) as { checks: { check: string; status: string; detail: string; fix?: string }[] }).checks;
 
 function webhookConfiguration(caBundle: string) {
   const configuration = parseYaml(readFileSync(projectFile('deploy', 'base', 'mutating-webhook.yaml'), 'utf8')) as { webhooks: { clientConfig: Record<string, unknown> }[] };
@@ -61,13 +63,29 @@ function kubeconfigAt(server: string): string {
   return path;
 }
 
-/** A port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** A port nothing listens on. */
+const closedPort = freePort;
+
+/**
+ * READY_KUBEVIRT on KubeVirt 1.9, where Beta gates are on unless disabled: with ExternalNetResourceInjection
+ * disabled, so that virt-controller requests the VDUSE device (doctor's "device requests").
+ */
+const readyOn19 = () => ({
+  ...kubevirtWith((configuration) => Object.assign(configuration.developerConfiguration, { disabledFeatureGates: ['ExternalNetResourceInjection'] })),
+  status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' },
+});
+
+/** The API server of a cluster where all is installed, with this KubeVirt CR. */
+function readyCluster(api: FakeApiServer, kubevirt: ReturnType<typeof readyOn19>): FakeApiServer {
+  api.setKubevirt(kubevirt);
+  api.addObject('/apis/admissionregistration.k8s.io/v1', 'mutatingwebhookconfigurations', webhookConfiguration('LS0tLS1CRUdJTi...'));
+  api.addObject('/apis/discovery.k8s.io/v1', 'endpointslices', endpointSlice(true));
+  api.setNad('telco', 'ovs-vduse-a', 'vduse.io/vduse');
+  api.addObject('/api/v1', 'nodes', node('worker-0', '8'));
+  api.addObject('/api/v1', 'nodes', node('worker-1', undefined));
+  api.setNamespace('default');
+  api.onDryRunCreate = throughWebhook;
+  return api;
 }
 
 /** The API server's answer to a dry-run create that the webhook is sent: the real decision, its patch applied, or its denial as a Status. */
@@ -96,17 +114,9 @@ describe('kubevirt-vduse doctor', () => {
   let ready: FakeApiServer;
   let empty: FakeApiServer;
   beforeAll(async () => {
-    ready = await new FakeApiServer().start();
-    ready.setKubevirt({ ...READY_KUBEVIRT, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' } });
-    ready.addObject('/apis/admissionregistration.k8s.io/v1', 'mutatingwebhookconfigurations', webhookConfiguration('LS0tLS1CRUdJTi...'));
-    ready.addObject('/apis/discovery.k8s.io/v1', 'endpointslices', endpointSlice(true));
-    ready.setNad('telco', 'ovs-vduse-a', 'vduse.io/vduse');
-    ready.addObject('/api/v1', 'nodes', node('worker-0', '8'));
-    ready.addObject('/api/v1', 'nodes', node('worker-1', undefined));
-    ready.setNamespace('default');
+    ready = readyCluster(await new FakeApiServer().start(), readyOn19());
     ready.setNamespace('telco', { 'vduse.kubevirt.io/policy': 'enabled' });
     ready.setNamespace('lab', { 'vduse.kubevirt.io/policy': 'disabled' });
-    ready.onDryRunCreate = throughWebhook;
     empty = await new FakeApiServer().start();
   });
   afterAll(async () => {
@@ -117,7 +127,7 @@ describe('kubevirt-vduse doctor', () => {
     const result = await doctor(ready);
     expect(result.stderr).toBe('');
     expect(lines(result.stdout).every((line) => line.startsWith('ok  '))).toBe(true);
-    expect(lines(result.stdout)).toHaveLength(12);
+    expect(lines(result.stdout)).toHaveLength(14);
     expect(result.stdout).toMatch(/ok {4}API server {14}http:\/\/127\.0\.0\.1:\d+ runs Kubernetes v1\.34\.2/);
     expect(result.stdout).toContain('KubeVirt kubevirt/kubevirt runs v1.9.0');
     expect(result.stdout).toContain("KubeVirt v1.9.0 sets the memlock limit on a migration's target before QEMU starts there");
@@ -126,7 +136,7 @@ describe('kubevirt-vduse doctor', () => {
     expect(result.stdout).toContain('every hook sidecar (ours, and any other binding\'s or hook\'s) gets 128M of memory as its limit and its request');
     expect(result.stdout).toContain('a VMI\'s Pod requests 128M more per sidecar, where KubeVirt alone requests 64M for a dedicated-CPU VMI\'s sidecar and nothing for another\'s');
     expect(result.stdout).toContain('a probe VM in Namespace default (a dry run, nothing stored) came back from the API server with its interface on binding vduse');
-    expect(result.stdout).toContain('all 12 checks passed');
+    expect(result.stdout).toContain('all 14 checks passed');
     expect(result.status).toBe(0);
     // The probe went through as a dry run, opted in by its label, and nothing was stored.
     const [probe] = ready.dryRuns;
@@ -155,6 +165,47 @@ describe('kubevirt-vduse doctor', () => {
       expect(result.status).toBe(status === 'fail' ? 1 : 0);
     } finally {
       ready.onDryRunCreate = throughWebhook;
+    }
+  });
+
+  it('on KubeVirt 1.9: warns that virt-controller requests no VDUSE device while the Beta gate ExternalNetResourceInjection is on by default', async () => {
+    const onDefaults = await new FakeApiServer().start();
+    try {
+      onDefaults.setKubevirt({ ...READY_KUBEVIRT, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' } });
+      const check = (await checksOf(onDefaults)).find((entry) => entry.check === 'device requests')!;
+      expect(check.status).toBe('warn');
+      expect(check.detail).toContain('a Beta gate, on by default since KubeVirt 1.9');
+      expect(check.detail).toContain('asks for no vduse.io/vduse');
+      expect(check.fix).toContain('disabledFeatureGates');
+      // On 1.8, Beta gates are off unless listed: the same CR is fine there; listed, it is not.
+      onDefaults.setKubevirt({ ...READY_KUBEVIRT, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.8.4' } });
+      expect((await checksOf(onDefaults)).find((entry) => entry.check === 'device requests')?.status).toBe('ok');
+      onDefaults.setKubevirt({ ...kubevirtWith((configuration) => configuration.developerConfiguration.featureGates.push('ExternalNetResourceInjection')), status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.8.4' } });
+      expect((await checksOf(onDefaults)).find((entry) => entry.check === 'device requests')).toMatchObject({ status: 'warn', detail: expect.stringContaining('in featureGates') as unknown });
+    } finally {
+      await onDefaults.stop();
+    }
+  });
+
+  it("on KubeVirt 1.9: fails with the Plugins gate and a Plugin CR, whose pipeline drops the rings' sizes; warns with the gate alone", async () => {
+    const gated = readyOn19();
+    gated.spec.configuration.developerConfiguration.featureGates.push('Plugins');
+    const withPlugins = readyCluster(await new FakeApiServer().start(), gated);
+    try {
+      const alone = (await checksOf(withPlugins)).find((entry) => entry.check === 'plugin pipeline')!;
+      expect(alone.status).toBe('warn');
+      expect(alone.detail).toContain('no Plugin CR exists yet');
+      withPlugins.addObject('/apis/plugin.kubevirt.io/v1alpha1', 'plugins', { apiVersion: 'plugin.kubevirt.io/v1alpha1', kind: 'Plugin', metadata: { name: 'tpm-tuning' } });
+      const result = await doctor(withPlugins, '--output', 'json');
+      expect(result.status).toBe(1);
+      const failed = (JSON.parse(result.stdout) as { checks: { check: string; status: string; detail: string; fix?: string }[] }).checks.filter((entry) => entry.status === 'fail');
+      expect(failed.map((entry) => entry.check)).toEqual(['plugin pipeline']);
+      expect(failed[0]!.detail).toContain('1 Plugin(s) (tpm-tuning)');
+      expect(failed[0]!.detail).toContain('SetDomainSpecStrWithHooks');
+      expect(failed[0]!.detail).toContain("QEMU's 256-descriptor rings");
+      expect(failed[0]!.fix).toContain('turn the Plugins feature gate off');
+    } finally {
+      await withPlugins.stop();
     }
   });
 
@@ -195,7 +246,7 @@ describe('kubevirt-vduse doctor', () => {
   it('passes a correct install before any VDUSE network exists, with a warning that says so', async () => {
     const installed = await new FakeApiServer().start();
     try {
-      installed.setKubevirt({ ...READY_KUBEVIRT, status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' } });
+      installed.setKubevirt(readyOn19());
       installed.addObject('/apis/admissionregistration.k8s.io/v1', 'mutatingwebhookconfigurations', webhookConfiguration('LS0tLS1CRUdJTi...'));
       installed.addObject('/apis/discovery.k8s.io/v1', 'endpointslices', endpointSlice(true));
       installed.addObject('/api/v1', 'nodes', node('worker-0', '8'));
@@ -204,7 +255,7 @@ describe('kubevirt-vduse doctor', () => {
       const result = await doctor(installed);
       expect(result.stdout).toContain('warn  VDUSE networks');
       expect(result.stdout).toContain('no Namespace has vduse.kubevirt.io/policy yet: VMs opt in by their own label');
-      expect(result.stdout).toContain('all 12 checks passed (1 with a warning)');
+      expect(result.stdout).toContain('all 14 checks passed (1 with a warning)');
       expect(result.status).toBe(0);
     } finally {
       await installed.stop();
@@ -259,11 +310,11 @@ describe('kubevirt-vduse doctor', () => {
   it('finds the kubeconfig as kubectl does: $KUBECONFIG, else ~/.kube/config', async () => {
     const home = mkdtempSync(join(tmpdir(), 'vduse-home-'));
     const viaEnvironment = await runDoctor([], { KUBECONFIG: `/nonexistent/first:${ready.kubeconfigFile()}`, HOME: home });
-    expect(viaEnvironment.stdout).toContain('all 12 checks passed');
+    expect(viaEnvironment.stdout).toContain('all 14 checks passed');
     mkdirSync(join(home, '.kube'));
     writeFileSync(join(home, '.kube', 'config'), readFileSync(ready.kubeconfigFile()));
     const viaHome = await runDoctor([], { KUBECONFIG: '', HOME: home });
-    expect(viaHome.stdout).toContain('all 12 checks passed');
+    expect(viaHome.stdout).toContain('all 14 checks passed');
     const none = await runDoctor([], { KUBECONFIG: '', HOME: mkdtempSync(join(tmpdir(), 'vduse-home-')), KUBERNETES_SERVICE_HOST: '' });
     expect(none.status).toBe(1);
     expect(none.stderr).toContain("expected a kubeconfig: --kubeconfig FILE, else $KUBECONFIG, else");

@@ -1,7 +1,8 @@
 // installgen prints what virt-operator installs for a KubeVirt CR, as one Kubernetes List in
 // JSON: the CRDs (the KubeVirt CRD too), the RBAC and service accounts, KubeVirt's admission
 // webhook configurations and the common instancetypes and preferences, all from KubeVirt's own
-// install-strategy code (pkg/virt-operator/resource/generate/install GenerateCurrentInstallStrategy).
+// install-strategy code (pkg/virt-operator/resource/generate/install GenerateCurrentInstallStrategy),
+// and virt-api's APIServices (virt-operator sets their caBundle: pkg/virt-operator/resource/apply/apiservices.go).
 // Deployments, DaemonSets and certificate Secrets are left out: the test cluster runs virt-api and
 // virt-controller as local processes, and makes its own certificates.
 package main
@@ -50,6 +51,8 @@ func run(namespace string) error {
 	objects = appendAll(objects, strategy.RoleBindings())
 	objects = appendAll(objects, strategy.ValidatingWebhookConfigurations())
 	objects = appendAll(objects, strategy.MutatingWebhookConfigurations())
+	// subresources.kubevirt.io (virtctl's start, stop, migrate...), served by virt-api through the aggregator.
+	objects = appendAll(objects, strategy.APIServices())
 	objects = appendAll(objects, strategy.Instancetypes())
 	objects = appendAll(objects, strategy.Preferences())
 	items := make([]json.RawMessage, 0, len(objects))

@@ -10,8 +10,9 @@
 //     domain defaulter, as SyncVMI does;
 //  3. preStartHook's cloud-init part: cloudinit.ReadCloudInitVolumeDataSource, then the hook
 //     manager's PreCloudInitIso;
-//  4. the hook manager's OnDefineDomain on the converted domain (util.SetDomainSpecStrWithHooks);
-//     then, when the test closes stdin (the VM stops), Shutdown;
+//  4. the hook manager's OnDefineDomain on the converted domain, and on KubeVirt 1.9 the plugin
+//     pipeline after it (util.SetDomainSpecStrWithHooks; plugins.go); then, when the test closes
+//     stdin (the VM stops), Shutdown;
 //  5. the memlock rlimit virt-handler sets for QEMU (pkg/hypervisor/kvm CalculateMemlockSize), and
 //     the virtio-mem device a memory hotplug up to maxGuest attaches (pkg/liveupdate/memory).
 //
@@ -81,6 +82,8 @@ type Input struct {
 	CPUSet []int `json:"cpuSet"`
 	// virt-launcher's --ovmf-path: the OVMF files under the names its image gives them.
 	OVMFPath string `json:"ovmfPath"`
+	// The Plugin CRs virt-handler sends with the Plugins feature gate on (KubeVirt 1.9 and later).
+	Plugins json.RawMessage `json:"plugins,omitempty"`
 }
 
 // Redefine is a further message on stdin: libvirt's XML of the defined domain (virsh dumpxml),
@@ -118,8 +121,12 @@ type Output struct {
 	// The cloud-init data before and after PreCloudInitIso (Go field names: the struct has no JSON tags).
 	CloudInitBefore *cloudinit.CloudInitData `json:"cloudInitBefore,omitempty"`
 	CloudInit       *cloudinit.CloudInitData `json:"cloudInit,omitempty"`
-	// The domain the sidecars returned, what virt-launcher hands to libvirt.
+	// The domain virt-launcher hands to libvirt: the sidecars', or the plugin pipeline's after them.
 	Domain string `json:"domain,omitempty"`
+	// The sidecars' domain, when the plugin pipeline rebuilt it.
+	SidecarDomain string `json:"sidecarDomain,omitempty"`
+	// Whether this KubeVirt has the plugin pipeline.
+	PluginPipeline bool `json:"pluginPipeline"`
 	// The sockets the hook manager calls OnDefineDomain on, in its order.
 	OnDefineDomainOrder []string `json:"onDefineDomainOrder,omitempty"`
 	// KubeVirt's memlock rlimit for QEMU, in bytes.
@@ -265,9 +272,7 @@ func run(scratch string, stdin *json.Decoder, out *Output) (hooks.Manager, error
 	// virt-handler's options (options.go virtualMachineOptions; vm.go syncVirtualMachine).
 	options := &cmdv1.VirtualMachineOptions{
 		MemBalloonStatsPeriod: clusterConfig.GetMemBalloonStatsPeriod(),
-		ExpandDisksEnabled:    clusterConfig.ExpandDisksEnabled(),
 		ClusterConfig: &cmdv1.ClusterConfig{
-			ExpandDisksEnabled:          clusterConfig.ExpandDisksEnabled(),
 			FreePageReportingDisabled:   clusterConfig.IsFreePageReportingDisabled(),
 			BochsDisplayForEFIGuests:    !clusterConfig.VGADisplayForEFIGuestsEnabled(),
 			SerialConsoleLogDisabled:    clusterConfig.IsSerialConsoleLogDisabled(),
@@ -275,6 +280,7 @@ func run(scratch string, stdin *json.Decoder, out *Output) (hooks.Manager, error
 		},
 		InterfaceDomainAttachment: domainspec.DomainAttachmentByInterfaceName(vmi.Spec.Domain.Devices.Interfaces, clusterConfig.GetNetworkBindings()),
 	}
+	versionOptions(options, clusterConfig)
 	if smbios := clusterConfig.GetSMBIOS(); smbios != nil {
 		options.VirtualMachineSMBios = &cmdv1.SMBios{Family: smbios.Family, Product: smbios.Product, Manufacturer: smbios.Manufacturer, Sku: smbios.Sku, Version: smbios.Version}
 	}
@@ -324,9 +330,10 @@ func run(scratch string, stdin *json.Decoder, out *Output) (hooks.Manager, error
 		return nil, nil
 	}
 
+	out.PluginPipeline = pluginPipeline
 	if !step(out, "OnDefineDomain", func() error {
-		hooked, err := manager.OnDefineDomain(&domain.Spec, vmi)
-		out.Domain = hooked
+		var err error
+		out.Domain, out.SidecarDomain, err = defineWithHooks(manager, vmi, &domain.Spec, input.Plugins)
 		return err
 	}) {
 		return nil, nil
@@ -436,13 +443,13 @@ func converterContext(vmi *v1.VirtualMachineInstance, allowEmulation bool, optio
 		SerialConsoleLog:                serialConsoleLog(options.ClusterConfig.SerialConsoleLogDisabled, vmi),
 		BochsForEFIGuests:               options.ClusterConfig.BochsDisplayForEFIGuests,
 		PCINUMAAwareTopologyEnabled:     options.ClusterConfig.PCINUMAAwareTopologyEnabled,
-		ExpandDisksEnabled:              options.ExpandDisksEnabled,
 		MemBalloonStatsPeriod:           uint(options.MemBalloonStatsPeriod),
 		SMBios:                          options.VirtualMachineSMBios,
 		Topology:                        topology,
 		DomainAttachmentByInterfaceName: options.InterfaceDomainAttachment,
 		HypervisorName:                  v1.KvmHypervisorName,
 	}
+	versionContext(context, options)
 	return context, nil
 }
 
