@@ -1,36 +1,37 @@
 // Label and annotation names, and the built-in defaults, that users and both components share.
 
-const PREFIX = 'vduse.kubevirt.io/';
+/** Every label and annotation of ours starts with it (api/keys.ts: which ones, and where each is read). */
+export const KEY_PREFIX = 'vduse.kubevirt.io/';
 
-export const LABEL_NAMESPACE_POLICY = `${PREFIX}policy`;
-export const LABEL_VM_ENABLED = `${PREFIX}enabled`;
+export const LABEL_NAMESPACE_POLICY = `${KEY_PREFIX}policy`;
+export const LABEL_VM_ENABLED = `${KEY_PREFIX}enabled`;
 
-export const ANNOTATION_NETWORKS = `${PREFIX}networks`;
-export const ANNOTATION_RX_QUEUE_SIZE = `${PREFIX}rx-queue-size`;
-export const ANNOTATION_TX_QUEUE_SIZE = `${PREFIX}tx-queue-size`;
-export const ANNOTATION_QUEUES = `${PREFIX}queues`;
-export const ANNOTATION_COALESCE = `${PREFIX}coalesce`;
+export const ANNOTATION_NETWORKS = `${KEY_PREFIX}networks`;
+export const ANNOTATION_RX_QUEUE_SIZE = `${KEY_PREFIX}rx-queue-size`;
+export const ANNOTATION_TX_QUEUE_SIZE = `${KEY_PREFIX}tx-queue-size`;
+export const ANNOTATION_QUEUES = `${KEY_PREFIX}queues`;
+export const ANNOTATION_COALESCE = `${KEY_PREFIX}coalesce`;
 /**
  * Whether the webhook may turn memory hotplug off for a VM with two or more VDUSE interfaces:
  * "auto" (sets maxGuest to the guest memory) or "keep" (KubeVirt's hotplug as it is).
  */
-export const ANNOTATION_MEMORY_HOTPLUG = `${PREFIX}memory-hotplug`;
+export const ANNOTATION_MEMORY_HOTPLUG = `${KEY_PREFIX}memory-hotplug`;
 /** Annotation-hook mode only: JSON map of VMI network name to device path. */
-export const ANNOTATION_DEVICES = `${PREFIX}devices`;
+export const ANNOTATION_DEVICES = `${KEY_PREFIX}devices`;
 /** What the webhook added to `addedOverhead`, so a re-invocation adjusts instead of adding twice. */
-export const ANNOTATION_MEMLOCK_OVERHEAD = `${PREFIX}memlock-overhead`;
+export const ANNOTATION_MEMLOCK_OVERHEAD = `${KEY_PREFIX}memlock-overhead`;
 /**
  * The maxGuest the webhook set (memory-hotplug: auto), so that a later admission tells it from a
  * maxGuest the user wrote: it is the webhook's only while spec.domain.memory.maxGuest still equals it.
  */
-export const ANNOTATION_MAX_GUEST = `${PREFIX}max-guest`;
+export const ANNOTATION_MAX_GUEST = `${KEY_PREFIX}max-guest`;
 /**
  * Comma list of what the webhook wrote on the template from defaults rather than from the user:
  * tuning annotation names resolved from the Namespace, the cluster config or the built-ins, and
  * `reservedOverhead.memLock` when the user had not set it. Those are re-resolved on every
  * admission, and removed with the last VDUSE interface.
  */
-export const ANNOTATION_DEFAULTED = `${PREFIX}defaulted`;
+export const ANNOTATION_DEFAULTED = `${KEY_PREFIX}defaulted`;
 export const DEFAULTED_MEMLOCK = 'reservedOverhead.memLock';
 
 /**
@@ -38,7 +39,7 @@ export const DEFAULTED_MEMLOCK = 'reservedOverhead.memLock';
  * device-info for it), so VMs there get their pod network on the vduse binding; "default" says it
  * is not, over the webhook config's podNetwork.
  */
-export const ANNOTATION_POD_NETWORK = `${PREFIX}pod-network`;
+export const ANNOTATION_POD_NETWORK = `${KEY_PREFIX}pod-network`;
 export const POD_NETWORK_VALUES = ['vduse', 'default'] as const;
 export type PodNetworkKind = (typeof POD_NETWORK_VALUES)[number];
 /** The pod network's name in the VMI KubeVirt defaults (pkg/network/vmispec/defaults.go). */
@@ -46,6 +47,15 @@ export const DEFAULT_POD_NETWORK_NAME = 'default';
 
 export const NAMESPACE_POLICY_VALUES = ['enabled', 'disabled'] as const;
 export type NamespacePolicy = (typeof NAMESPACE_POLICY_VALUES)[number];
+
+/**
+ * What is wrong with a Namespace's policy label value, in the words the webhook denies with and
+ * `doctor` lists; undefined for a value it knows.
+ */
+export function namespacePolicyProblem(namespace: string, value: string): string | undefined {
+  if ((NAMESPACE_POLICY_VALUES as readonly string[]).includes(value)) return undefined;
+  return `Namespace ${namespace}: label ${LABEL_NAMESPACE_POLICY}: got ${JSON.stringify(value)}; expected one of ${NAMESPACE_POLICY_VALUES.join(', ')} (ask the namespace's administrator)`;
+}
 
 export const DEFAULT_BINDING_PLUGIN_NAME = 'vduse';
 /**

@@ -1,6 +1,6 @@
 // The tuning schema: one entry per annotation, from which the Tuning type, the parsers, the
 // formatters and the defaults all derive.
-import { COALESCE_EXPECTED, COALESCE_OFF, type CoalesceSettings, formatCoalesce, parseCoalesce } from './coalesce.ts';
+import { COALESCE_EXPECTED, COALESCE_OFF, type CoalesceSettings, formatCoalesce, parseCoalesce, readCoalesce } from './coalesce.ts';
 import { InvalidInputError } from './errors.ts';
 import {
   ANNOTATION_COALESCE,
@@ -17,6 +17,8 @@ interface TuningField<T> {
   expected: string;
   /** Returns undefined when the text is not a valid value. */
   parse(text: string): T | undefined;
+  /** For a value made of items: the item that is wrong, and what was expected in its place. */
+  problem?(text: string): { item: string; expected: string } | undefined;
   format(value: T): string;
   builtIn: T;
 }
@@ -89,6 +91,10 @@ export const TUNING_SCHEMA = {
     annotation: ANNOTATION_COALESCE,
     expected: COALESCE_EXPECTED,
     parse: parseCoalesce,
+    problem: (text) => {
+      const settings = readCoalesce(text);
+      return 'problem' in settings ? settings.problem : undefined;
+    },
     format: formatCoalesce,
     builtIn: COALESCE_OFF,
   }),
@@ -122,8 +128,11 @@ export const BUILT_IN_TUNING: Tuning = Object.freeze(
 export function parseTuningValue<K extends TuningKey>(key: K, text: string, subject: string): Tuning[K] {
   const field = TUNING_SCHEMA[key] as unknown as TuningField<Tuning[K]>;
   const value = field.parse(text.trim());
-  if (value === undefined) throw new InvalidInputError(subject, `annotation ${field.annotation}`, text, field.expected);
-  return value;
+  if (value !== undefined) return value;
+  // Name the item that is wrong (rx-usecs=-5 of a coalesce list), not only the whole grammar.
+  const problem = field.problem?.(text.trim());
+  if (problem !== undefined) throw new InvalidInputError(subject, `annotation ${field.annotation}`, problem.item, problem.expected);
+  throw new InvalidInputError(subject, `annotation ${field.annotation}`, text, field.expected);
 }
 
 export function formatTuningValue<K extends TuningKey>(key: K, value: Tuning[K]): string {

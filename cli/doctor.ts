@@ -12,11 +12,15 @@ export const doctorCommand: Command = {
     'Checks: the API server answers (when it does not, that is the one line printed, with the host and the cause);\n' +
     'KubeVirt 1.8 or later; the vduse and vduse-cloudinit bindings with downwardAPI: device-info (on KubeVirt 1.8,\n' +
     'vduse-cloudinit on the sidecar-cloudinit image); the ReservedOverheadMemlock feature gate; the sidecar memory\n' +
-    'for dedicated-CPU VMs; live migration (a warning on KubeVirt 1.8, which cannot migrate VDUSE VMs); the webhook\n' +
-    'Service has ready endpoints and its configuration a caBundle; NetworkAttachmentDefinitions name the VDUSE\n' +
-    'resource (a warning when none does yet); a node has it allocatable.\n' +
+    '(every hook sidecar gets it, and what that costs); live migration (a warning on KubeVirt 1.8, which cannot\n' +
+    'migrate VDUSE VMs); on KubeVirt 1.9, the device request (a warning while ExternalNetResourceInjection is on) and\n' +
+    "the plugin pipeline (a failure while Plugins would drop the rings' sizes); the webhook Service has ready\n" +
+    'endpoints and its configuration a caBundle; the webhook answers: a probe VM sent through the API server as a dry\n' +
+    'run comes back converted; no Namespace has a policy label the webhook does not know;\n' +
+    'NetworkAttachmentDefinitions name the VDUSE resource (a warning when none does yet); a node has it allocatable.\n' +
     'Each line is ok, warn (works, with the limit it names) or FAIL, with the fix. Exit 1 when any check fails.\n' +
-    'Reads only; needs get and list on those objects.',
+    'Reads, and creates nothing: get and list on those objects, and create on virtualmachines for the dry run\n' +
+    '(in Namespace default, or else one with vduse.kubevirt.io/policy=enabled).',
   options: {
     kubeconfig: { type: 'string', placeholder: 'FILE', description: "a kubeconfig; without it, as kubectl: $KUBECONFIG, else ~/.kube/config, else the pod's service account" },
     'binding-name': { type: 'string', placeholder: 'NAME', default: DEFAULT_BINDING_PLUGIN_NAME, description: 'the binding plugin name the webhook uses' },

@@ -3,11 +3,12 @@
 // that says why, never a crash.
 import { ApiException } from '@kubernetes/client-node';
 import { isObject } from '../api/json.ts';
-import { NAD_RESOURCE_NAME_ANNOTATION, pluginBindingNames } from '../api/names.ts';
+import { ANNOTATION_NETWORKS, DEFAULT_POD_NETWORK_NAME, LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, NAD_RESOURCE_NAME_ANNOTATION, namespacePolicyProblem, pluginBindingNames } from '../api/names.ts';
+import { KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES, SIDECAR_MEMORY_MINIMUM_BYTES } from '../api/sidecar-resources.ts';
 import type { ClusterClients } from './clients.ts';
-import { describeError, unreachableReason } from './errors.ts';
-import { kubevirtFacts, type KubevirtFacts, readinessProblems, REGISTRATION_PATCH } from './kubevirt-readiness.ts';
-import { KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, NAD_GROUP, NAD_PLURAL, NAD_VERSION, PLUGIN_GROUP, PLUGIN_PLURAL, PLUGIN_VERSION } from './resources.ts';
+import { describeError, statusMessage, unreachableReason } from './errors.ts';
+import { type KubevirtFacts, kubevirtFacts, readinessProblems, REGISTRATION_PATCH } from './kubevirt-readiness.ts';
+import { KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, NAD_GROUP, NAD_PLURAL, NAD_VERSION, PLUGIN_GROUP, PLUGIN_PLURAL, PLUGIN_VERSION, VM_PLURAL } from './resources.ts';
 
 /** The first KubeVirt with reservedOverhead and the ReservedOverheadMemlock gate. */
 export const MINIMUM_KUBEVIRT = [1, 8] as const;
@@ -52,6 +53,9 @@ export interface ClusterState {
   nodes: Read<unknown[]>;
   /** KubeVirt's Plugin CRs; none where KubeVirt has no such CRD (before 1.9). */
   plugins: Read<unknown[]>;
+  namespaces: Read<unknown[]>;
+  /** The probe VM as the API server's dry run returned it, and where it was sent. */
+  probe: Read<unknown> & { namespace?: string };
 }
 
 /** ok; warn: works, with a limit the detail names (doctor still passes); fail: must be fixed. */
@@ -70,6 +74,9 @@ export interface CheckResult {
 const pass = (check: string, detail: string): CheckResult => ({ check, status: 'ok', ok: true, detail });
 const warn = (check: string, detail: string, fix: string): CheckResult => ({ check, status: 'warn', ok: true, detail, fix });
 const fail = (check: string, detail: string, fix: string): CheckResult => ({ check, status: 'fail', ok: false, detail, fix });
+/** The value at a path of object keys, or undefined where a step is not an object. */
+const field = (object: unknown, ...keys: string[]): unknown => keys.reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), object);
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? (value as unknown[]) : []);
 const metadataOf = (object: unknown): Record<string, unknown> => (isObject(object) && isObject(object.metadata) ? object.metadata : {});
 const nameOf = (object: unknown): string => {
   const { name, namespace } = metadataOf(object);
@@ -108,7 +115,7 @@ function kubevirtChecks(state: ClusterState, options: DoctorOptions): CheckResul
   const gate = readinessProblems(facts, { binding: options.bindingName, sidecarsLimited: false }).filter((problem) => problem.includes('feature gate'));
   results.push(gate.length === 0 ? pass('feature gate', 'ReservedOverheadMemlock is enabled') : fail('feature gate', gate.join('; '), `apply ${REGISTRATION_PATCH}`));
   const memory = readinessProblems(facts, { binding: options.bindingName, sidecarsLimited: true }).filter((problem) => problem.includes('sidecars'));
-  results.push(memory.length === 0 ? pass('sidecar resources', `sidecars of dedicated-CPU VMs get ${facts.sidecarMemoryLimit ?? '?'}`) : fail('sidecar resources', memory.join('; '), `apply ${REGISTRATION_PATCH} (deploy/kubevirt/README.md#sidecar-memory)`));
+  results.push(memory.length === 0 ? pass('sidecar resources', sidecarMemoryDetail(facts)) : fail('sidecar resources', memory.join('; '), `apply ${REGISTRATION_PATCH} (deploy/kubevirt/README.md#sidecar-memory)`));
   if (version !== null && atLeast(version, MINIMUM_KUBEVIRT)) {
     results.push(deviceRequestsCheck(facts, version, options), pluginPipelineCheck(facts, version, state.plugins));
     results.push(
@@ -153,6 +160,43 @@ function pluginPipelineCheck(facts: KubevirtFacts, version: RegExpExecArray, plu
   return fail(check, `the ${PLUGINS_FEATURE_GATE} feature gate is on with ${plugins.ok.length} Plugin(s) (${plugins.ok.map(nameOf).slice(0, 5).join(', ')}): ${why}`, fix);
 }
 
+/**
+ * What the sidecar memory setting gives, and costs: KubeVirt gives its sidecar limit to every hook
+ * sidecar of every VMI, not only the dedicated-CPU ones, and Kubernetes makes a limit without a
+ * request the request too (pkg/virt-controller/services/renderresources.go sidecarResources).
+ */
+function sidecarMemoryDetail(facts: KubevirtFacts): string {
+  const limit = facts.sidecarMemoryLimit!;
+  const request = facts.sidecarMemoryRequest ?? limit;
+  const given = facts.sidecarMemoryRequest === undefined ? `${limit} of memory as its limit and its request` : `a memory limit of ${limit} and a request of ${request}`;
+  return (
+    `every hook sidecar (ours, and any other binding's or hook's) gets ${given} (supportContainerResources type sidecar), ` +
+    `the vduse sidecar needing ${SIDECAR_MEMORY_MINIMUM_BYTES / 1_000_000}M: a VMI's Pod requests ${request} more per sidecar, ` +
+    `where KubeVirt alone requests ${KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES / 1_000_000}M for a dedicated-CPU VMI's sidecar and nothing for another's`
+  );
+}
+
+/** The policy label of each Namespace: one the webhook does not know refuses every VM there, with the same message. */
+function namespaceChecks(state: ClusterState): CheckResult[] {
+  if ('error' in state.namespaces) return [fail('Namespace policies', `cannot list Namespaces: ${state.namespaces.error}`, 'check the kubeconfig and its RBAC: list on namespaces')];
+  const byPolicy = new Map<string, string[]>();
+  const problems: string[] = [];
+  for (const namespace of state.namespaces.ok) {
+    const name = nameOf(namespace);
+    const labels = isObject(metadataOf(namespace).labels) ? (metadataOf(namespace).labels as Record<string, unknown>) : {};
+    const policy = labels[LABEL_NAMESPACE_POLICY];
+    if (typeof policy !== 'string') continue;
+    const problem = namespacePolicyProblem(name, policy);
+    if (problem !== undefined) problems.push(problem);
+    else byPolicy.set(policy, [...(byPolicy.get(policy) ?? []), name]);
+  }
+  if (problems.length > 0) {
+    return [fail('Namespace policies', problems.join('; '), `kubectl label namespace NAME ${LABEL_NAMESPACE_POLICY}=enabled --overwrite (or disabled): until then the webhook refuses every VM there`)];
+  }
+  const listed = [...byPolicy].map(([policy, names]) => `${policy} in ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''}`);
+  return [pass('Namespace policies', listed.length > 0 ? `${LABEL_NAMESPACE_POLICY}: ${listed.join('; ')}` : `no Namespace has ${LABEL_NAMESPACE_POLICY} yet: VMs opt in by their own label`)];
+}
+
 function webhookChecks(state: ClusterState, options: DoctorOptions): CheckResult[] {
   const results: CheckResult[] = [];
   const service = `Service ${options.webhookNamespace}/${options.webhookService}`;
@@ -178,7 +222,47 @@ function webhookChecks(state: ClusterState, options: DoctorOptions): CheckResult
         : fail('webhook caBundle', `${configuration}: ${empty.length || 'no'} webhook(s) without a caBundle, so the API server cannot trust the webhook`, 'the cert-manager overlay fills it through its CA injector, the openshift overlay through the service-ca operator; with deploy/base, set it yourself'),
     );
   }
+  results.push(probeCheck(state, options));
   return results;
+}
+
+/** The VM doctor sends through the API server, dry run: opted in by its label, its pod network named VDUSE. */
+function probeVm(): Record<string, unknown> {
+  return {
+    apiVersion: `${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}`,
+    kind: 'VirtualMachine',
+    metadata: { generateName: 'kubevirt-vduse-doctor-probe-', labels: { [LABEL_VM_ENABLED]: 'true' }, annotations: { [ANNOTATION_NETWORKS]: DEFAULT_POD_NETWORK_NAME } },
+    spec: {
+      runStrategy: 'Halted',
+      template: { spec: { domain: { devices: { interfaces: [{ name: DEFAULT_POD_NETWORK_NAME, masquerade: {} }] }, memory: { guest: '128Mi' } }, networks: [{ name: DEFAULT_POD_NETWORK_NAME, pod: {} }] } },
+    },
+  };
+}
+
+/**
+ * Ready endpoints do not prove that the API server reaches the webhook, nor that it answers: the
+ * probe VM does, when it comes back from the API server's dry run with its interface on the binding.
+ */
+function probeCheck(state: ClusterState, options: DoctorOptions): CheckResult {
+  const { probe } = state;
+  const where = probe.namespace === undefined ? 'no Namespace' : `Namespace ${probe.namespace}`;
+  const fix = `kubectl -n ${options.webhookNamespace} get pods,events; kubectl -n ${options.webhookNamespace} logs deploy/${options.webhookService}`;
+  if ('error' in probe) {
+    if (/admission webhook "[^"]*vduse[^"]*" denied the request/.test(probe.error)) {
+      // It answers; what KubeVirt lacks, the checks above find and fail. Any other denial is a failure of its own.
+      const detail = `a probe VM in ${where} (a dry run): the webhook answered, and denied it: ${probe.error}`;
+      return probe.error.includes('cannot run on VDUSE here yet') ? warn('webhook answers', detail, 'fix what the checks above fail') : fail('webhook answers', detail, fix);
+    }
+    // RBAC's own refusal, before any admission: the user may read but not create.
+    if (probe.error.includes('cannot create resource "virtualmachines"')) {
+      return warn('webhook answers', `cannot send a probe VM in ${where} (a dry run, which stores nothing): ${probe.error}`, `run doctor as a user who may create virtualmachines.kubevirt.io in ${where}, to prove the webhook answers`);
+    }
+    return fail('webhook answers', `a probe VM in ${where} (a dry run) did not come back: ${probe.error}`, fix);
+  }
+  const binding = field(list(field(probe.ok, 'spec', 'template', 'spec', 'domain', 'devices', 'interfaces'))[0], 'binding', 'name');
+  return binding === options.bindingName
+    ? pass('webhook answers', `a probe VM in ${where} (a dry run, nothing stored) came back from the API server with its interface on binding ${options.bindingName}`)
+    : fail('webhook answers', `a probe VM in ${where} (a dry run) came back without the webhook's mutation (binding ${JSON.stringify(binding ?? null)}): the API server did not send it to the webhook`, `check the selectors of MutatingWebhookConfiguration ${options.webhookConfiguration} against deploy/base/mutating-webhook.yaml`);
 }
 
 function nodeChecks(state: ClusterState, options: DoctorOptions): CheckResult[] {
@@ -220,26 +304,48 @@ export function checkCluster(state: ClusterState, options: DoctorOptions): Check
         : fail('API server', `${state.server} refused the request: ${state.apiServer.error}`, "check the kubeconfig's credentials: kubectl auth whoami"),
     ];
   }
-  return [pass('API server', `${state.server} runs Kubernetes ${state.apiServer.ok.gitVersion}`), ...kubevirtChecks(state, options), ...webhookChecks(state, options), ...nodeChecks(state, options)];
+  return [pass('API server', `${state.server} runs Kubernetes ${state.apiServer.ok.gitVersion}`), ...kubevirtChecks(state, options), ...webhookChecks(state, options), ...namespaceChecks(state), ...nodeChecks(state, options)];
 }
 
-const read = async <T>(work: () => Promise<T>): Promise<Read<T>> => {
+const read = async <T>(work: () => Promise<T>, withMessage = false): Promise<Read<T>> => {
   try {
     return { ok: await work() };
   } catch (error) {
     const unreachable = unreachableReason(error);
-    return unreachable === undefined ? { error: describeError(error) } : { error: unreachable, unreachable: true };
+    if (unreachable !== undefined) return { error: unreachable, unreachable: true };
+    return { error: (withMessage ? statusMessage(error) : undefined) ?? describeError(error) };
   }
 };
 const items = (list: unknown): unknown[] => (isObject(list) && Array.isArray(list.items) ? list.items : []);
 
-/** Everything the checks need: first whether the API server answers at all, then the rest in parallel, each read failing on its own. */
+/**
+ * Where the probe VM goes: a Namespace the webhook is sent VMs from and decides on. `default`
+ * (which every cluster has) unless its policy is not "enabled", else a policy=enabled one; never
+ * one the webhook configuration's namespaceSelector leaves out, nor an openshift-* one.
+ */
+function probeNamespace(namespaces: Read<unknown[]>, webhookConfiguration: Read<unknown>): string | undefined {
+  const webhooks = 'ok' in webhookConfiguration ? list(field(webhookConfiguration.ok, 'webhooks')) : [];
+  const excluded = new Set(
+    webhooks
+      .flatMap((webhook) => list(field(webhook, 'namespaceSelector', 'matchExpressions')))
+      .flatMap((expression) => (field(expression, 'key') === 'kubernetes.io/metadata.name' && field(expression, 'operator') === 'NotIn' ? list(field(expression, 'values')) : [])),
+  );
+  if (!('ok' in namespaces)) return 'default';
+  const suitable = namespaces.ok.flatMap((namespace) => {
+    const { name, labels, deletionTimestamp } = metadataOf(namespace);
+    const policy = isObject(labels) ? labels[LABEL_NAMESPACE_POLICY] : undefined;
+    return typeof name === 'string' && !excluded.has(name) && !name.startsWith('openshift-') && deletionTimestamp === undefined && (policy === undefined || policy === 'enabled') ? [{ name, policy }] : [];
+  });
+  return (suitable.find(({ name }) => name === 'default') ?? suitable.find(({ policy }) => policy === 'enabled'))?.name;
+}
+
+/** Everything the checks need: first whether the API server answers at all, then the rest in parallel, each read failing on its own; then the probe. */
 export async function readCluster(clients: ClusterClients, options: DoctorOptions): Promise<ClusterState> {
   const apiServer = await read(async () => ({ gitVersion: (await clients.version.getCode()).gitVersion }));
   const skipped: Read<never> = { error: 'not read: the API server did not answer' };
-  if ('error' in apiServer) return { server: clients.server, apiServer, kubevirts: skipped, webhookConfiguration: skipped, endpointSlices: skipped, nads: skipped, nodes: skipped, plugins: skipped };
+  if ('error' in apiServer) return { server: clients.server, apiServer, kubevirts: skipped, webhookConfiguration: skipped, endpointSlices: skipped, nads: skipped, nodes: skipped, plugins: skipped, namespaces: skipped, probe: skipped };
   const { custom, core } = clients;
-  const [kubevirts, webhookConfiguration, endpointSlices, nads, nodes, plugins] = await Promise.all([
+  const [kubevirts, webhookConfiguration, endpointSlices, nads, nodes, plugins, namespaces] = await Promise.all([
     read(async () => items(await custom.listClusterCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, plural: KUBEVIRT_PLURAL }))),
     read(() => clients.admission.readMutatingWebhookConfiguration({ name: options.webhookConfiguration }) as Promise<unknown>),
     read(async () => items(await clients.discovery.listNamespacedEndpointSlice({ namespace: options.webhookNamespace, labelSelector: `kubernetes.io/service-name=${options.webhookService}` }))),
@@ -254,6 +360,13 @@ export async function readCluster(clients: ClusterClients, options: DoctorOption
         throw error;
       }
     }),
+    read(async () => items(await core.listNamespace())),
   ]);
-  return { server: clients.server, apiServer, kubevirts, webhookConfiguration, endpointSlices, nads, nodes, plugins };
+  // dryRun=All: every admission webhook runs, and nothing is stored (the webhook declares sideEffects: None).
+  const namespace = probeNamespace(namespaces, webhookConfiguration);
+  const probe =
+    namespace === undefined
+      ? { error: 'no Namespace the webhook decides on (default has a policy other than enabled, and no Namespace has policy=enabled)' }
+      : { namespace, ...(await read(() => custom.createNamespacedCustomObject({ group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, namespace, plural: VM_PLURAL, body: probeVm(), dryRun: 'All' }) as Promise<unknown>, true)) };
+  return { server: clients.server, apiServer, kubevirts, webhookConfiguration, endpointSlices, nads, nodes, plugins, namespaces, probe };
 }

@@ -44,6 +44,25 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
+/**
+ * The message of the Status an API server answered with ("HTTP 500: Internal error occurred:
+ * failed calling webhook ..."), for errors whose text is the point; undefined when there is none.
+ */
+export function statusMessage(error: unknown): string | undefined {
+  if (!(error instanceof ApiException)) return undefined;
+  const body: unknown = error.body;
+  let status: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      status = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  const message = typeof status === 'object' && status !== null ? (status as { message?: unknown }).message : undefined;
+  return typeof message === 'string' ? `HTTP ${error.code}: ${message}` : undefined;
+}
+
 /** A request that must answer within ms, else fails with what it was. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

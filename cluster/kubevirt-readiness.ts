@@ -19,6 +19,8 @@ export interface KubevirtFacts {
   disabledFeatureGates: readonly string[];
   /** supportContainerResources type sidecar, limits.memory: what KubeVirt uses over its 64M. */
   sidecarMemoryLimit: string | undefined;
+  /** The same entry's requests.memory, which KubeVirt gives every sidecar when it is set. */
+  sidecarMemoryRequest: string | undefined;
   /** status.observedKubeVirtVersion, such as "v1.8.0". */
   observedVersion: string | undefined;
   memoryHotplug: MemoryHotplugSettings;
@@ -69,19 +71,22 @@ export function kubevirtFacts(object: unknown): KubevirtFacts {
     ]),
   );
   const developer = isObject(configuration.developerConfiguration) ? configuration.developerConfiguration : {};
-  // KubeVirt takes the first sidecar entry with a non-zero limit (pkg/virt-config GetSupportContainerLimit).
-  const sidecarLimit = (Array.isArray(configuration.supportContainerResources) ? configuration.supportContainerResources : [])
-    .filter((entry) => isObject(entry) && entry.type === 'sidecar')
-    .map((entry) => (isObject(entry) && isObject(entry.resources) && isObject(entry.resources.limits) ? entry.resources.limits.memory : undefined))
-    .map((memory) => (typeof memory === 'string' || typeof memory === 'number' ? String(memory) : undefined))
-    .find((memory) => memory !== undefined && parseQuantity(memory)?.numerator !== 0n);
+  // KubeVirt takes the first sidecar entry with a non-zero quantity (pkg/virt-config
+  // GetSupportContainerLimit, GetSupportContainerRequest).
+  const sidecarMemory = (kind: 'limits' | 'requests') =>
+    (Array.isArray(configuration.supportContainerResources) ? configuration.supportContainerResources : [])
+      .filter((entry) => isObject(entry) && entry.type === 'sidecar')
+      .map((entry) => (isObject(entry) && isObject(entry.resources) && isObject(entry.resources[kind]) ? entry.resources[kind].memory : undefined))
+      .map((memory) => (typeof memory === 'string' || typeof memory === 'number' ? String(memory) : undefined))
+      .find((memory) => memory !== undefined && parseQuantity(memory)?.numerator !== 0n);
   const status = isObject(cr.status) ? cr.status : {};
   return {
     described: `KubeVirt ${typeof metadata.namespace === 'string' ? metadata.namespace : ''}/${typeof metadata.name === 'string' ? metadata.name : ''}`,
     bindings,
     featureGates: strings(developer.featureGates),
     disabledFeatureGates: strings(developer.disabledFeatureGates),
-    sidecarMemoryLimit: sidecarLimit,
+    sidecarMemoryLimit: sidecarMemory('limits'),
+    sidecarMemoryRequest: sidecarMemory('requests'),
     observedVersion: typeof status.observedKubeVirtVersion === 'string' ? status.observedKubeVirtVersion : undefined,
     memoryHotplug: memoryHotplugSettings(cr),
   };

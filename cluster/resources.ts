@@ -5,6 +5,7 @@
 export const KUBEVIRT_GROUP = 'kubevirt.io';
 export const KUBEVIRT_VERSION = 'v1';
 export const KUBEVIRT_PLURAL = 'kubevirts';
+export const VM_PLURAL = 'virtualmachines';
 export const VMI_PLURAL = 'virtualmachineinstances';
 export const MIGRATION_PLURAL = 'virtualmachineinstancemigrations';
 

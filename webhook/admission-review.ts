@@ -14,6 +14,8 @@ export interface AdmissionRequest {
   name: string;
   dryRun: boolean;
   object: unknown;
+  /** What is stored now, on an UPDATE: what the user changed is the difference. */
+  oldObject?: unknown;
 }
 
 /** Not an AdmissionReview the webhook can answer: the HTTP status is 400 and the message says why. */
@@ -54,6 +56,7 @@ export function parseAdmissionReview(body: unknown): AdmissionRequest {
     name: (request.name as string | undefined) ?? '',
     dryRun: request.dryRun === true,
     object: request.object,
+    ...(isObject(request.oldObject) ? { oldObject: request.oldObject } : {}),
   };
 }
 
@@ -64,7 +67,7 @@ export interface AdmissionResponse {
   patch?: string;
   warnings?: string[];
   auditAnnotations?: Record<string, string>;
-  status?: { code: number; message: string };
+  status?: { code: number; reason: string; message: string };
 }
 
 export function admissionResponse(uid: string, decision: Decision): { apiVersion: string; kind: 'AdmissionReview'; response: AdmissionResponse } {
@@ -77,6 +80,9 @@ export function admissionResponse(uid: string, decision: Decision): { apiVersion
   // The API server prefixes each key with the webhook's name.
   response.auditAnnotations = { decision: decision.outcome, reason: decision.reason.slice(0, 1000) };
   if (decision.interfaces.length > 0) response.auditAnnotations.interfaces = decision.interfaces.join(',');
-  if (!decision.allowed) response.status = { code: 403, message: decision.reason };
+  // As Kubernetes' own Forbidden: the API server keeps the reason (apiserver
+  // pkg/admission/plugin/webhook/errors ToStatusErr), and kubectl prints "Error from server
+  // (Forbidden):" only when there is one (kubectl pkg/cmd/util/helpers.go StandardErrorMessage).
+  if (!decision.allowed) response.status = { code: 403, reason: 'Forbidden', message: decision.reason };
   return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
 }

@@ -23,7 +23,7 @@ export async function admit(request: AdmissionRequest, cluster: ClusterView, con
   if (group !== 'kubevirt.io' || version !== 'v1' || !(MUTATED_KINDS as readonly string[]).includes(kind)) {
     return skipDecision(`not a kubevirt.io/v1 VirtualMachine or VirtualMachineInstance: ${group}/${version} ${kind}`);
   }
-  const subject = { kind: kind as MutatedKind, operation: request.operation, namespace: request.namespace, object: request.object };
+  const subject = { kind: kind as MutatedKind, operation: request.operation, namespace: request.namespace, object: request.object, oldObject: request.oldObject };
   const needed = lookupsFor(subject);
   const references = matchersFor(subject);
   const [namespace, nads, matched, kubevirt] = await Promise.all([

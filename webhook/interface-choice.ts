@@ -9,7 +9,12 @@ import { type Lookup, type NadFacts, nadKey } from './lookup.ts';
 const BINDING_METHODS = ['bridge', 'masquerade', 'sriov', 'passt', 'slirp', 'macvtap', 'passtBinding', 'binding'] as const;
 
 export type NetworkChoice =
-  | { chosen: string[]; unreadable: { network: string; reason: string }[] }
+  | {
+      chosen: string[];
+      unreadable: { network: string; reason: string }[];
+      /** Networks whose NetworkAttachmentDefinition does not exist (yet), and the reference as written. */
+      missing: { network: string; nad: string }[];
+    }
   | { denied: string };
 
 export interface ChoiceInput {
@@ -43,28 +48,34 @@ export function chooseNetworks(input: ChoiceInput): NetworkChoice {
         denied: `${input.subject}: annotation ${ANNOTATION_NETWORKS} names ${missing.map((name) => JSON.stringify(name)).join(', ')}, which ${input.networksPath} does not have (it has ${[...known].join(', ') || 'none'})`,
       };
     }
-    return { chosen: [...new Set([...input.named.filter((name) => known.has(name)), ...podNetworks])], unreadable: [] };
+    return { chosen: [...new Set([...input.named.filter((name) => known.has(name)), ...podNetworks])], unreadable: [], missing: [] };
   }
   const chosen: string[] = [...podNetworks];
   const unreadable: { network: string; reason: string }[] = [];
+  const missing: { network: string; nad: string }[] = [];
   for (const network of input.networks) {
     const reference = network.multus?.networkName;
     if (!reference) continue;
     const lookup = input.nads.get(nadKey(reference, input.objectNamespace));
     if (lookup === undefined || lookup.state === 'failed') {
       unreadable.push({ network: network.name, reason: lookup?.state === 'failed' ? lookup.reason : 'not looked up' });
-    } else if (lookup.state === 'found' && lookup.value.resourceName === input.resourceName) {
+    } else if (lookup.state === 'absent') {
+      missing.push({ network: network.name, nad: reference });
+    } else if (lookup.value.resourceName === input.resourceName) {
       chosen.push(network.name);
     }
   }
-  return { chosen, unreadable };
+  return { chosen, unreadable, missing };
 }
 
-/** The interface with VDUSE binding, or a reason it cannot have it. */
-export function convertInterface(iface: Interface, pluginName: string, subject: string, path: string): Interface | { denied: string } {
+/**
+ * The interface with VDUSE binding, or a reason it cannot have it. keepOff: what keeps this
+ * interface off VDUSE instead, for the denial ("take the interface out of ...").
+ */
+export function convertInterface(iface: Interface, pluginName: string, subject: string, path: string, keepOff: string): Interface | { denied: string } {
   if (iface.model !== undefined && iface.model !== 'virtio') {
     return {
-      denied: `${subject}: ${path}.model: interface ${JSON.stringify(iface.name)} has model ${JSON.stringify(iface.model)}; VDUSE needs "virtio" (or no model): remove the model or take the interface out of ${ANNOTATION_NETWORKS}`,
+      denied: `${subject}: ${path}.model: interface ${JSON.stringify(iface.name)} has model ${JSON.stringify(iface.model)}; VDUSE needs "virtio" (or no model): remove the model, or ${keepOff}`,
     };
   }
   const kept = Object.fromEntries(Object.entries(iface).filter(([field]) => !(BINDING_METHODS as readonly string[]).includes(field)));

@@ -6,7 +6,20 @@ import { isCoalesceOff } from '../api/coalesce.ts';
 import { describeObject, InvalidInputError } from '../api/errors.ts';
 import { isObject, stringMapField } from '../api/json.ts';
 import { type Interface, KUBEVIRT_API_VERSION, type Memory, type Network, parseVmiObject, type VirtualMachineInstance } from '../api/kubevirt.ts';
-import { ANNOTATION_MAX_GUEST, ANNOTATION_MEMLOCK_OVERHEAD, ANNOTATION_POD_NETWORK, cloudInitBindingName, DEFAULT_POD_NETWORK_NAME, DEFAULTED_MEMLOCK, pluginBindingNames, POD_NETWORK_VALUES } from '../api/names.ts';
+import { KEY_PLACES, type KeyPlace, keyWarnings } from '../api/keys.ts';
+import {
+  ANNOTATION_MAX_GUEST,
+  ANNOTATION_MEMLOCK_OVERHEAD,
+  ANNOTATION_NETWORKS,
+  ANNOTATION_POD_NETWORK,
+  cloudInitBindingName,
+  DEFAULT_POD_NETWORK_NAME,
+  DEFAULTED_MEMLOCK,
+  KEY_PREFIX,
+  LABEL_VM_ENABLED,
+  pluginBindingNames,
+  POD_NETWORK_VALUES,
+} from '../api/names.ts';
 import { type ResolvedTuning, resolveTuning } from '../api/resolve.ts';
 import { formatTuningValue, parseTuningAnnotations, type Tuning, TUNING_SCHEMA } from '../api/tuning.ts';
 import { CLUSTER_TUNING_KEYS, SYSTEM_NAMESPACE_PREFIX, type WebhookConfig } from './config.ts';
@@ -30,6 +43,8 @@ export interface AdmissionSubject {
   /** The request's namespace, which is the object's. */
   namespace: string;
   object: unknown;
+  /** What is stored now, on an UPDATE. */
+  oldObject?: unknown;
 }
 
 export interface ClusterFacts {
@@ -67,9 +82,12 @@ interface Target {
   pointer: string;
   path: string;
   vmi: VirtualMachineInstance;
-  /** The VM's own labels and annotations over the template's; a VMI's own. */
+  /** The VM's own labels (a VMI's own), where the opt-in label is read. */
   labels: Record<string, string>;
+  /** The VM's own annotations over the template's; a VMI's own. */
   annotations: Record<string, string>;
+  /** Where the keys under our prefix were found, as written: for the keys stage. */
+  keySources: [KeyPlace, Readonly<Record<string, string>>][];
   /** The whole object under review, for the patch scope check. */
   original: Record<string, unknown>;
 }
@@ -83,7 +101,8 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
   const stringMap = (value: unknown, field: string): Record<string, string> => stringMapField(value, name, field);
   if (subject.kind === 'VirtualMachineInstance') {
     const vmi = parseVmiObject(object, name);
-    return { subject: name, pointer: '', path: '', vmi, labels: stringMap(metadata.labels, 'metadata.labels'), annotations: stringMap(metadata.annotations, 'metadata.annotations'), original: object };
+    const [labels, annotations] = [stringMap(metadata.labels, 'metadata.labels'), stringMap(metadata.annotations, 'metadata.annotations')];
+    return { subject: name, pointer: '', path: '', vmi, labels, annotations, keySources: [[KEY_PLACES.vmLabels, labels], [KEY_PLACES.vmiAnnotations, annotations]], original: object };
   }
   const spec = object.spec;
   if (!isObject(spec) || !isObject(spec.template)) throw new InvalidInputError(name, 'spec.template', isObject(spec) ? spec.template : spec, 'an object');
@@ -91,6 +110,8 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
   const templateMetadata = template.metadata;
   if (templateMetadata !== undefined && !isObject(templateMetadata)) throw new InvalidInputError(name, 'spec.template.metadata', templateMetadata, 'an object');
   const vmi = parseVmiObject({ metadata: templateMetadata, spec: template.spec }, `${name} spec.template`);
+  const [labels, annotations] = [stringMap(metadata.labels, 'metadata.labels'), stringMap(metadata.annotations, 'metadata.annotations')];
+  const [templateLabels, templateAnnotations] = [stringMap(templateMetadata?.labels, 'spec.template.metadata.labels'), stringMap(templateMetadata?.annotations, 'spec.template.metadata.annotations')];
   return {
     original: object,
     subject: name,
@@ -99,12 +120,15 @@ function targetOf(subject: AdmissionSubject, object: Record<string, unknown>): T
     vmi,
     // Opt-in and opt-out labels are the VM's own: the opt-in webhook's objectSelector sees only
     // those (deploy/base/mutating-webhook.yaml), and offline `mutate` must decide the same.
-    labels: stringMap(metadata.labels, 'metadata.labels'),
+    labels,
     // The VM's own annotations win over its template's, where the webhook's defaulted values are not the user's.
-    annotations: {
-      ...usersTemplateAnnotations(stringMap(templateMetadata?.annotations, 'spec.template.metadata.annotations')),
-      ...stringMap(metadata.annotations, 'metadata.annotations'),
-    },
+    annotations: { ...usersTemplateAnnotations(templateAnnotations), ...annotations },
+    keySources: [
+      [KEY_PLACES.vmLabels, labels],
+      [KEY_PLACES.vmAnnotations, annotations],
+      [KEY_PLACES.templateLabels, templateLabels],
+      [KEY_PLACES.templateAnnotations, templateAnnotations],
+    ],
   };
 }
 
@@ -259,6 +283,8 @@ const stops = <T extends object>(result: Stage<T>): result is { stop: Decision }
 /** What every stage after the opt-in reads, and the warnings they add to. */
 interface Admission {
   target: Target;
+  /** On an UPDATE, the VM as stored now. */
+  stored: Stored | undefined;
   /** The object's Namespace, by name, and what was read of it (undefined: unreadable, and the config says go on). */
   namespaceName: string;
   namespace: NamespaceFacts | undefined;
@@ -275,28 +301,29 @@ function decide(subject: AdmissionSubject, facts: ClusterFacts, config: WebhookC
   const target = targetOf(subject, gate.object);
   const namespace = namespaceStage(target, subject.namespace, facts, config);
   if (stops(namespace)) return namespace.stop;
+  const warnings = keysStage(target, namespace.facts);
+  // Whatever the decision, the warnings so far go with it, a denial's included.
+  const withWarnings = (decision: Decision): Decision => ({ ...decision, warnings: [...warnings, ...decision.warnings] });
   const optIn = decideOptIn(target.subject, subject.namespace, target.labels, namespace.facts);
-  if ('denied' in optIn) return denyDecision(optIn.denied);
-  if (!optIn.wanted) return removalOrSkip(target, optIn.because, config);
+  if ('denied' in optIn) return withWarnings(denyDecision(optIn.denied));
+  if (!optIn.wanted) return withWarnings(removalOrSkip(target, optIn.because, config));
   const matched = readMatchers(subject, target, facts, config);
-  if ('denied' in matched) return denyDecision(matched.denied);
-  const admission: Admission = { target, namespaceName: subject.namespace, namespace: namespace.facts, facts, config, matched, warnings: [...matched.warnings] };
+  if ('denied' in matched) return withWarnings(denyDecision(matched.denied));
+  warnings.push(...matched.warnings);
+  const admission: Admission = { target, stored: storedOf(subject), namespaceName: subject.namespace, namespace: namespace.facts, facts, config, matched, warnings };
 
   const resolved = tuningStage(admission);
   const networks = networksStage(admission, resolved);
-  if (stops(networks)) return networks.stop;
-  const conversion = conversionStage(admission, networks, resolved.tuning);
-  if (stops(conversion)) return conversion.stop;
-  if (conversion.bound.length === 0) {
-    const removal = removalOrSkip(target, `wanted (${optIn.because}), but no interface is on a VDUSE network`, config);
-    return { ...removal, warnings: [...admission.warnings, ...removal.warnings] };
-  }
+  if (stops(networks)) return withWarnings(networks.stop);
+  const conversion = conversionStage(admission, networks, resolved);
+  if (stops(conversion)) return withWarnings(conversion.stop);
+  if (conversion.bound.length === 0) return withWarnings(nothingToConvertStage(admission, optIn, networks));
   const kubevirt = readinessStage(admission, conversion);
-  if (stops(kubevirt)) return kubevirt.stop;
-  const annotations = annotationsStage(target, resolved);
+  if (stops(kubevirt)) return withWarnings(kubevirt.stop);
+  const annotations = annotationsStage(admission, resolved);
   const memory = memoryStage(admission, conversion, kubevirt.hotplug, resolved.tuning, annotations);
   addConversionWarnings(admission, networks, conversion, resolved.tuning);
-  return patchStage(admission, networks, conversion, annotations, memory, optIn.because);
+  return withWarnings(patchStage(admission, networks, conversion, annotations, memory, optIn.because));
 }
 
 /** Gate: what the webhook never mutates (deletions, other operations, VM-owned or updated VMIs, excluded Namespaces). */
@@ -327,6 +354,39 @@ function namespaceStage(target: Target, name: string, facts: ClusterFacts, confi
   return { facts: undefined };
 }
 
+/**
+ * Keys: a label or annotation under our prefix that nothing reads (a misspelling, named with the
+ * nearest key), or that is read elsewhere, on the VM, its template and its Namespace. Without a
+ * word it would change nothing, and stay on the VM.
+ */
+function keysStage(target: Target, namespace: NamespaceFacts | undefined): string[] {
+  const sources: (readonly [KeyPlace, Readonly<Record<string, string>>])[] = [...target.keySources];
+  if (namespace) sources.push([KEY_PLACES.namespaceLabels, namespace.labels], [KEY_PLACES.namespaceAnnotations, namespace.annotations]);
+  return sources.flatMap(([place, map]) => keyWarnings(place, Object.keys(map))).map(limitWarning);
+}
+
+/** What the stored VM says, on an UPDATE: the template's bindings and annotations, and whether a VMI runs from it. */
+interface Stored {
+  /** Interface name to binding name. */
+  bindings: ReadonlyMap<string, string>;
+  annotations: Readonly<Record<string, string>>;
+  /** A VMI exists (status.created), made from the template as it was at its start. */
+  running: boolean;
+}
+
+/** Read loosely: the stored object passed this webhook and virt-api when it was written. */
+function storedOf(subject: AdmissionSubject): Stored | undefined {
+  const old = subject.oldObject;
+  if (subject.operation !== 'UPDATE' || subject.kind !== 'VirtualMachine' || !isObject(old) || !isObject(old.spec) || !isObject(old.spec.template)) return undefined;
+  const template = old.spec.template;
+  const metadata = isObject(template.metadata) ? template.metadata : {};
+  const annotations = isObject(metadata.annotations) ? (metadata.annotations as Record<string, string>) : {};
+  const devices = isObject(template.spec) && isObject(template.spec.domain) && isObject(template.spec.domain.devices) ? template.spec.domain.devices : {};
+  const interfaces = Array.isArray(devices.interfaces) ? devices.interfaces.filter(isObject) : [];
+  const bindings = new Map(interfaces.flatMap((iface) => (typeof iface.name === 'string' && isObject(iface.binding) && typeof iface.binding.name === 'string' ? [[iface.name, iface.binding.name] as const] : [])));
+  return { bindings, annotations, running: isObject(old.status) && old.status.created === true };
+}
+
 /** Tuning: the VM's annotations over the Namespace's over the config's over the built-in defaults. */
 function tuningStage({ target, namespace, namespaceName, config }: Admission): ResolvedTuning {
   const vmLayer = parseTuningAnnotations(target.annotations, target.subject);
@@ -339,6 +399,8 @@ interface ChosenNetworks {
   networks: Network[];
   /** The pod network is added as KubeVirt would, on our binding. */
   defaultsPodNetwork: boolean;
+  /** The VM has a pod network, or KubeVirt will give it one. */
+  hasPodNetwork: boolean;
   chosen: readonly string[];
 }
 
@@ -354,11 +416,8 @@ function networksStage({ target, namespace, namespaceName: name, matched, facts,
   // the vduse binding in place of masquerade: only with neither networks nor interfaces, and
   // unless autoattachPodInterface (or a preference's preferredAutoattachPodInterface) is false.
   const autoattach = spec.domain.devices.autoattachPodInterface ?? matched.preferredAutoattachPodInterface;
-  const defaultsPodNetwork =
-    (spec.networks ?? []).length === 0 &&
-    (spec.domain.devices.interfaces ?? []).length === 0 &&
-    autoattach !== false &&
-    (podNetworkIsVduse || (tuning.networks ?? []).includes(DEFAULT_POD_NETWORK_NAME));
+  const kubevirtAddsPodNetwork = (spec.networks ?? []).length === 0 && (spec.domain.devices.interfaces ?? []).length === 0 && autoattach !== false;
+  const defaultsPodNetwork = kubevirtAddsPodNetwork && (podNetworkIsVduse || (tuning.networks ?? []).includes(DEFAULT_POD_NETWORK_NAME));
   const networks: Network[] = defaultsPodNetwork ? [{ name: DEFAULT_POD_NETWORK_NAME, pod: {} }] : (spec.networks ?? []);
 
   const choice = chooseNetworks({
@@ -380,7 +439,15 @@ function networksStage({ target, namespace, namespaceName: name, matched, facts,
     }
     warnings.push(limitWarning(`vduse: left unconverted, NetworkAttachmentDefinition unreadable: ${choice.unreadable.map(({ network }) => network).join(', ')}`));
   }
-  return { networks, defaultsPodNetwork, chosen: choice.chosen };
+  // A VM applied before its network (a GitOps folder, in any order) would otherwise stay
+  // unconverted without a word until its next update; one already on the binding keeps it.
+  const ourBindings = new Set(pluginBindingNames(config.pluginName));
+  const bound = new Set((spec.domain.devices.interfaces ?? []).filter((iface) => iface.binding !== undefined && ourBindings.has(iface.binding.name)).map((iface) => iface.name));
+  for (const { network, nad } of choice.missing.filter(({ network }) => !bound.has(network))) {
+    warnings.push(limitWarning(`vduse: network ${network} left unconverted: no NetworkAttachmentDefinition ${nad}`));
+  }
+  const hasPodNetwork = kubevirtAddsPodNetwork || networks.some((network) => network.pod !== undefined);
+  return { networks, defaultsPodNetwork, hasPodNetwork, chosen: choice.chosen };
 }
 
 interface Conversion {
@@ -388,7 +455,7 @@ interface Conversion {
   interfaces: Interface[];
   /** The binding this VM's interfaces get: the cloud-init one only when it delivers coalescing. */
   bindingName: string;
-  /** Interfaces the webhook moved onto the binding now. */
+  /** Interfaces the webhook moved onto the binding now, that the stored VM did not have on it. */
   converted: string[];
   /** Every interface on the binding. */
   bound: string[];
@@ -396,8 +463,12 @@ interface Conversion {
   scope: string[];
 }
 
-/** Conversion: the chosen interfaces (and those bound by hand) onto the binding, with model virtio. */
-function conversionStage({ target, config }: Admission, chosenNetworks: ChosenNetworks, tuning: Tuning): Stage<Conversion> {
+/**
+ * Conversion: the chosen interfaces (and those bound by hand) onto the binding, with model virtio.
+ * Only an interface that was not on the binding before counts as converted: re-applying a VM
+ * sends its interfaces as written (kubectl's three-way merge replaces the list), not as stored.
+ */
+function conversionStage({ target, stored, config }: Admission, chosenNetworks: ChosenNetworks, { tuning, sources }: ResolvedTuning): Stage<Conversion> {
   const { defaultsPodNetwork } = chosenNetworks;
   const spec = target.vmi.spec;
   const interfacesPath = `${target.path}spec.domain.devices.interfaces`;
@@ -415,6 +486,15 @@ function conversionStage({ target, config }: Admission, chosenNetworks: ChosenNe
       return { stop: denyDecision(`${target.subject}: network ${JSON.stringify(network)} has no interface in ${interfacesPath}; add one with the same name`) };
     }
   }
+  const vm = target.pointer === '' ? 'VMI' : 'VM';
+  // What else keeps an interface off VDUSE, for a model VDUSE cannot take.
+  const keepOff = (iface: Interface): string => {
+    if (!chosen.has(iface.name)) return `remove its binding ${iface.binding!.name}`;
+    if (sources.networks === 'vm') return `take the interface out of ${ANNOTATION_NETWORKS}`;
+    const others = chosenNetworks.chosen.filter((network) => network !== iface.name);
+    const none = `label the ${vm} ${LABEL_VM_ENABLED}: "false" to convert none of its interfaces`;
+    return others.length === 0 ? none : `annotate the ${vm} ${ANNOTATION_NETWORKS}: "${others.join(',')}" to convert only those, or ${none}`;
+  };
   for (const [index, iface] of interfaces.entries()) {
     const ours = iface.binding !== undefined && ourBindings.has(iface.binding.name);
     // Interfaces bound by hand to either binding are re-chosen too, so no VM keeps the cloud-init one without cloud-init.
@@ -422,14 +502,28 @@ function conversionStage({ target, config }: Admission, chosenNetworks: ChosenNe
     const rebound = iface.binding?.name !== bindingName;
     if (!rebound && iface.model === 'virtio') continue;
     // Already on the binding but without a model (written by hand): model virtio still goes in.
-    const result = convertInterface(iface, bindingName, target.subject, `${interfacesPath}[${index}]`);
+    const result = convertInterface(iface, bindingName, target.subject, `${interfacesPath}[${index}]`, keepOff(iface));
     if ('denied' in result) return { stop: denyDecision(result.denied) };
     interfaces[index] = result;
-    if (rebound) converted.push(iface.name);
+    if (rebound && stored?.bindings.get(iface.name) !== bindingName) converted.push(iface.name);
     scope.push(`${target.pointer}/spec/domain/devices/interfaces/${index}`);
   }
   const bound = interfaces.filter((iface) => iface.binding?.name === bindingName).map((iface) => iface.name);
   return { interfaces, bindingName, converted, bound, scope };
+}
+
+/**
+ * Nothing to convert: a wanted VM none of whose networks is VDUSE is admitted as it is (or with
+ * what the webhook once added taken away), and says so: `virtctl create vm` in a policy=enabled
+ * Namespace has only the pod network, which is VDUSE only where the Namespace declares it.
+ */
+function nothingToConvertStage({ target, config, warnings }: Admission, optIn: { because: string; by: string }, networks: ChosenNetworks): Decision {
+  const decision = removalOrSkip(target, `wanted (${optIn.because}), but no interface is on a VDUSE network`, config);
+  if (decision.outcome === 'skipped') {
+    const hint = networks.hasPodNetwork ? ` (see ${ANNOTATION_POD_NETWORK})` : '';
+    warnings.push(limitWarning(`vduse: skipped: wanted (${optIn.by}), but no interface is on a VDUSE network${hint}`));
+  }
+  return decision;
 }
 
 /**
@@ -451,17 +545,30 @@ function readinessStage({ target, matched, facts, warnings }: Admission, convers
   return { hotplug: kubevirt.value.memoryHotplug };
 }
 
+/** The tuning a running VMI took at its start: a change waits for the VM's next restart. */
+const VMI_TUNING_KEYS = ['rxQueueSize', 'txQueueSize', 'queues', 'coalesce'] as const;
+
 /**
  * Annotations: the resolved tuning goes on the template, so the VMI carries explicit values; what
- * came from defaults is recorded as the webhook's, to be re-resolved next time.
+ * came from defaults is recorded as the webhook's, to be re-resolved next time. A change on a VM
+ * whose VMI exists reaches the guest only at the next restart, and KubeVirt does not say so: its
+ * RestartRequired condition compares spec.template.spec alone, not the template's annotations
+ * (pkg/virt-controller/watch/vm/vm.go syncRestartRequired, 1.8.4 and 1.9.0 alike).
  */
-function annotationsStage(target: Target, { tuning, sources }: ResolvedTuning): Record<string, string> {
+function annotationsStage({ target, stored, warnings }: Admission, { tuning, sources }: ResolvedTuning): Record<string, string> {
   const templateAnnotations = target.vmi.metadata?.annotations;
   const annotations: Record<string, string> = { ...templateAnnotations };
   for (const key of CLUSTER_TUNING_KEYS) annotations[TUNING_SCHEMA[key].annotation] = formatTuningValue(key, tuning[key] as never);
   const defaulted = CLUSTER_TUNING_KEYS.filter((key) => sources[key] !== 'vm').map((key) => TUNING_SCHEMA[key].annotation);
   const memLock = target.vmi.spec.domain.memory?.reservedOverhead?.memLock;
   if (memLock === undefined || defaultedNames(templateAnnotations).has(DEFAULTED_MEMLOCK)) defaulted.push(DEFAULTED_MEMLOCK);
+  if (stored?.running) {
+    const changed = VMI_TUNING_KEYS.map((key) => TUNING_SCHEMA[key].annotation).filter((name) => stored.annotations[name] !== undefined && stored.annotations[name] !== annotations[name]);
+    if (changed.length > 0) {
+      const names = changed.map((name) => name.slice(KEY_PREFIX.length)).join(', ');
+      warnings.push(limitWarning(`vduse: ${names} changed: the running VMI keeps its old tuning until the VM restarts`));
+    }
+  }
   return recordDefaulted(annotations, defaulted);
 }
 
@@ -496,7 +603,8 @@ function memoryStage({ target, matched, warnings }: Admission, conversion: Conve
   });
   if (memlock.kind === 'sized') {
     setRecord(annotations, ANNOTATION_MEMLOCK_OVERHEAD, memlock.added);
-    warnings.push(...memlockWarnings(memlock, conversion.bound.length).map(limitWarning));
+    // What it costs, once: when the overhead is new or changes, as the hotplug warning above.
+    if (memlock.added !== previous?.[ANNOTATION_MEMLOCK_OVERHEAD]) warnings.push(...memlockWarnings(memlock, conversion.bound.length).map(limitWarning));
   } else {
     warnings.push(limitWarning(matched.unsizedBecause ?? `vduse: set ${memlock.missingField}: without it the memlock overhead for vDPA cannot be sized`));
   }
@@ -522,7 +630,7 @@ function addConversionWarnings({ target, warnings }: Admission, networks: Chosen
  * Patch: the parts the webhook writes were copied and changed; the patch is their difference, and
  * nothing else is touched, so status, managedFields and the rest of a large VM cost nothing.
  */
-function patchStage({ target, warnings }: Admission, networks: ChosenNetworks, conversion: Conversion, annotations: Record<string, string>, memory: Memory, because: string): Decision {
+function patchStage({ target }: Admission, networks: ChosenNetworks, conversion: Conversion, annotations: Record<string, string>, memory: Memory, because: string): Decision {
   const spec = target.vmi.spec;
   const templateMetadata = target.vmi.metadata;
   const patch = [
@@ -540,7 +648,7 @@ function patchStage({ target, warnings }: Admission, networks: ChosenNetworks, c
     outcome: patch.length > 0 ? 'mutated' : 'unchanged',
     reason: converted.length > 0 ? `converted ${converted.join(', ')} (${because})` : `already converted (${because})`,
     patch,
-    warnings,
+    warnings: [],
     interfaces: bound,
   };
 }

@@ -1,9 +1,10 @@
 // Whether a VM wants VDUSE: the Namespace policy label and the VM's own opt-in or opt-out label.
-import { LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, NAMESPACE_POLICY_VALUES, type NamespacePolicy } from '../api/names.ts';
+import { LABEL_NAMESPACE_POLICY, LABEL_VM_ENABLED, type NamespacePolicy, namespacePolicyProblem } from '../api/names.ts';
 import type { NamespaceFacts } from './lookup.ts';
 
 export type OptIn =
-  | { wanted: true; because: string }
+  /** by: what asks for it, in two words for a warning ("VM label", "Namespace policy"). */
+  | { wanted: true; because: string; by: string }
   | { wanted: false; because: string }
   | { denied: string };
 
@@ -19,11 +20,10 @@ export function decideOptIn(subject: string, namespaceName: string, labels: Read
     return { denied: `${subject}: label ${LABEL_VM_ENABLED}: got ${JSON.stringify(vmLabel)}; expected "true" or "false"` };
   }
   const policyLabel = namespace?.labels[LABEL_NAMESPACE_POLICY];
-  if (policyLabel !== undefined && !(NAMESPACE_POLICY_VALUES as readonly string[]).includes(policyLabel)) {
-    return {
-      denied: `Namespace ${namespaceName}: label ${LABEL_NAMESPACE_POLICY}: got ${JSON.stringify(policyLabel)}; expected one of ${NAMESPACE_POLICY_VALUES.join(', ')} (ask the namespace's administrator)`,
-    };
-  }
+  // The namespace-policy webhook is sent every Namespace with a policy other than "disabled", so a
+  // misspelt one is refused here rather than ignored (deploy/base/mutating-webhook.yaml).
+  const policyProblem = policyLabel === undefined ? undefined : namespacePolicyProblem(namespaceName, policyLabel);
+  if (policyProblem !== undefined) return { denied: policyProblem };
   const policy = policyLabel as NamespacePolicy | undefined;
   if (policy === 'disabled') {
     if (vmLabel === 'true') {
@@ -33,8 +33,8 @@ export function decideOptIn(subject: string, namespaceName: string, labels: Read
     }
     return { wanted: false, because: `Namespace ${namespaceName} has ${LABEL_NAMESPACE_POLICY}=disabled` };
   }
-  if (vmLabel === 'true') return { wanted: true, because: `${LABEL_VM_ENABLED}=true` };
+  if (vmLabel === 'true') return { wanted: true, because: `${LABEL_VM_ENABLED}=true`, by: 'VM label' };
   if (vmLabel === 'false') return { wanted: false, because: `${LABEL_VM_ENABLED}=false` };
-  if (policy === 'enabled') return { wanted: true, because: `Namespace ${namespaceName} has ${LABEL_NAMESPACE_POLICY}=enabled` };
+  if (policy === 'enabled') return { wanted: true, because: `Namespace ${namespaceName} has ${LABEL_NAMESPACE_POLICY}=enabled`, by: 'Namespace policy' };
   return { wanted: false, because: 'no opt-in label on the VM or its Namespace' };
 }

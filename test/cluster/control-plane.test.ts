@@ -4,10 +4,13 @@
 // here: a Node's status with the VDUSE resource, the webhook Service's EndpointSlice, and the
 // `default` ServiceAccount of each test Namespace. virt-launcher Pods stay Pending.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { pino } from 'pino';
+import { parse as parseYaml, stringify } from 'yaml';
 import type { VirtualMachine } from '../../api/kubevirt.ts';
 import { pluginBindingNames } from '../../api/names.ts';
 import { SIDECAR_MEMORY_LIMIT } from '../../api/sidecar-resources.ts';
@@ -55,6 +58,11 @@ if (status !== 'ready') {
       // IsEnabled), ExternalNetResourceInjection among them; the VM case below shows what that does.
       expect(report.checks.find((check) => check.check === 'device requests')?.status).toBe(version.startsWith('1.8') ? 'ok' : 'warn');
       expect(report.checks.find((check) => check.check === 'plugin pipeline')).toMatchObject({ status: 'ok', detail: version.startsWith('1.8') ? `KubeVirt v${version} has no plugin pipeline` : expect.stringContaining('the Plugins feature gate is off') as unknown });
+      // What KubeVirt gives every sidecar here; the VM cases below read it back on the real Pod.
+      expect(report.checks.find((check) => check.check === 'sidecar resources')?.detail).toContain(`gets ${SIDECAR_MEMORY_LIMIT} of memory as its limit and its request`);
+      // The probe VM went through the real API server, our webhook and virt-api, and nothing was stored.
+      expect(report.checks.find((check) => check.check === 'webhook answers')?.detail).toBe('a probe VM in Namespace default (a dry run, nothing stored) came back from the API server with its interface on binding vduse');
+      expect(json<{ items: unknown[] }>(['get', 'virtualmachines', '-n', 'default']).items).toEqual([]);
     });
 
     it.each([
@@ -323,17 +331,26 @@ if (status !== 'ready') {
       else expect(BigInt(reported!)).toBeGreaterThan(memoryBytes('1Gi'));
     });
 
-    it('outage: with the webhook stopped, VMs in Namespaces it does not select are still created and VDUSE VMs are refused; started again, they are admitted', async () => {
+    it('outage: with the webhook stopped, VMs in Namespaces it does not select are still created, VDUSE VMs are refused, and doctor fails though the endpoints look ready; started again, they are admitted', async () => {
       const plain = namespace('plain-outage');
+      const check = (name: string) => (JSON.parse(doctor().stdout) as { checks: { check: string; status: string; detail: string }[] }).checks.find((entry) => entry.check === name)!;
+      expect(check('webhook answers').status).toBe('ok');
       await stopPart('webhook');
       try {
         expect(admits(plain).ok).toBe(true);
         const refused = admits(enabled);
         expect(refused.ok).toBe(false);
         expect(refused.output).toMatch(/failed calling webhook "[^"]*vduse[^"]*"/);
+        // The EndpointSlice still says ready (played; kubelet would lag the same way): only the probe tells.
+        expect(check('webhook endpoints').status).toBe('ok');
+        const answers = check('webhook answers');
+        expect(answers.status).toBe('fail');
+        expect(answers.detail).toMatch(/a probe VM in Namespace default \(a dry run\) did not come back: HTTP 500: Internal error occurred: failed calling webhook "vm-opt-in\.vduse\.kubevirt\.io": .*connection refused/);
+        expect(doctor().status).toBe(1);
       } finally {
         await startWebhook();
       }
+      expect(check('webhook answers').status).toBe('ok');
       const admitted = await until('VDUSE VMs admitted again', () => {
         const result = admits(enabled);
         return result.ok ? result : undefined;
@@ -369,6 +386,131 @@ if (status !== 'ready') {
       expect(sidecars(pod)).toHaveLength(1);
     });
   });
+
+  describe(`no mistake is silent: what kubectl prints, on KubeVirt v${version}`, () => {
+    const ns = 'telco-mistakes';
+    beforeAll(() => void namespace(ns, { 'vduse.kubevirt.io/policy': 'enabled' }));
+    const troubleshooting = readFileSync(projectFile('docs', 'troubleshooting.md'), 'utf8');
+
+    it('a misspelt annotation: admitted with a warning naming the nearest key, and the ring keeps its default', () => {
+      const { name, warnings } = createVm(ns, (vm) => {
+        vm.metadata.name = 'vm-misspelt';
+        vm.metadata.annotations = { 'vduse.kubevirt.io/rx-queue-sizes': '512', 'vduse.kubevirt.io/rxqueue-size': '512' };
+      });
+      expect(warnings).toContain('Warning: vduse: unknown annotation vduse.kubevirt.io/rx-queue-sizes; did you mean rx-queue-size?');
+      expect(warnings).toContain('Warning: vduse: unknown annotation vduse.kubevirt.io/rxqueue-size; did you mean rx-queue-size?');
+      expect(json<LooseVm>(['get', 'vm', name, '-n', ns]).spec.template.metadata.annotations['vduse.kubevirt.io/rx-queue-size']).toBe('1024');
+    });
+
+    it('a misspelt Namespace policy and a misspelt VM label reach the webhook and are refused with the same message; kubectl prints what troubleshooting.md quotes; doctor lists the Namespace', () => {
+      const typo = namespace('telco-typo', { 'vduse.kubevirt.io/policy': 'enable' });
+      const plain = namespace('telco-plain');
+      try {
+        const policyMessage = 'Namespace telco-typo: label vduse.kubevirt.io/policy: got "enable"; expected one of enabled, disabled (ask the namespace\'s administrator)';
+        // kubectl apply -f FILE, and an edit of a stored object: the two forms troubleshooting.md quotes.
+        const applied = applyFile(typo, (vm) => vm);
+        expect(applied.status).toBe(1);
+        const prefix = 'Error from server (Forbidden): error when creating "vm.yaml": admission webhook "namespace-policy.vduse.kubevirt.io" denied the request:';
+        expect(applied.stderr).toBe(`${prefix} ${policyMessage}\n`);
+        expect(troubleshooting).toContain(`\`${prefix}\``);
+        const labelMessage = 'VirtualMachine telco-plain/vm-plain: label vduse.kubevirt.io/enabled: got "yes"; expected "true" or "false"';
+        const labelled = applyFile(plain, (vm) => (vm.metadata.labels = { 'vduse.kubevirt.io/enabled': 'yes' }));
+        expect(labelled.stderr).toBe(`Error from server (Forbidden): error when creating "vm.yaml": admission webhook "vm-opt-in.vduse.kubevirt.io" denied the request: ${labelMessage}\n`);
+        // The same label in the enabled Namespace: the same words.
+        expect(applyFile(ns, (vm) => (vm.metadata.labels = { 'vduse.kubevirt.io/enabled': 'yes' })).stderr).toContain(labelMessage.replace('telco-plain', ns));
+        // A VM stored before the mistake: its next edit is refused, in kubectl's other form.
+        kubectl(['label', 'namespace', typo, 'vduse.kubevirt.io/policy=enabled', '--overwrite']);
+        createVm(typo);
+        kubectl(['label', 'namespace', typo, 'vduse.kubevirt.io/policy=enable', '--overwrite']);
+        const edited = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'annotate', 'vm', 'vm-plain', '-n', typo, 'note=1'], { encoding: 'utf8' });
+        const editPrefix = 'Error from server (Forbidden): admission webhook "namespace-policy.vduse.kubevirt.io" denied the request:';
+        expect(edited.stderr).toBe(`${editPrefix} ${policyMessage}\n`);
+        expect(troubleshooting).toContain(`\`${editPrefix}\``);
+        const listed = (JSON.parse(doctor().stdout) as { checks: { check: string; status: string; detail: string }[] }).checks.find((check) => check.check === 'Namespace policies');
+        expect(listed).toMatchObject({ status: 'fail', detail: policyMessage });
+      } finally {
+        // No Namespace controller runs here to delete it: the policy goes back to one the later cases expect.
+        kubectl(['label', 'namespace', typo, 'vduse.kubevirt.io/policy=disabled', '--overwrite']);
+      }
+    });
+
+    it('a VM applied before its NetworkAttachmentDefinition: a warning naming it; converted at its next update once it exists, whoever makes it', () => {
+      const { name, warnings } = createVm(ns, (vm) => {
+        vm.metadata.name = 'vm-before-its-network';
+        vm.spec.template.spec.networks[1].multus.networkName = 'ovs-dpdk-vduse-later';
+      });
+      expect(warnings).toContain('Warning: vduse: network dataplane left unconverted: no NetworkAttachmentDefinition ovs-dpdk-vduse-later');
+      const nad = parseYaml(readFileSync(projectFile('deploy', 'examples', 'network-attachment-definition.yaml'), 'utf8')) as { metadata: Record<string, unknown> };
+      nad.metadata = { ...nad.metadata, name: 'ovs-dpdk-vduse-later', namespace: ns };
+      kubectl(['apply', '-f', '-'], JSON.stringify(nad));
+      const edited = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'annotate', 'vm', name, '-n', ns, 'note=edited'], { encoding: 'utf8' });
+      expect(edited.status).toBe(0);
+      expect(edited.stderr).not.toContain('no NetworkAttachmentDefinition');
+      // Converted by this edit, or by an update virt-controller made first (it writes the template's
+      // PCI topology annotations), which the webhook is sent too: the warning then went to it.
+      expect(json<LooseVm>(['get', 'vm', name, '-n', ns]).spec.template.spec.domain.devices.interfaces[1]).toMatchObject({ binding: { name: 'vduse' }, model: 'virtio' });
+    });
+
+    it('virtctl create vm in a plain policy=enabled Namespace: the skip speaks, as offline mutate does, and points at vduse.kubevirt.io/pod-network', () => {
+      const { warnings } = createWithVirtctl(ns, 'vm-virtctl-plain');
+      expect(warnings).toContain('Warning: vduse: skipped: wanted (Namespace policy), but no interface is on a VDUSE network (see vduse.kubevirt.io/pod-network)');
+      const offline = spawnSync(process.execPath, [projectFile('cli', 'main.ts'), 'mutate', '--file', '-', '--namespace-labels', 'vduse.kubevirt.io/policy=enabled'], {
+        input: JSON.stringify({ ...json<LooseVm>(['get', 'vm', 'vm-virtctl-plain', '-n', ns]), status: undefined }),
+        encoding: 'utf8',
+      });
+      expect(offline.stderr).toContain('Warning: vduse: skipped: wanted (Namespace policy), but no interface is on a VDUSE network (see vduse.kubevirt.io/pod-network)');
+      expect(offline.stderr).toContain(`skipped: wanted (Namespace ${ns} has vduse.kubevirt.io/policy=enabled), but no interface is on a VDUSE network`);
+    });
+
+    it("a tuning change on a VM whose VMI exists: a warning that it waits for the restart, since KubeVirt's RestartRequired stays silent about annotations (and speaks for a spec change)", async () => {
+      const { name } = createVm(ns, (vm) => (vm.metadata.name = 'vm-retuned'));
+      await launched(ns, name);
+      await until('virt-controller to record the VMI on the VM', () => (json<LooseVm>(['get', 'vm', name, '-n', ns]).status?.created === true ? true : undefined));
+      const annotated = spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'annotate', 'vm', name, '-n', ns, 'vduse.kubevirt.io/rx-queue-size=512'], { encoding: 'utf8' });
+      expect(annotated.status).toBe(0);
+      expect(annotated.stderr).toBe('Warning: vduse: rx-queue-size changed: the running VMI keeps its old tuning until the VM restarts\n');
+      // virt-controller has seen the new generation (desiredGeneration), and the VMI still runs the old one.
+      const synced = () => {
+        const vm = json<LooseVm>(['get', 'vm', name, '-n', ns]);
+        return vm.status?.desiredGeneration === vm.metadata.generation ? vm : undefined;
+      };
+      const seen = await until('virt-controller to sync the annotated VM', synced);
+      expect(seen.spec.template.metadata.annotations['vduse.kubevirt.io/rx-queue-size']).toBe('512');
+      expect(seen.status.observedGeneration).toBeLessThan(seen.metadata.generation as number);
+      const restartRequired = (vm: LooseVm) => (vm.status.conditions as { type: string; message?: string }[]).find((condition) => condition.type === 'RestartRequired');
+      expect(restartRequired(seen)).toBeUndefined();
+      // The same controller flags a change to the template's spec, so its silence above is about annotations.
+      kubectl(['patch', 'vm', name, '-n', ns, '--type', 'merge', '-p', JSON.stringify({ spec: { template: { spec: { terminationGracePeriodSeconds: 7 } } } })]);
+      const flagged = await until('RestartRequired after a spec change', () => {
+        const vm = synced();
+        return vm && restartRequired(vm) ? vm : undefined;
+      });
+      expect(restartRequired(flagged)?.message).toBe('a non-live-updatable field was changed in the template spec');
+    });
+
+    it('kubectl apply of an unchanged VM: the first apply names the conversion, the second says nothing and stores nothing new', () => {
+      const first = applyFile(ns, (vm) => (vm.metadata.name = 'vm-applied'));
+      expect(first.stderr).toContain('Warning: vduse: interfaces dataplane now use binding vduse');
+      const stored = json<LooseVm>(['get', 'vm', 'vm-applied', '-n', ns]);
+      const again = applyFile(ns, (vm) => (vm.metadata.name = 'vm-applied'));
+      // kubectl's three-way merge sends the interface list as written, so the webhook sees it again.
+      expect(again.stdout).toContain('virtualmachine.kubevirt.io/vm-applied configured');
+      expect(again.stderr).toBe('');
+      // virt-controller writes the status meanwhile: the spec's generation says whether the spec changed.
+      expect(json<LooseVm>(['get', 'vm', 'vm-applied', '-n', ns]).metadata.generation).toBe(stored.metadata.generation);
+    });
+  });
+}
+
+/** kubectl apply -f vm.yaml of the example VM, changed, from a folder of its own (kubectl names the file in errors). */
+function applyFile(ns: string, change: (vm: LooseVm) => void): { status: number | null; stdout: string; stderr: string } {
+  const vm = parseYaml(readFileSync(projectFile('deploy', 'examples', 'vm-plain.yaml'), 'utf8')) as LooseVm;
+  vm.metadata.namespace = ns;
+  change(vm);
+  const folder = mkdtempSync(join(tmpdir(), 'vduse-apply-'));
+  // YAML 1.1, as kubectl reads it: "yes" stays a string.
+  writeFileSync(join(folder, 'vm.yaml'), stringify(vm, { version: '1.1' }));
+  return spawnSync(join(readState()!.bins.kube, 'kubectl'), ['--kubeconfig', KUBECONFIG, 'apply', '-f', 'vm.yaml'], { cwd: folder, encoding: 'utf8' });
 }
 
 /** kubectl create --dry-run=server of the example VM: every admission webhook runs, nothing is stored. */

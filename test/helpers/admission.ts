@@ -11,6 +11,8 @@ import { NAMESPACE, VDUSE_RESOURCE } from './vms.ts';
 export interface Scenario {
   kind?: MutatedKind;
   operation?: string;
+  /** What is stored, on an UPDATE. */
+  oldObject?: unknown;
   namespace?: string;
   namespaceLabels?: Record<string, string>;
   namespaceAnnotations?: Record<string, string>;
@@ -73,7 +75,7 @@ export function decideFor(object: unknown, scenario: Scenario = {}): Decision {
   const known = new Map<string, Lookup<NadFacts>>(
     Object.entries(scenario.nads ?? NADS).map(([name, resourceName]) => [name.includes('/') ? name : `${namespace}/${name}`, resourceName === null ? failed('HTTP 500') : found({ resourceName })]),
   );
-  const subject = { kind: scenario.kind ?? 'VirtualMachine', operation: scenario.operation ?? 'CREATE', namespace, object };
+  const subject = { kind: scenario.kind ?? 'VirtualMachine', operation: scenario.operation ?? 'CREATE', namespace, object, oldObject: scenario.oldObject };
   // As admit() does: every referenced NetworkAttachmentDefinition is looked up; unknown ones are absent.
   const nads = new Map(lookupsFor(subject).nads.map((key) => [key, known.get(key) ?? ABSENT]));
   const preference =

@@ -137,9 +137,17 @@ export class FakeApiServer {
   private readonly others = new Map<string, unknown>();
   /** Objects created with POST, and paths deleted with DELETE, in order. */
   readonly created: { path: string; object: Record<string, unknown> }[] = [];
+  /** Objects POSTed with dryRun=All: answered, never stored. */
+  readonly dryRuns: { path: string; object: Record<string, unknown> }[] = [];
   readonly deleted: string[] = [];
   /** Called on each POST of another object, after it is stored. */
   onCreate: (path: string, object: Record<string, unknown>) => void = () => undefined;
+  /**
+   * Answers a POST with dryRun=All, which stores nothing: the admission chain's answer, as the
+   * status and body the API server would send. Without it, the object comes back as sent, as from
+   * an API server with no mutating webhook.
+   */
+  onDryRunCreate: ((path: string, object: Record<string, unknown>) => Promise<{ status: number; body: unknown }>) | undefined;
   /** Answers the exec subresource, as a container would run the command. */
   execHandler: (request: ExecRequest) => ExecAnswer = () => ({ stdout: '', stderr: 'no exec handler', exitCode: 127 });
 
@@ -160,6 +168,12 @@ export class FakeApiServer {
       const object = JSON.parse(body) as Record<string, unknown> & { metadata?: { name?: string; generateName?: string; namespace?: string } };
       const metadata = { ...object.metadata };
       metadata.name ??= `${metadata.generateName ?? 'object-'}${(++this.revision).toString(36)}`;
+      if (url.searchParams.get('dryRun') === 'All') {
+        this.dryRuns.push({ path: url.pathname, object });
+        const named = { ...object, metadata };
+        void (this.onDryRunCreate?.(url.pathname, named) ?? Promise.resolve({ status: 201, body: named })).then(({ status, body }) => json(status, body));
+        return;
+      }
       const stored = { ...object, metadata: { ...metadata, uid: `uid-${metadata.name}`, resourceVersion: String(++this.revision), creationTimestamp: new Date().toISOString() } };
       const path = `${url.pathname}/${metadata.name}`;
       this.others.set(path, stored);

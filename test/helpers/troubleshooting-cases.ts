@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HookCallbacks } from '../../sidecar/callbacks.ts';
-import { decideFor, kubevirtWith, POLICY_ENABLED } from './admission.ts';
+import { applyIndependently, decideFor, kubevirtWith, POLICY_ENABLED } from './admission.ts';
 import { kubevirtFile } from './kubevirt-files.ts';
 import { virtctlVm, vmWith } from './vms.ts';
 import { masqueradeDefault, vduseInterface, vmiWith } from './vmis.ts';
@@ -49,7 +49,10 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
       title: 'VM asks for VDUSE in a disabled Namespace',
       message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, labels: { 'vduse.kubevirt.io/enabled': 'true' } }), { namespaceLabels: { 'vduse.kubevirt.io/policy': 'disabled' } }),
     },
+    { title: 'Namespace policy not recognised', message: denied(virtctlVm(), { namespaceLabels: { 'vduse.kubevirt.io/policy': 'enable' } }) },
+    { title: 'VM label not true or false', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, labels: { 'vduse.kubevirt.io/enabled': 'yes' } }), {}) },
     { title: 'Bad tuning annotation', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/rx-queue-size': '300' } }), { namespaceLabels: POLICY_ENABLED }) },
+    { title: 'Bad coalesce setting', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/coalesce': 'tx-frames=8,rx-usecs=-5' } }), { namespaceLabels: POLICY_ENABLED }) },
     { title: 'Non-virtio model', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: { dataplane: { model: 'e1000e' } } }), { namespaceLabels: POLICY_ENABLED }) },
     { title: 'Networks annotation names a missing network', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/networks': 'data' } }), { namespaceLabels: POLICY_ENABLED }) },
     { title: 'Namespace cannot be read', message: denied(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceUnreadable: 'Namespace telco: no answer from the API server within 2 s' }) },
@@ -121,6 +124,28 @@ export async function troubleshootingCases(): Promise<TroubleshootingCase[]> {
     {
       title: 'Interfaces switched to VDUSE',
       message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('now use binding'))!,
+    },
+    {
+      title: 'Unknown key',
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/rx-queue-sizes': '512' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('unknown'))!,
+    },
+    {
+      title: 'Key where it is not read',
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/enabled': 'true' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('ignored'))!,
+    },
+    {
+      title: 'NetworkAttachmentDefinition not found',
+      message: decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'ovs-dpdk-vduse' } }), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('no NetworkAttachmentDefinition'))!,
+    },
+    { title: 'Nothing on a VDUSE network', message: decideFor(virtctlVm(), { namespaceLabels: POLICY_ENABLED }).warnings.find((warning) => warning.includes('skipped'))! },
+    {
+      title: 'Tuning changed on a running VM',
+      message: (() => {
+        const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' } });
+        const stored = { ...applyIndependently(vm, decideFor(vm, { namespaceLabels: POLICY_ENABLED }).patch), status: { created: true } };
+        const annotated = { ...structuredClone(stored), metadata: { ...stored.metadata, annotations: { 'vduse.kubevirt.io/rx-queue-size': '512' } } };
+        return decideFor(annotated, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', oldObject: stored }).warnings.find((warning) => warning.includes('restarts'))!;
+      })(),
     },
     {
       title: 'NetworkAttachmentDefinition unreadable, onLookupFailure allow',

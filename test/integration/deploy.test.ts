@@ -156,9 +156,10 @@ describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandP
         expect(excluded).toEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...DEFAULT_CONFIG.excludedNamespaces] });
       }
       const [byNamespace, byVm] = configuration.webhooks;
-      expect(byNamespace.namespaceSelector.matchExpressions).toContainEqual({ key: LABEL_NAMESPACE_POLICY, operator: 'In', values: ['enabled'] });
+      expect(byNamespace.namespaceSelector.matchExpressions).toContainEqual({ key: LABEL_NAMESPACE_POLICY, operator: 'Exists' });
+      expect(byNamespace.namespaceSelector.matchExpressions).toContainEqual({ key: LABEL_NAMESPACE_POLICY, operator: 'NotIn', values: ['disabled'] });
       expect(byVm.namespaceSelector.matchExpressions).toContainEqual({ key: LABEL_NAMESPACE_POLICY, operator: 'NotIn', values: ['enabled'] });
-      expect(byVm.objectSelector).toEqual({ matchLabels: { [LABEL_VM_ENABLED]: 'true' } });
+      expect(byVm.objectSelector).toEqual({ matchExpressions: [{ key: LABEL_VM_ENABLED, operator: 'Exists' }, { key: LABEL_VM_ENABLED, operator: 'NotIn', values: ['false'] }] });
     });
 
     it.each([
@@ -167,6 +168,11 @@ describeRequiring('deploy/ rendered with kubectl kustomize', 'kubectl', commandP
       ['policy=disabled, an opted-in VM: sent, to be refused with the reason', { [LABEL_NAMESPACE_POLICY]: 'disabled' }, { [LABEL_VM_ENABLED]: 'true' }, ['vm-opt-in.vduse.kubevirt.io']],
       ['no policy, an opted-in VM', {}, { [LABEL_VM_ENABLED]: 'true' }, ['vm-opt-in.vduse.kubevirt.io']],
       ['no policy, a plain VM', {}, {}, []],
+      ['no policy, a VM that opts out: not sent, it opts out of nothing', {}, { [LABEL_VM_ENABLED]: 'false' }, []],
+      ['no policy, a misspelt VM label: sent, to be refused with what is wrong', {}, { [LABEL_VM_ENABLED]: 'yes' }, ['vm-opt-in.vduse.kubevirt.io']],
+      ['a misspelt policy, a plain VM: sent, to be refused with what is wrong', { [LABEL_NAMESPACE_POLICY]: 'enable' }, {}, ['namespace-policy.vduse.kubevirt.io']],
+      // The first refuses it (a misspelt policy is refused whatever the VM says), so the second is never called.
+      ['a misspelt policy, an opted-in VM: refused by the first', { [LABEL_NAMESPACE_POLICY]: 'enable' }, { [LABEL_VM_ENABLED]: 'true' }, ['namespace-policy.vduse.kubevirt.io', 'vm-opt-in.vduse.kubevirt.io']],
       ['policy=enabled in kube-system', { [LABEL_NAMESPACE_POLICY]: 'enabled', 'kubernetes.io/metadata.name': 'kube-system' }, { [LABEL_VM_ENABLED]: 'true' }, []],
     ])('sends %s to exactly the webhooks expected, by the selectors as the API server evaluates them', (_title, namespaceLabels, objectLabels, expected) => {
       const configuration = find(rendered.base!, 'MutatingWebhookConfiguration');

@@ -1,6 +1,8 @@
 // kubevirt-vduse doctor against the local API server, holding objects shaped as a real cluster
 // returns them: the KubeVirt CR, the MutatingWebhookConfiguration rendered from deploy/base, the
-// webhook Service's EndpointSlice, NetworkAttachmentDefinitions and Nodes.
+// webhook Service's EndpointSlice, NetworkAttachmentDefinitions, Namespaces and Nodes. Its answer
+// to the probe VM's dry run is played: the webhook's own decision, as the API server would apply
+// it; test/cluster/control-plane.test.ts sends the probe through the real API server and webhook.
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +12,10 @@ import { createServer as createTlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createLoopbackPki } from '../../cli/loopback-pki.ts';
-import { kubevirtWith, READY_KUBEVIRT } from '../helpers/admission.ts';
+import { admit } from '../../webhook/admit.ts';
+import { DEFAULT_CONFIG } from '../../webhook/config.ts';
+import { StaticClusterView } from '../../webhook/static-cluster.ts';
+import { applyIndependently, kubevirtWith, READY_KUBEVIRT } from '../helpers/admission.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { freePort } from '../helpers/processes.ts';
 import { projectFile } from '../helpers/fixtures.ts';
@@ -78,8 +83,30 @@ function readyCluster(api: FakeApiServer, kubevirt: ReturnType<typeof readyOn19>
   api.setNad('telco', 'ovs-vduse-a', 'vduse.io/vduse');
   api.addObject('/api/v1', 'nodes', node('worker-0', '8'));
   api.addObject('/api/v1', 'nodes', node('worker-1', undefined));
+  api.setNamespace('default');
+  api.onDryRunCreate = throughWebhook;
   return api;
 }
+
+/** The API server's answer to a dry-run create that the webhook is sent: the real decision, its patch applied, or its denial as a Status. */
+async function throughWebhook(path: string, object: Record<string, unknown>): Promise<{ status: number; body: unknown }> {
+  const namespace = path.split('/')[5]!;
+  const cluster = new StaticClusterView(new Map([[namespace, { labels: {}, annotations: {} }]]), new Map(), new Map(), READY_KUBEVIRT);
+  const decision = await admit({ uid: 'dry-run', kind: { group: 'kubevirt.io', version: 'v1', kind: 'VirtualMachine' }, operation: 'CREATE', namespace, name: '', dryRun: true, object }, cluster, DEFAULT_CONFIG);
+  if (!decision.allowed) return { status: 403, body: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: `admission webhook "vm-opt-in.vduse.kubevirt.io" denied the request: ${decision.reason}` } };
+  return { status: 201, body: applyIndependently(object, decision.patch) };
+}
+
+/** kube-apiserver's answer when it cannot reach a webhook whose failurePolicy is Fail. */
+const WEBHOOK_REFUSED = {
+  kind: 'Status',
+  apiVersion: 'v1',
+  status: 'Failure',
+  reason: 'InternalError',
+  code: 500,
+  message:
+    'Internal error occurred: failed calling webhook "vm-opt-in.vduse.kubevirt.io": failed to call webhook: Post "https://kubevirt-vduse-webhook.vduse-system.svc:443/mutate?timeout=5s": dial tcp 10.96.12.7:443: connect: connection refused',
+};
 
 const lines = (stdout: string) => stdout.split('\n').filter((line) => /^(ok {2}|warn|FAIL) {2}/.test(line));
 
@@ -88,6 +115,8 @@ describe('kubevirt-vduse doctor', () => {
   let empty: FakeApiServer;
   beforeAll(async () => {
     ready = readyCluster(await new FakeApiServer().start(), readyOn19());
+    ready.setNamespace('telco', { 'vduse.kubevirt.io/policy': 'enabled' });
+    ready.setNamespace('lab', { 'vduse.kubevirt.io/policy': 'disabled' });
     empty = await new FakeApiServer().start();
   });
   afterAll(async () => {
@@ -98,13 +127,45 @@ describe('kubevirt-vduse doctor', () => {
     const result = await doctor(ready);
     expect(result.stderr).toBe('');
     expect(lines(result.stdout).every((line) => line.startsWith('ok  '))).toBe(true);
-    expect(lines(result.stdout)).toHaveLength(12);
+    expect(lines(result.stdout)).toHaveLength(14);
     expect(result.stdout).toMatch(/ok {4}API server {14}http:\/\/127\.0\.0\.1:\d+ runs Kubernetes v1\.34\.2/);
     expect(result.stdout).toContain('KubeVirt kubevirt/kubevirt runs v1.9.0');
     expect(result.stdout).toContain("KubeVirt v1.9.0 sets the memlock limit on a migration's target before QEMU starts there");
     expect(result.stdout).toContain('1 node(s) have allocatable vduse.io/vduse: worker-0');
-    expect(result.stdout).toContain('all 12 checks passed');
+    expect(result.stdout).toContain('vduse.kubevirt.io/policy: enabled in telco; disabled in lab');
+    expect(result.stdout).toContain('every hook sidecar (ours, and any other binding\'s or hook\'s) gets 128M of memory as its limit and its request');
+    expect(result.stdout).toContain('a VMI\'s Pod requests 128M more per sidecar, where KubeVirt alone requests 64M for a dedicated-CPU VMI\'s sidecar and nothing for another\'s');
+    expect(result.stdout).toContain('a probe VM in Namespace default (a dry run, nothing stored) came back from the API server with its interface on binding vduse');
+    expect(result.stdout).toContain('all 14 checks passed');
     expect(result.status).toBe(0);
+    // The probe went through as a dry run, opted in by its label, and nothing was stored.
+    const [probe] = ready.dryRuns;
+    expect(probe?.path).toBe('/apis/kubevirt.io/v1/namespaces/default/virtualmachines');
+    expect(probe?.object).toMatchObject({ metadata: { labels: { 'vduse.kubevirt.io/enabled': 'true' } } });
+    expect(ready.created).toEqual([]);
+  });
+
+  it.each([
+    ['the API server cannot call the webhook', () => Promise.resolve({ status: 500, body: WEBHOOK_REFUSED }), 'fail', 'did not come back: HTTP 500: Internal error occurred: failed calling webhook "vm-opt-in.vduse.kubevirt.io"'],
+    ['the webhook is not sent the probe', undefined, 'fail', 'came back without the webhook\'s mutation (binding null): the API server did not send it to the webhook'],
+    [
+      'doctor may not create VMs',
+      () => Promise.resolve({ status: 403, body: { kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403, message: 'virtualmachines.kubevirt.io is forbidden: User "viewer" cannot create resource "virtualmachines" in API group "kubevirt.io" in the namespace "default"' } }),
+      'warn',
+      'cannot send a probe VM in Namespace default (a dry run, which stores nothing): HTTP 403: virtualmachines.kubevirt.io is forbidden',
+    ],
+  ] as const)('the webhook answers check, when %s, says so while every other check passes', async (_title, answer, status, detail) => {
+    ready.onDryRunCreate = answer;
+    try {
+      const result = await doctor(ready, '--output', 'json');
+      const checks = (JSON.parse(result.stdout) as { checks: { check: string; status: string; detail: string }[] }).checks;
+      expect(checks.filter((check) => check.status !== 'ok').map((check) => check.check)).toEqual(['webhook answers']);
+      expect(checks.find((check) => check.check === 'webhook answers')).toMatchObject({ status });
+      expect(checks.find((check) => check.check === 'webhook answers')!.detail).toContain(detail);
+      expect(result.status).toBe(status === 'fail' ? 1 : 0);
+    } finally {
+      ready.onDryRunCreate = throughWebhook;
+    }
   });
 
   it('on KubeVirt 1.9: warns that virt-controller requests no VDUSE device while the Beta gate ExternalNetResourceInjection is on by default', async () => {
@@ -160,13 +221,17 @@ describe('kubevirt-vduse doctor', () => {
       broken.addObject('/apis/admissionregistration.k8s.io/v1', 'mutatingwebhookconfigurations', webhookConfiguration(''));
       broken.addObject('/apis/discovery.k8s.io/v1', 'endpointslices', endpointSlice(false));
       broken.setNad('telco', 'sriov-net', 'intel.com/sriov');
+      broken.setNamespace('default');
+      broken.setNamespace('telco', { 'vduse.kubevirt.io/policy': 'enable' });
       broken.addObject('/api/v1', 'nodes', node('worker-0', '0'));
       const result = await doctor(broken, '--output', 'json');
       expect(result.status).toBe(1);
       const report = JSON.parse(result.stdout) as { passed: boolean; checks: { check: string; status: string; ok: boolean; detail: string; fix?: string }[] };
       expect(report.passed).toBe(false);
       const failed = Object.fromEntries(report.checks.filter((check) => check.status === 'fail').map((check) => [check.check, check]));
-      expect(Object.keys(failed).sort()).toEqual(['KubeVirt version', 'VDUSE devices on nodes', 'binding registration', 'feature gate', 'sidecar resources', 'webhook caBundle', 'webhook endpoints']);
+      expect(Object.keys(failed).sort()).toEqual(['KubeVirt version', 'Namespace policies', 'VDUSE devices on nodes', 'binding registration', 'feature gate', 'sidecar resources', 'webhook answers', 'webhook caBundle', 'webhook endpoints']);
+      // In the words the webhook denies with, for every VM in it.
+      expect(failed['Namespace policies']!.detail).toBe('Namespace telco: label vduse.kubevirt.io/policy: got "enable"; expected one of enabled, disabled (ask the namespace\'s administrator)');
       expect(failed['KubeVirt version']!.detail).toBe('KubeVirt kubevirt/kubevirt runs v1.7.2');
       expect(failed['binding registration']!.detail).toContain('has no network binding "vduse-cloudinit"');
       expect(failed['webhook endpoints']!.fix).toContain('kubectl -n vduse-system get pods,events');
@@ -185,9 +250,12 @@ describe('kubevirt-vduse doctor', () => {
       installed.addObject('/apis/admissionregistration.k8s.io/v1', 'mutatingwebhookconfigurations', webhookConfiguration('LS0tLS1CRUdJTi...'));
       installed.addObject('/apis/discovery.k8s.io/v1', 'endpointslices', endpointSlice(true));
       installed.addObject('/api/v1', 'nodes', node('worker-0', '8'));
+      installed.setNamespace('default');
+      installed.onDryRunCreate = throughWebhook;
       const result = await doctor(installed);
       expect(result.stdout).toContain('warn  VDUSE networks');
-      expect(result.stdout).toContain('all 12 checks passed (1 with a warning)');
+      expect(result.stdout).toContain('no Namespace has vduse.kubevirt.io/policy yet: VMs opt in by their own label');
+      expect(result.stdout).toContain('all 14 checks passed (1 with a warning)');
       expect(result.status).toBe(0);
     } finally {
       await installed.stop();
@@ -222,7 +290,8 @@ describe('kubevirt-vduse doctor', () => {
     expect(result.stdout).toContain('FAIL  KubeVirt version');
     expect(result.stdout).toContain('no KubeVirt CR in the cluster');
     expect(result.stdout).toContain('cannot read MutatingWebhookConfiguration kubevirt-vduse: HTTP 404');
-    expect(result.stdout).toContain('7 of 9 checks failed (1 with a warning)');
+    expect(result.stdout).toContain('no Namespace the webhook decides on');
+    expect(result.stdout).toContain('8 of 11 checks failed (1 with a warning)');
   });
 
   it.each([
@@ -241,11 +310,11 @@ describe('kubevirt-vduse doctor', () => {
   it('finds the kubeconfig as kubectl does: $KUBECONFIG, else ~/.kube/config', async () => {
     const home = mkdtempSync(join(tmpdir(), 'vduse-home-'));
     const viaEnvironment = await runDoctor([], { KUBECONFIG: `/nonexistent/first:${ready.kubeconfigFile()}`, HOME: home });
-    expect(viaEnvironment.stdout).toContain('all 12 checks passed');
+    expect(viaEnvironment.stdout).toContain('all 14 checks passed');
     mkdirSync(join(home, '.kube'));
     writeFileSync(join(home, '.kube', 'config'), readFileSync(ready.kubeconfigFile()));
     const viaHome = await runDoctor([], { KUBECONFIG: '', HOME: home });
-    expect(viaHome.stdout).toContain('all 12 checks passed');
+    expect(viaHome.stdout).toContain('all 14 checks passed');
     const none = await runDoctor([], { KUBECONFIG: '', HOME: mkdtempSync(join(tmpdir(), 'vduse-home-')), KUBERNETES_SERVICE_HOST: '' });
     expect(none.status).toBe(1);
     expect(none.stderr).toContain("expected a kubeconfig: --kubeconfig FILE, else $KUBECONFIG, else");

@@ -150,7 +150,7 @@ describe('webhook server', () => {
     }
   });
 
-  it('denies with a message a VM that asks for VDUSE in a disabled Namespace', async () => {
+  it('denies with a message a VM that asks for VDUSE in a disabled Namespace, as a Kubernetes Forbidden', async () => {
     api.setNamespace('locked', { 'vduse.kubevirt.io/policy': 'disabled' });
     const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a' }, labels: { 'vduse.kubevirt.io/enabled': 'true' } });
     vm.metadata!.namespace = 'locked';
@@ -158,6 +158,8 @@ describe('webhook server', () => {
     const response = admissionAnswer(await post(reviewOf(vm)));
     expect(response.allowed).toBe(false);
     expect(response.status?.message).toContain('Namespace locked has vduse.kubevirt.io/policy=disabled');
+    // With the reason, kubectl prints "Error from server (Forbidden):", as docs/troubleshooting.md quotes.
+    expect(response.status).toMatchObject({ code: 403, reason: 'Forbidden' });
   });
 
   it('admits objects of other kinds unchanged', async () => {

@@ -76,13 +76,23 @@ describe('coalesce', () => {
   ])('parses %j', (text, expected) => {
     expect(parseCoalesce(text)).toEqual(expected);
   });
-  it.each(['', 'on', 'off,adaptive-rx', 'adaptive-rx,adaptive-rx', 'rx-usecs=1,rx-usecs=2', 'rx-usecs=', 'rx-usecs=-1', 'rx-usecs=4294967296', 'adaptive-tx', 'rx_usecs=3', 'rx-usecs=1,'])(
-    'refuses %j with the grammar in the message',
-    (text) => {
-      expect(parseCoalesce(text)).toBeUndefined();
-      expect(() => parseTuningValue('coalesce', text, SUBJECT)).toThrow(/annotation vduse\.kubevirt\.io\/coalesce: got .*; expected "off", "adaptive-rx", or a comma list of rx-usecs=N/);
-    },
-  );
+  it.each([
+    ['', '""', 'expected "off", "adaptive-rx", or a comma list of rx-usecs=N'],
+    ['on', '"on"', 'expected off, adaptive-rx, or KEY=N (did you mean off?)'],
+    ['off,adaptive-rx', '"off"', 'expected "off" alone, not beside other settings'],
+    ['adaptive-rx,adaptive-rx', '"adaptive-rx"', 'expected each setting at most once, and adaptive-rx is already there'],
+    ['rx-usecs=1,rx-usecs=2', '"rx-usecs=2"', 'expected each setting at most once, and rx-usecs=1 is already there'],
+    ['rx-usecs=', '"rx-usecs="', 'expected rx-usecs=N with N a whole number from 0 to 4294967295'],
+    ['tx-frames=8,rx-usecs=-5', '"rx-usecs=-5"', 'expected rx-usecs=N with N a whole number from 0 to 4294967295'],
+    ['rx-usecs=4294967296', '"rx-usecs=4294967296"', 'expected rx-usecs=N with N a whole number from 0 to 4294967295'],
+    ['adaptive-tx', '"adaptive-tx"', 'expected off, adaptive-rx, or KEY=N (did you mean adaptive-rx?)'],
+    ['rx_usecs=3', '"rx_usecs=3"', 'expected one of rx-usecs, rx-frames, tx-usecs, tx-frames before "=" (did you mean rx-usecs?)'],
+    ['rx-usecs=8,tx-frame=3', '"tx-frame=3"', 'expected one of rx-usecs, rx-frames, tx-usecs, tx-frames before "=" (did you mean tx-frames?)'],
+    ['rx-usecs=1,', '""', 'expected a setting between each two commas'],
+  ])('refuses %j, naming the item that is wrong and what it should be', (text, item, expected) => {
+    expect(parseCoalesce(text)).toBeUndefined();
+    expect(() => parseTuningValue('coalesce', text, SUBJECT)).toThrow(`${SUBJECT}: annotation vduse.kubevirt.io/coalesce: got ${item}; ${expected}`);
+  });
   it('formats canonically, in a fixed key order', () => {
     expect(formatCoalesce(parseCoalesce('tx-frames=8, rx-usecs=64 ,adaptive-rx')!)).toBe('adaptive-rx,rx-usecs=64,tx-frames=8');
     expect(formatCoalesce(COALESCE_OFF)).toBe('off');

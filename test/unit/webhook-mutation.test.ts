@@ -129,10 +129,20 @@ describe('which interfaces', () => {
     expect(decision.reason).toContain('annotation vduse.kubevirt.io/networks names "missing", which spec.template.spec.networks does not have (it has default, dataplane)');
   });
 
-  it('denies a non-virtio model, naming the interface', () => {
-    const decision = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: { dataplane: { model: 'e1000e' } } }), { namespaceLabels: POLICY_ENABLED });
-    expect(decision.allowed).toBe(false);
-    expect(decision.reason).toContain('spec.template.spec.domain.devices.interfaces[1].model: interface "dataplane" has model "e1000e"');
+  it('denies a non-virtio model, naming the interface and what keeps it off VDUSE, as the VDUSE network was chosen', () => {
+    const e1000e = { dataplane: { model: 'e1000e' } };
+    const byNad = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: e1000e }), { namespaceLabels: POLICY_ENABLED });
+    expect(byNad.allowed).toBe(false);
+    expect(byNad.reason).toContain('spec.template.spec.domain.devices.interfaces[1].model: interface "dataplane" has model "e1000e"');
+    // Through its NetworkAttachmentDefinition: there is no networks annotation to take it out of.
+    expect(byNad.reason).toMatch(/: remove the model, or label the VM vduse\.kubevirt\.io\/enabled: "false" to convert none of its interfaces$/);
+    const beside = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'ovs-vduse-b' }, interfaceFields: e1000e }), { namespaceLabels: POLICY_ENABLED });
+    expect(beside.reason).toMatch(/: remove the model, or annotate the VM vduse\.kubevirt\.io\/networks: "storage" to convert only those, or label the VM vduse\.kubevirt\.io\/enabled: "false" to convert none of its interfaces$/);
+    // The list it names works: the VM is admitted with it.
+    const listed = vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'ovs-vduse-b' }, interfaceFields: e1000e, annotations: { 'vduse.kubevirt.io/networks': 'storage' } });
+    expect(mutate(listed, { namespaceLabels: POLICY_ENABLED }).decision.interfaces).toEqual(['storage']);
+    const byVmList = decideFor(vmWith({ multus: { dataplane: 'ovs-vduse-a' }, interfaceFields: e1000e, annotations: { 'vduse.kubevirt.io/networks': 'dataplane' } }), { namespaceLabels: POLICY_ENABLED });
+    expect(byVmList.reason).toMatch(/: remove the model, or take the interface out of vduse\.kubevirt\.io\/networks$/);
   });
 
   it('keeps a virtio model', () => {
@@ -151,9 +161,15 @@ describe('which interfaces', () => {
     expect(allowed.warnings).toContain('vduse: left unconverted, NetworkAttachmentDefinition unreadable: storage');
   });
 
-  it('admits a wanted VM with no VDUSE network unchanged', () => {
+  it('admits a wanted VM with no VDUSE network unchanged, saying why', () => {
     const decision = decideFor(vmWith({ multus: { storage: 'sriov-net' } }), { namespaceLabels: POLICY_ENABLED });
     expect(decision).toMatchObject({ allowed: true, outcome: 'skipped', patch: [] });
+    // It has a pod network: the warning points at the annotation that makes one VDUSE.
+    expect(decision.warnings).toEqual(['vduse: skipped: wanted (Namespace policy), but no interface is on a VDUSE network (see vduse.kubevirt.io/pod-network)']);
+    const noPodNetwork = vmWith({ multus: { storage: 'sriov-net' }, labels: { 'vduse.kubevirt.io/enabled': 'true' } });
+    noPodNetwork.spec.template.spec!.networks = noPodNetwork.spec.template.spec!.networks!.filter((network) => network.pod === undefined);
+    noPodNetwork.spec.template.spec!.domain.devices.interfaces = noPodNetwork.spec.template.spec!.domain.devices.interfaces!.filter((entry) => entry.name !== 'default');
+    expect(decideFor(noPodNetwork).warnings).toEqual(['vduse: skipped: wanted (VM label), but no interface is on a VDUSE network']);
   });
 });
 
@@ -277,6 +293,20 @@ describe('tuning annotations', () => {
   });
 
   it('keeps every warning within 120 characters', () => {
+    const longest = [
+      // Every key of ours misspelt by a few characters, in every place it can be.
+      ...decideFor(
+        vmWith({
+          multus: { dataplane: 'ovs-vduse-a' },
+          annotations: { 'vduse.kubevirt.io/memlock-overheads-x': '1Gi', 'vduse.kubevirt.io/enabled': 'true' },
+          templateAnnotations: { 'vduse.kubevirt.io/memlock-overheads-x': '1Gi' },
+        }),
+        { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/memlock-overhead': '1Gi', 'vduse.kubevirt.io/memory-hotplugged': 'keep' } },
+      ).warnings,
+      ...decideFor(virtctlVm(), { namespaceLabels: POLICY_ENABLED }).warnings,
+    ];
+    expect(longest).toHaveLength(7);
+    for (const warning of longest) expect(warning.length, warning).toBeLessThanOrEqual(120);
     const many = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`dataplane-network-${i}`, 'ovs-vduse-a']));
     const decision = decideFor(vmWith({ multus: many }), { namespaceLabels: POLICY_ENABLED });
     expect(decision.interfaces).toHaveLength(12);
@@ -782,5 +812,97 @@ describe('cluster readiness, from the KubeVirt CR', () => {
       expect(decision.outcome).toBe('mutated');
       expect(decision.warnings.join('\n')).toMatch(/vduse: KubeVirt CR (unreadable \(HTTP 403\)|not found): binding, feature gate and sidecar memory unchecked/);
     }
+  });
+});
+
+describe('no mistake is silent', () => {
+  const dataplane = { multus: { dataplane: 'ovs-vduse-a' } };
+
+  it.each([
+    ['a misspelt annotation on the VM', { annotations: { 'vduse.kubevirt.io/rx-queue-sizes': '512' } }, {}, 'vduse: unknown annotation vduse.kubevirt.io/rx-queue-sizes; did you mean rx-queue-size?'],
+    ['another spelling of it', { annotations: { 'vduse.kubevirt.io/rxqueue-size': '512' } }, {}, 'vduse: unknown annotation vduse.kubevirt.io/rxqueue-size; did you mean rx-queue-size?'],
+    ['a misspelt annotation on the template', { templateAnnotations: { 'vduse.kubevirt.io/coalesse': 'adaptive-rx' } }, {}, 'vduse: unknown template annotation vduse.kubevirt.io/coalesse; did you mean coalesce?'],
+    ['a misspelt Namespace annotation', {}, { namespaceAnnotations: { 'vduse.kubevirt.io/pod-networks': 'vduse' } }, 'vduse: unknown Namespace annotation vduse.kubevirt.io/pod-networks; did you mean pod-network?'],
+    ['the opt-in label written as an annotation', { annotations: { 'vduse.kubevirt.io/enabled': 'false' } }, {}, 'vduse: annotation vduse.kubevirt.io/enabled is ignored: it is read as a label of the VM itself'],
+    ['the opt-out label on the template', { templateLabels: { 'vduse.kubevirt.io/enabled': 'false' } }, {}, 'vduse: template label vduse.kubevirt.io/enabled is ignored: it is read as a label of the VM itself'],
+    ['the pod-network annotation on a VM', { annotations: { 'vduse.kubevirt.io/pod-network': 'vduse' } }, {}, 'vduse: annotation vduse.kubevirt.io/pod-network is ignored: it is read as a Namespace annotation'],
+    ['a tuning annotation written as a label', { labels: { 'vduse.kubevirt.io/rx-queue-size': '512' } }, {}, 'vduse: label vduse.kubevirt.io/rx-queue-size is ignored: it is read as an annotation (VM, template or Namespace)'],
+  ] as const)('warns about %s, naming the key and what would be read', (_title, shape, scenario, warning) => {
+    const vm = vmWith({ ...dataplane, ...shape });
+    if ('templateLabels' in shape) template(vm).metadata = { ...template(vm).metadata, labels: shape.templateLabels };
+    const decision = decideFor(vm, { namespaceLabels: POLICY_ENABLED, ...scenario });
+    expect(decision.allowed, decision.reason).toBe(true);
+    expect(decision.warnings).toContain(warning);
+    // The misspelt value is not read: the ring keeps its default.
+    if ('annotations' in shape && 'vduse.kubevirt.io/rx-queue-sizes' in shape.annotations) expect(applyIndependently(vm, decision.patch).spec.template.metadata!.annotations!['vduse.kubevirt.io/rx-queue-size']).toBe('1024');
+  });
+
+  it('says nothing about the keys it writes itself, nor about memory-hotplug, on a VM it converted before', () => {
+    const vm = vmWith({ ...dataplane, multus: { a: 'ovs-vduse-a', b: 'ovs-vduse-b' }, memory: { guest: '4Gi' }, annotations: { 'vduse.kubevirt.io/memory-hotplug': 'auto', 'vduse.kubevirt.io/rx-queue-size': '512' } });
+    const { result } = mutate(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(Object.keys(template(result).metadata!.annotations!)).toEqual(expect.arrayContaining(['vduse.kubevirt.io/defaulted', 'vduse.kubevirt.io/memlock-overhead', 'vduse.kubevirt.io/max-guest']));
+    expect(decideFor(result, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', oldObject: result }).warnings).toEqual([]);
+  });
+
+  it('refuses a misspelt Namespace policy with the same message, whatever the VM says, so neither webhook admits it', () => {
+    const message = 'Namespace telco: label vduse.kubevirt.io/policy: got "enable"; expected one of enabled, disabled (ask the namespace\'s administrator)';
+    for (const labels of [{}, { 'vduse.kubevirt.io/enabled': 'true' }, { 'vduse.kubevirt.io/enabled': 'false' }] as Record<string, string>[]) {
+      expect(decideFor(vmWith({ ...dataplane, labels }), { namespaceLabels: { 'vduse.kubevirt.io/policy': 'enable' } })).toMatchObject({ allowed: false, reason: message });
+    }
+  });
+
+  it('refuses a misspelt VM label with the same message in an enabled Namespace and in a plain one', () => {
+    const vm = vmWith({ ...dataplane, labels: { 'vduse.kubevirt.io/enabled': 'yes' } });
+    const message = 'VirtualMachine telco/vm-cirros: label vduse.kubevirt.io/enabled: got "yes"; expected "true" or "false"';
+    expect(decideFor(vm, { namespaceLabels: POLICY_ENABLED })).toMatchObject({ allowed: false, reason: message });
+    expect(decideFor(vm, {})).toMatchObject({ allowed: false, reason: message });
+  });
+
+  it('warns, naming the NetworkAttachmentDefinition, when a wanted VM refers to one that does not exist yet', () => {
+    const vm = vmWith({ multus: { dataplane: 'ovs-vduse-a', storage: 'not-yet', remote: 'infra/elsewhere' } });
+    const decision = decideFor(vm, { namespaceLabels: POLICY_ENABLED });
+    expect(decision.interfaces).toEqual(['dataplane']);
+    expect(decision.warnings).toContain('vduse: network storage left unconverted: no NetworkAttachmentDefinition not-yet');
+    expect(decision.warnings).toContain('vduse: network remote left unconverted: no NetworkAttachmentDefinition infra/elsewhere');
+    // Once it exists, the next update converts it, and the warning goes.
+    const later = decideFor(applyIndependently(vm, decision.patch), { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', nads: { ...NADS, 'not-yet': VDUSE_RESOURCE, 'infra/elsewhere': 'intel.com/sriov' } });
+    expect(later.interfaces).toEqual(['dataplane', 'storage']);
+    expect(later.warnings.join('\n')).not.toContain('no NetworkAttachmentDefinition');
+    // Only a VM that wants VDUSE hears about it.
+    expect(decideFor(vm, {}).warnings).toEqual([]);
+  });
+
+  it('warns that a tuning change reaches a VM whose VMI exists only at its next restart; not when it is stopped, nor when nothing changed', () => {
+    const { result: stored } = mutate(vmWith(dataplane), { namespaceLabels: POLICY_ENABLED });
+    const running = { ...stored, status: { created: true, printableStatus: 'Running' } };
+    const annotated = structuredClone(running);
+    annotated.metadata!.annotations = { 'vduse.kubevirt.io/rx-queue-size': '512', 'vduse.kubevirt.io/coalesce': 'adaptive-rx' };
+    const update = (object: unknown, oldObject: unknown) => decideFor(object, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', oldObject });
+    expect(update(annotated, running).warnings).toContain('vduse: rx-queue-size, coalesce changed: the running VMI keeps its old tuning until the VM restarts');
+    expect(update(annotated, stored).warnings.join('\n')).not.toContain('restarts');
+    expect(update(running, running).warnings).toEqual([]);
+    // A Namespace default that changes reaches the template the same way, and waits the same.
+    expect(decideFor(running, { namespaceLabels: POLICY_ENABLED, namespaceAnnotations: { 'vduse.kubevirt.io/queues': '2' }, operation: 'UPDATE', oldObject: running }).warnings).toEqual([
+      'vduse: queues changed: the running VMI keeps its old tuning until the VM restarts',
+    ]);
+  });
+
+  it('says an interface was converted only when it was not on the binding before: re-applying the VM as written says nothing', () => {
+    const written = vmWith({ ...dataplane, memory: { guest: '4Gi', hugepages: { pageSize: '1Gi' } } });
+    const first = mutate(written, { namespaceLabels: POLICY_ENABLED });
+    expect(first.decision.warnings).toEqual(['vduse: 1Gi of ordinary memory reserved for locked memory: KubeVirt counts addedOverhead outside hugepages', 'vduse: interfaces dataplane now use binding vduse']);
+    // kubectl apply's three-way merge sends the interface list as written (JSON merge patch
+    // replaces a list) and keeps the template's annotations and memory as stored.
+    const reapplied = structuredClone(first.result);
+    reapplied.spec.template.spec!.domain.devices.interfaces = written.spec.template.spec!.domain.devices.interfaces;
+    const again = decideFor(reapplied, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', oldObject: first.result });
+    expect(again).toMatchObject({ allowed: true, warnings: [] });
+    // The stored VM comes out as it was.
+    expect(applyIndependently(reapplied, again.patch)).toEqual(first.result);
+    // A second VDUSE network added later is a conversion, and only it is named.
+    const grown = structuredClone(first.result);
+    grown.spec.template.spec!.networks!.push({ name: 'storage', multus: { networkName: 'ovs-vduse-b' } });
+    grown.spec.template.spec!.domain.devices.interfaces!.push({ name: 'storage', bridge: {} });
+    expect(decideFor(grown, { namespaceLabels: POLICY_ENABLED, operation: 'UPDATE', oldObject: first.result }).warnings).toContain('vduse: interfaces storage now use binding vduse');
   });
 });
