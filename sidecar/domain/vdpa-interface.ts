@@ -62,6 +62,11 @@ export function buildVdpaInterface(input: VdpaInterfaceInput): XmlElement {
   }
 
   const driver: Record<string, string> = {
+    // What KubeVirt's converter writes on its own virtio interfaces (converter/network/configurator.go
+    // newVirtioDriver). libvirt ignores it on vdpa (the QEMU command line is the same), but a binding
+    // sidecar called after ours that reads the domain into KubeVirt's model (slirp's) writes the
+    // element back with this name, or with name="", which libvirt refuses: the VM would not start.
+    name: 'vhost',
     rx_queue_size: String(tuning.rxQueueSize),
     tx_queue_size: String(tuning.txQueueSize),
   };

@@ -22,7 +22,7 @@ describe('npm run demo, as the README runs it', () => {
     expect(result.stdout).toContain('Warning: vduse: interfaces dataplane now use binding vduse');
     expect(result.stdout).toContain('"reservedOverhead":{"memLock":"Required","addedOverhead":"1Gi"}');
     expect(result.stdout).toContain('<interface type="vdpa">');
-    expect(result.stdout).toContain('<driver rx_queue_size="1024" tx_queue_size="1024"/>');
+    expect(result.stdout).toContain('<driver name="vhost" rx_queue_size="1024" tx_queue_size="1024"/>');
     if (inject('libvirtStatus') === 'ready') expect(result.stdout).toContain("libvirt's qemu driver accepts the domain");
   }, 240_000);
 

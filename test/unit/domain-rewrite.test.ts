@@ -69,7 +69,7 @@ describe('domain rewrite specifics', () => {
     const iface = interfaceByAlias(byTitle('1 converted interface beside the masquerade one'), 'ua-net1');
     expect(childTags(iface)).toEqual(['source', 'mac', 'model', 'driver', 'alias', 'rom', 'address', 'acpi']);
     expect(attributesOf(iface, 'mac')).toEqual({ address: macFor(0) });
-    expect(attributesOf(iface, 'driver')).toEqual({ rx_queue_size: '1024', tx_queue_size: '1024' });
+    expect(attributesOf(iface, 'driver')).toEqual({ name: 'vhost', rx_queue_size: '1024', tx_queue_size: '1024' });
     expect(attributesOf(iface, 'rom')).toEqual({ enabled: 'no' });
     expect(attributesOf(iface, 'address')).toEqual({ type: 'pci', domain: '0x0000', bus: '0x0a', slot: '0x00', function: '0x0' });
     expect(attributesOf(iface, 'acpi')).toEqual({ index: '2' });
@@ -100,6 +100,7 @@ describe('domain rewrite specifics', () => {
 
   it('writes ring sizes and queues from the tuning', () => {
     expect(attributesOf(interfaceByAlias(byTitle('rings 256/512 and 4 queue pairs'), 'ua-net1'), 'driver')).toEqual({
+      name: 'vhost',
       rx_queue_size: '256',
       tx_queue_size: '512',
       queues: '4',
@@ -109,7 +110,7 @@ describe('domain rewrite specifics', () => {
 
   it('queues=auto without networkInterfaceMultiqueue is one pair', () => {
     const output = rewriteDomain(requestFor(xml, [vduseInterface('net1', { macAddress: macFor(0) })], { tuning: { queues: 'auto' }, multiqueue: false }));
-    expect(attributesOf(interfaceByAlias(output, 'ua-net1'), 'driver')).toEqual({ rx_queue_size: '1024', tx_queue_size: '1024' });
+    expect(attributesOf(interfaceByAlias(output, 'ua-net1'), 'driver')).toEqual({ name: 'vhost', rx_queue_size: '1024', tx_queue_size: '1024' });
   });
 
   it('keeps xmlns:qemu and <qemu:commandline>', () => {
