@@ -12,6 +12,8 @@ export default defineConfig({
     // libvirt first (test/helpers/global-setup.ts): the launcher suite defines the domains KubeVirt's code made.
     globalSetup: ['test/helpers/global-setup.ts', 'test/cluster/setup.ts'],
     fileParallelism: false,
+    // it.concurrent tests (the launcher suite's flows) two at a time: one per core.
+    maxConcurrency: 2,
     reporters: ['default', new MissingPartsReporter(kubevirtFiles)],
     // Without Go a run may have no file left; the reporter says why.
     passWithNoTests: kubevirtFiles.exclude.length > 0,

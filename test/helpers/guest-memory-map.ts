@@ -106,6 +106,18 @@ const PAGES_2M = '/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages';
  */
 export async function withHugepagesFor<T>(xml: string, work: (xml: string) => Promise<T>): Promise<T> {
   if (!/<hugepages\b/.test(xml)) return work(xml);
+  // One reservation at a time: each reads the pool's size, grows it and puts it back.
+  const turn = hugepagesQueue.then(() => reserveAndRun(xml, work));
+  hugepagesQueue = turn.then(
+    () => undefined,
+    () => undefined,
+  );
+  return turn;
+}
+
+let hugepagesQueue: Promise<void> = Promise.resolve();
+
+async function reserveAndRun<T>(xml: string, work: (xml: string) => Promise<T>): Promise<T> {
   const memoryBytes = BigInt(/<memory unit="b">(\d+)<\/memory>/.exec(xml)?.[1] ?? '0');
   const pages = Number(memoryBytes / BigInt(TWO_MEGABYTES_KIB * 1024));
   const before = Number(readFileSync(PAGES_2M, 'utf8'));
