@@ -7,7 +7,7 @@ import { ANNOTATION_NETWORKS, DEFAULT_POD_NETWORK_NAME, LABEL_NAMESPACE_POLICY, 
 import { KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES, SIDECAR_MEMORY_MINIMUM_BYTES } from '../api/sidecar-resources.ts';
 import type { ClusterClients } from './clients.ts';
 import { describeError, statusMessage, unreachableReason } from './errors.ts';
-import { type KubevirtFacts, kubevirtFacts, readinessProblems, REGISTRATION_PATCH } from './kubevirt-readiness.ts';
+import { type KubevirtFacts, kubevirtFacts, readinessProblems, registrationFix } from './kubevirt-readiness.ts';
 import { KUBEVIRT_GROUP, KUBEVIRT_PLURAL, KUBEVIRT_VERSION, NAD_GROUP, NAD_PLURAL, NAD_VERSION, PLUGIN_GROUP, PLUGIN_PLURAL, PLUGIN_VERSION, VM_PLURAL } from './resources.ts';
 
 /** The first KubeVirt with reservedOverhead and the ReservedOverheadMemlock gate. */
@@ -87,6 +87,10 @@ const atLeast = (version: RegExpExecArray | null, [major, minor]: readonly [numb
 /** An image's name without its tag or digest: "registry/kubevirt-vduse/sidecar-cloudinit". */
 const imageRepository = (image: string) => image.replace(/@.*$/, '').replace(/:[^/:]*$/, '');
 
+/** The fix, with the page that explains it; registrationFix names its own page where HCO writes the CR. */
+const applyFix = (facts: KubevirtFacts, what: 'bindings' | 'configuration', page?: string) =>
+  `apply ${registrationFix(facts, what)}${page === undefined || facts.writtenByHco ? '' : ` (${page})`}`;
+
 function kubevirtChecks(state: ClusterState, options: DoctorOptions): CheckResult[] {
   const names = ['KubeVirt version', 'binding registration', 'feature gate', 'sidecar resources'];
   const { kubevirts } = state;
@@ -111,11 +115,11 @@ function kubevirtChecks(state: ClusterState, options: DoctorOptions): CheckResul
       `binding "${bindings[1]}" has the sidecar image ${cloudInitImage}; KubeVirt ${facts.observedVersion!} does not tell a sidecar its binding, so that sidecar takes itself for "${bindings[0]}", and VMs with coalescing boot without their VDUSE interfaces: it needs the sidecar-cloudinit image`,
     );
   }
-  results.push(bindingProblems.length === 0 ? pass('binding registration', `${bindings.join(' and ')} are registered with downwardAPI: device-info`) : fail('binding registration', bindingProblems.join('; '), `apply ${REGISTRATION_PATCH} (deploy/kubevirt/README.md)`));
+  results.push(bindingProblems.length === 0 ? pass('binding registration', `${bindings.join(' and ')} are registered with downwardAPI: device-info`) : fail('binding registration', bindingProblems.join('; '), applyFix(facts, 'bindings', 'deploy/kubevirt/README.md')));
   const gate = readinessProblems(facts, { binding: options.bindingName, sidecarsLimited: false }).filter((problem) => problem.includes('feature gate'));
-  results.push(gate.length === 0 ? pass('feature gate', 'ReservedOverheadMemlock is enabled') : fail('feature gate', gate.join('; '), `apply ${REGISTRATION_PATCH}`));
+  results.push(gate.length === 0 ? pass('feature gate', 'ReservedOverheadMemlock is enabled') : fail('feature gate', gate.join('; '), applyFix(facts, 'configuration')));
   const memory = readinessProblems(facts, { binding: options.bindingName, sidecarsLimited: true }).filter((problem) => problem.includes('sidecars'));
-  results.push(memory.length === 0 ? pass('sidecar resources', sidecarMemoryDetail(facts)) : fail('sidecar resources', memory.join('; '), `apply ${REGISTRATION_PATCH} (deploy/kubevirt/README.md#sidecar-memory)`));
+  results.push(memory.length === 0 ? pass('sidecar resources', sidecarMemoryDetail(facts)) : fail('sidecar resources', memory.join('; '), applyFix(facts, 'configuration', 'deploy/kubevirt/README.md#sidecar-memory')));
   if (version !== null && atLeast(version, MINIMUM_KUBEVIRT)) {
     results.push(deviceRequestsCheck(facts, version, options), pluginPipelineCheck(facts, version, state.plugins));
     results.push(

@@ -10,9 +10,22 @@ import { compareQuantities, parseQuantity, type Quantity, wholeBytes } from '../
 export const MEMLOCK_FEATURE_GATE = 'ReservedOverheadMemlock';
 export const REGISTRATION_PATCH = 'deploy/kubevirt/register-vduse.jq';
 
+/**
+ * Where each fix goes. HCO writes the KubeVirt CR it manages from the HyperConverged CR and undoes
+ * edits to it (controllers/handlers/kubevirt.go NewKubeVirt labels it app.kubernetes.io/managed-by:
+ * hco-operator, pkg/util/util.go GetLabels), so there the fixes go into the HyperConverged CR.
+ */
+export function registrationFix(facts: Pick<KubevirtFacts, 'writtenByHco'>, what: 'bindings' | 'configuration'): string {
+  if (!facts.writtenByHco) return REGISTRATION_PATCH;
+  const patch = what === 'bindings' ? 'deploy/kubevirt/hco/networkbinding.jq' : 'deploy/kubevirt/hco/register-jsonpatch.jq';
+  return `${patch} on the HyperConverged CR, which writes this KubeVirt CR and undoes edits to it (deploy/kubevirt/README.md#openshift-virtualization)`;
+}
+
 export interface KubevirtFacts {
   /** "KubeVirt kubevirt/kubevirt", for messages. */
   described: string;
+  /** HCO (OpenShift Virtualization) writes this CR: labelled managed-by hco-operator, or owned by a HyperConverged CR. */
+  writtenByHco: boolean;
   bindings: Readonly<Record<string, { downwardAPI: string | undefined; sidecarImage: string | undefined }>>;
   featureGates: readonly string[];
   /** developerConfiguration.disabledFeatureGates: from 1.9, Beta gates are on unless listed here. */
@@ -80,8 +93,11 @@ export function kubevirtFacts(object: unknown): KubevirtFacts {
       .map((memory) => (typeof memory === 'string' || typeof memory === 'number' ? String(memory) : undefined))
       .find((memory) => memory !== undefined && parseQuantity(memory)?.numerator !== 0n);
   const status = isObject(cr.status) ? cr.status : {};
+  const labels = isObject(metadata.labels) ? metadata.labels : {};
+  const owners = Array.isArray(metadata.ownerReferences) ? metadata.ownerReferences : [];
   return {
     described: `KubeVirt ${typeof metadata.namespace === 'string' ? metadata.namespace : ''}/${typeof metadata.name === 'string' ? metadata.name : ''}`,
+    writtenByHco: labels['app.kubernetes.io/managed-by'] === 'hco-operator' || owners.some((owner) => isObject(owner) && owner.kind === 'HyperConverged'),
     bindings,
     featureGates: strings(developer.featureGates),
     disabledFeatureGates: strings(developer.disabledFeatureGates),
@@ -126,21 +142,21 @@ export function readinessProblems(facts: KubevirtFacts, needs: ReadinessNeeds): 
   const problems: string[] = [];
   const plugin = facts.bindings[needs.binding];
   if (plugin === undefined) {
-    problems.push(`${facts.described} has no network binding "${needs.binding}" (spec.configuration.network.binding); register it with ${REGISTRATION_PATCH}`);
+    problems.push(`${facts.described} has no network binding "${needs.binding}" (spec.configuration.network.binding); register it with ${registrationFix(facts, 'bindings')}`);
   } else if (plugin.downwardAPI !== 'device-info') {
     problems.push(
-      `${facts.described}: binding "${needs.binding}" has downwardAPI ${JSON.stringify(plugin.downwardAPI ?? null)}, not "device-info", so the sidecar cannot find its devices; register it with ${REGISTRATION_PATCH}`,
+      `${facts.described}: binding "${needs.binding}" has downwardAPI ${JSON.stringify(plugin.downwardAPI ?? null)}, not "device-info", so the sidecar cannot find its devices; register it with ${registrationFix(facts, 'bindings')}`,
     );
   }
   if (!facts.featureGates.includes(MEMLOCK_FEATURE_GATE)) {
-    problems.push(`${facts.described} lacks the ${MEMLOCK_FEATURE_GATE} feature gate, which reservedOverhead.memLock needs; add it with ${REGISTRATION_PATCH}`);
+    problems.push(`${facts.described} lacks the ${MEMLOCK_FEATURE_GATE} feature gate, which reservedOverhead.memLock needs; add it with ${registrationFix(facts, 'configuration')}`);
   }
   if (needs.sidecarsLimited) {
     const parsed = facts.sidecarMemoryLimit === undefined ? undefined : parseQuantity(facts.sidecarMemoryLimit);
     const limit = parsed === undefined ? BigInt(KUBEVIRT_DEFAULT_SIDECAR_MEMORY_BYTES) : wholeBytes(parsed);
     if (limit < BigInt(SIDECAR_MEMORY_MINIMUM_BYTES)) {
       problems.push(
-        `${facts.described} limits the sidecars of VMs with dedicated CPUs or Guaranteed QoS to ${facts.sidecarMemoryLimit ?? '64M (its default)'}, and the vduse sidecar needs ${SIDECAR_MEMORY_MINIMUM_BYTES / 1_000_000}M; set supportContainerResources type sidecar limits.memory to ${SIDECAR_MEMORY_LIMIT} with ${REGISTRATION_PATCH}`,
+        `${facts.described} limits the sidecars of VMs with dedicated CPUs or Guaranteed QoS to ${facts.sidecarMemoryLimit ?? '64M (its default)'}, and the vduse sidecar needs ${SIDECAR_MEMORY_MINIMUM_BYTES / 1_000_000}M; set supportContainerResources type sidecar limits.memory to ${SIDECAR_MEMORY_LIMIT} with ${registrationFix(facts, 'configuration')}`,
       );
     }
   }

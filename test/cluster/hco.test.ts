@@ -286,7 +286,7 @@ if (liveRef !== undefined && liveExport !== undefined && !('missing' in liveExpo
     };
     const doctorChecks = () => {
       const result = doctor();
-      return { passed: result.status === 0, checks: (JSON.parse(result.stdout) as { checks: { check: string; status: string; detail: string }[] }).checks };
+      return { passed: result.status === 0, checks: (JSON.parse(result.stdout) as { checks: { check: string; status: string; detail: string; fix?: string }[] }).checks };
     };
 
     beforeAll(async () => {
@@ -377,14 +377,15 @@ if (liveRef !== undefined && liveExport !== undefined && !('missing' in liveExpo
       const kubevirt = await reconcile({ ...live, metadata: { ...live.metadata, annotations } });
       expect(kubevirt.spec.configuration.developerConfiguration.featureGates).not.toContain(GATE);
       try {
-        expect(doctorChecks().checks.find((check) => check.check === 'feature gate')?.status).toBe('fail');
+        // HCO labels the KubeVirt CR it writes, so the fix goes where HCO takes it from.
+        expect(doctorChecks().checks.find((check) => check.check === 'feature gate')).toMatchObject({ status: 'fail', fix: expect.stringContaining('deploy/kubevirt/hco/register-jsonpatch.jq on the HyperConverged CR') });
         // Where the webhook looks, it refuses the VM with the reason.
         const ns = namespace('ocp-nogate', { 'vduse.kubevirt.io/policy': 'enabled' });
         const refused = await until('the webhook to see the KubeVirt CR without the gate', () => {
           const result = createExampleVm(ns, (vm) => (vm.metadata.name = 'vm-nogate'), ['--dry-run=server']);
           return result.status === 0 ? undefined : result.stderr;
         });
-        expect(refused).toMatch(/denied the request: VirtualMachine ocp-nogate\/vm-nogate cannot run on VDUSE here yet: .*lacks the ReservedOverheadMemlock feature gate/);
+        expect(refused).toMatch(/denied the request: VirtualMachine ocp-nogate\/vm-nogate cannot run on VDUSE here yet: .*lacks the ReservedOverheadMemlock feature gate, which reservedOverhead.memLock needs; add it with deploy\/kubevirt\/hco\/register-jsonpatch.jq on the HyperConverged CR/);
         // virt-api refuses the locked-memory request itself.
         const plainNs = namespace('ocp-nogate-plain');
         const memLock = createExampleVm(plainNs, (vm) => {

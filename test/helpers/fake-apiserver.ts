@@ -231,7 +231,7 @@ export class FakeApiServer {
   }
 
   /** The KubeVirt CR, listed and watched cluster-wide as the webhook does. */
-  setKubevirt(object: { apiVersion: string; kind: string; metadata: { name: string; namespace: string }; [field: string]: unknown }): void {
+  setKubevirt(object: { apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels?: Record<string, string> }; [field: string]: unknown }): void {
     this.store('kubevirts', structuredClone(object));
   }
 

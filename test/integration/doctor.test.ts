@@ -235,11 +235,35 @@ describe('kubevirt-vduse doctor', () => {
       expect(failed['KubeVirt version']!.detail).toBe('KubeVirt kubevirt/kubevirt runs v1.7.2');
       expect(failed['binding registration']!.detail).toContain('has no network binding "vduse-cloudinit"');
       expect(failed['webhook endpoints']!.fix).toContain('kubectl -n vduse-system get pods,events');
+      expect(failed['feature gate']!.fix).toBe('apply deploy/kubevirt/register-vduse.jq');
       for (const check of Object.values(failed)) expect(check.fix, check.check).toBeTruthy();
       // No VDUSE network yet is not a failure of the install.
       expect(report.checks.find((check) => check.check === 'VDUSE networks')).toMatchObject({ status: 'warn', ok: true });
     } finally {
       await broken.stop();
+    }
+  });
+
+  it('on OpenShift Virtualization, points each fix at the HyperConverged CR: HCO undoes edits to the KubeVirt CR it writes', async () => {
+    const hco = await new FakeApiServer().start();
+    try {
+      const written = kubevirtWith((configuration) => {
+        delete configuration.network.binding.vduse;
+        configuration.developerConfiguration.featureGates = [];
+        delete configuration.supportContainerResources;
+      });
+      // The label HCO's NewKubeVirt writes (pkg/util/util.go GetLabels); test/cluster/hco.test.ts holds it against HCO's code.
+      hco.setKubevirt({ ...written, metadata: { ...written.metadata, labels: { 'app.kubernetes.io/managed-by': 'hco-operator' } }, status: { observedKubeVirtVersion: 'v1.8.4' } });
+      const report = JSON.parse((await doctor(hco, '--output', 'json')).stdout) as { checks: { check: string; detail: string; fix?: string }[] };
+      const check = (name: string) => report.checks.find((entry) => entry.check === name)!;
+      expect(check('binding registration').fix).toBe(
+        'apply deploy/kubevirt/hco/networkbinding.jq on the HyperConverged CR, which writes this KubeVirt CR and undoes edits to it (deploy/kubevirt/README.md#openshift-virtualization)',
+      );
+      expect(check('binding registration').detail).toContain('register it with deploy/kubevirt/hco/networkbinding.jq on the HyperConverged CR');
+      for (const name of ['feature gate', 'sidecar resources']) expect(check(name).fix, name).toMatch(/^apply deploy\/kubevirt\/hco\/register-jsonpatch\.jq on the HyperConverged CR/);
+      expect(JSON.stringify(report)).not.toContain('register-vduse.jq');
+    } finally {
+      await hco.stop();
     }
   });
 

@@ -766,6 +766,10 @@ describe('cluster readiness, from the KubeVirt CR', () => {
     const coalesced = vmWith({ multus: { dataplane: 'ovs-vduse-a' }, annotations: { 'vduse.kubevirt.io/coalesce': 'adaptive-rx' } });
     expect(reason(coalesced, cr((c) => delete c.network.binding['vduse-cloudinit']))).toContain('has no network binding "vduse-cloudinit"');
     expect(reason(vm(), cr((c) => delete c.network.binding.vduse!.downwardAPI))).toContain('binding "vduse" has downwardAPI null, not "device-info"');
+    // Where HCO writes the KubeVirt CR (its label; or its ownerReference), the fix goes into the HyperConverged CR.
+    const byHco = cr((c) => delete c.network.binding.vduse);
+    const owned = { ...byHco, metadata: { ...byHco.metadata, ownerReferences: [{ apiVersion: 'hco.kubevirt.io/v1', kind: 'HyperConverged', name: 'kubevirt-hyperconverged', uid: 'u', controller: true }] } };
+    expect(reason(vm(), owned)).toContain('register it with deploy/kubevirt/hco/networkbinding.jq on the HyperConverged CR, which writes this KubeVirt CR and undoes edits to it');
   });
 
   it('denies without the ReservedOverheadMemlock feature gate, instead of leaving virt-api to deny a field the user never wrote', () => {
