@@ -34,6 +34,19 @@ export interface Scenario {
   device: DeviceSpec;
   /** The sidecar's udev rule for the NIC, when the VM asks for coalescing. */
   coalesceRule?: { mac: string; program: string };
+  /**
+   * Ask, while L2 runs, whether the domain could migrate: QEMU's migration blockers (query-migrate's
+   * blocked-reasons), and a `virsh save`, which libvirt refuses with them as it refuses a migration
+   * (qemuMigrationSrcIsAllowed). A save that goes through is restored at once, so L2 runs on.
+   */
+  migrationProbe?: boolean;
+}
+
+/** What the migration probe saw. */
+export interface MigrationProbe {
+  /** QEMU's blocked-reasons; [] when nothing blocks a migration. */
+  blockedReasons: string[] | undefined;
+  save: { status: number; output: string };
 }
 
 /** What vduse-net reports (test/cluster/go/vduse-net/main.go). */
@@ -68,6 +81,7 @@ export interface ScenarioResult {
   qemuLog: string;
   /** The domain as libvirt had it once it ran (virsh dumpxml). */
   liveXml: string;
+  migration?: MigrationProbe;
 }
 
 export interface Probe {
@@ -181,6 +195,7 @@ function l1Script(deviceBin: string, scenarios: Scenario[], probes: Probe[]): st
         `  say "virsh create ${name} (attempt $attempt)"; rm -f ${console}`,
         `  virsh -c qemu:///system create domain-${scenario.name}.xml > results/create-${scenario.name}.out 2>&1; echo $? > results/create-${scenario.name}.status; now > results/create-${scenario.name}.at`,
         `  virsh -c qemu:///system dumpxml ${name} > results/live-${scenario.name}.xml 2>/dev/null`,
+        ...(scenario.migrationProbe ? migrationProbeLines(name, scenario.name) : []),
         `  tail -F ${console} 2>/dev/null | sed -u 's/^/[L2 ${scenario.name}] /' & tail=$!`,
         // Until the domain is gone (L2 powers off), or its kernel faulted (it may hang, or reboot for ever).
         `  for i in $(seq 1 600); do virsh -c qemu:///system domstate ${name} > /dev/null 2>&1 || break; grep -q -E '${EMULATION_FAULT}' ${console} 2>/dev/null && sleep 2 && break; sleep 1; done`,
@@ -196,6 +211,18 @@ function l1Script(deviceBin: string, scenarios: Scenario[], probes: Probe[]): st
     'finish "done"',
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** The migration probe's shell lines (Scenario.migrationProbe), run once the domain is up. */
+function migrationProbeLines(domain: string, scenario: string): string[] {
+  const virsh = 'virsh -c qemu:///system';
+  const saved = `/var/lib/libvirt/qemu/${domain}.save`;
+  return [
+    `  say "${domain}: could it migrate? QEMU's blockers, then virsh save"`,
+    `  ${virsh} qemu-monitor-command ${domain} '{"execute":"query-migrate"}' > results/query-migrate-${scenario}.json 2>&1`,
+    `  ${virsh} save ${domain} ${saved} > results/save-${scenario}.out 2>&1; echo $? > results/save-${scenario}.status`,
+    `  [ "$(cat results/save-${scenario}.status)" = 0 ] && ${virsh} restore ${saved} >> results/save-${scenario}.out 2>&1; rm -f ${saved}`,
+  ];
 }
 
 /** L2's settings, /scenario.sh in a cpio archive appended to the L2 image. */
@@ -219,6 +246,22 @@ export function datapathLines(console: string): Record<string, string[]> {
   const lines: Record<string, string[]> = {};
   for (const match of console.matchAll(/^DATAPATH (\S+) ?(.*)$/gm)) (lines[match[1]!] ??= []).push(match[2]!.replace(/\r$/, ''));
   return lines;
+}
+
+function readMigrationProbe(results: string, scenario: string): MigrationProbe {
+  // virsh's answer, or its error when the monitor command failed.
+  const answer = readText(join(results, `query-migrate-${scenario}.json`));
+  let blockedReasons: string[] | undefined;
+  try {
+    const query = JSON.parse(answer) as { return?: { 'blocked-reasons'?: string[] } };
+    if (query.return) blockedReasons = query.return['blocked-reasons'] ?? [];
+  } catch {
+    blockedReasons = undefined;
+  }
+  return {
+    blockedReasons,
+    save: { status: Number(readText(join(results, `save-${scenario}.status`)).trim() || NaN), output: readText(join(results, `save-${scenario}.out`)) },
+  };
 }
 
 export interface RigOptions {
@@ -269,6 +312,7 @@ export async function runRig(options: RigOptions): Promise<RigResult> {
               device: readJson<DeviceReport>(join(results, `device-${scenario.name}.json`)),
               qemuLog: readText(join(results, `qemu-${scenario.name}.log`)),
               liveXml: readText(join(results, `live-${scenario.name}.xml`)),
+              ...(scenario.migrationProbe ? { migration: readMigrationProbe(results, scenario.name) } : {}),
             },
           ];
         }),
